@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Top-level build of shmring: the module (through kbuild, see Kbuild),
+# libshmring, the utilities and the test programs.
+#
+#   make                 module + library + utilities + test programs
+#   make module          only shmring.ko (KDIR selects the kernel tree)
+#   make user            only userspace
+#   make check           every test (static checks, native, both VM kernels)
+#   make demo            boot the VM, load the module, show /dev/shmring
+#   make vm-shell        interactive shell in the VM, module loaded
+#   make install         library, headers, tools, man pages (PREFIX, DESTDIR)
+
+VERSION      := 0.1.0
+ABI_MAJOR    := 1
+PREFIX       ?= /usr/local
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+BINDIR       ?= $(PREFIX)/bin
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR      ?=
+
+# The kernel tree: the running kernel's build dir when it exists, else the
+# newest Debian headers installed under /lib/modules.
+KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+		    $(lastword $(sort $(wildcard /lib/modules/*-amd64/build))))
+
+CC       ?= cc
+AR       ?= ar
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
+	    -Wstrict-prototypes -Wpointer-arith -Wvla
+CPPFLAGS += -Iinclude -Ilib -D_GNU_SOURCE -DSHMRING_VERSION='"$(VERSION)"'
+ALL_CFLAGS = $(WARN) $(CFLAGS) -fPIC $(EXTRA_CFLAGS)
+
+B ?= build
+LIB_SO   := $(B)/lib/libshmring.so.$(ABI_MAJOR).$(VERSION)
+LIB_SONAME := libshmring.so.$(ABI_MAJOR)
+LIB_A    := $(B)/lib/libshmring.a
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
+
+UTILS    := $(B)/utils/shmring-ctl $(B)/utils/shmring-dump
+GUEST_TESTS := $(patsubst %.c,$(B)/%,$(wildcard tests/guest/t_*.c))
+UNIT_TESTS  := $(patsubst %.c,$(B)/%,$(wildcard tests/unit/t_*.c))
+
+KMOD_LIBS := $(shell pkg-config --libs libkmod 2>/dev/null || echo -lkmod)
+
+.PHONY: all module user lib utils tests check demo vm-shell install clean \
+	static-checks
+
+all: module user
+
+module:
+	@test -n "$(KDIR)" || { echo "no kernel tree: set KDIR or install linux-headers-amd64"; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
+
+user: lib utils tests
+lib: $(LIB_SO) $(LIB_A) $(B)/lib/libshmring.so
+utils: $(UTILS)
+tests: $(GUEST_TESTS) $(UNIT_TESTS)
+
+$(B)/%.o: %.c $(wildcard lib/*.h) include/uapi/linux/shmring.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB_SO): $(LIB_OBJS) lib/libshmring.map
+	$(CC) -shared -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=lib/libshmring.map \
+		-Wl,--no-undefined $(LDFLAGS) -o $@ $(LIB_OBJS)
+
+$(B)/lib/libshmring.so: $(LIB_SO)
+	ln -sf $(notdir $(LIB_SO)) $(B)/lib/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $@
+
+$(LIB_A): $(LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# Programs link the static library so the VM needs no extra .so for it.
+$(B)/utils/shmring-ctl: $(B)/utils/shmring-ctl.o $(LIB_A)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(KMOD_LIBS)
+
+$(B)/utils/%: $(B)/utils/%.o $(LIB_A)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^
+
+$(B)/tests/%: $(B)/tests/%.o $(B)/tests/tap.o $(LIB_A)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -lpthread
+
+$(B)/tests/tap.o: tests/tap.c tests/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+check: all
+	bash tests/run-all.sh
+
+static-checks:
+	bash tests/static-checks.sh
+
+demo:
+	bash tests/vm.sh demo
+
+vm-shell:
+	bash tests/vm.sh shell
+
+install: lib utils
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/linux \
+		$(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libshmring.so
+	install -m 644 lib/shmring.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 include/uapi/linux/shmring.h $(DESTDIR)$(INCLUDEDIR)/linux/
+	install -m 755 $(UTILS) $(DESTDIR)$(BINDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    lib/shmring.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/shmring.pc
+	for m in man/*.[137]; do [ -e "$$m" ] || continue; \
+		s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+clean:
+	rm -rf $(B)
+	-[ -n "$(KDIR)" ] && $(MAKE) -C $(KDIR) M=$(CURDIR) clean

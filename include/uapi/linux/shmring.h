@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * shmring: kernel-owned, mmap-able, poll-able log of framed records.
+ *
+ * This header is the whole kernel/user ABI. It is included by the module
+ * (kmod/), by libshmring (lib/) and by the tools. Rules:
+ *   - fields are fixed-size __u32/__u64, padding is explicit and must be 0;
+ *   - structs passed to ioctls start with a __u32 size so they can grow at
+ *     the end (the kernel accepts older/smaller and newer/larger structs
+ *     whose unknown tail is zero, see copy_struct_from_user());
+ *   - every unknown flag bit and every non-zero reserved field is EINVAL;
+ *   - new capabilities are announced through SHMRING_FEAT_* bits.
+ * docs/abi.md describes the layout and docs/errors.md the errno table.
+ */
+#ifndef _UAPI_LINUX_SHMRING_H
+#define _UAPI_LINUX_SHMRING_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define SHMRING_DEVICE		"/dev/shmring"
+#define SHMRING_ABI_VERSION	1
+
+/* Ring names: [A-Za-z0-9._-], 1..SHMRING_NAME_MAX-1 bytes, NUL-terminated. */
+#define SHMRING_NAME_MAX	64
+/* Durable subscription (cursor) names: same alphabet. */
+#define SHMRING_SUB_NAME_MAX	32
+
+#define SHMRING_MIN_DATA_SIZE	4096ULL
+
+/* Features reported in shmring_info.features. */
+#define SHMRING_FEAT_BATCH	(1U << 0)	/* SHMRING_IOC_WRITE_BATCH */
+#define SHMRING_FEAT_SUBS	(1U << 1)	/* durable subscriptions */
+#define SHMRING_FEAT_CSUM	(1U << 2)	/* SHMRING_ATTR_CSUM */
+#define SHMRING_FEAT_WATERMARK	(1U << 3)	/* SHMRING_OPT_WATERMARK_* */
+#define SHMRING_FEAT_ALL	(SHMRING_FEAT_BATCH | SHMRING_FEAT_SUBS | \
+				 SHMRING_FEAT_CSUM | SHMRING_FEAT_WATERMARK)
+
+/* Ring policies (shmring_attr.policy). */
+#define SHMRING_POLICY_OVERWRITE 0	/* writers never block, old records lost */
+#define SHMRING_POLICY_LOSSLESS	1	/* writers wait for the slowest reader */
+
+/* Ring attribute flags (shmring_attr.flags). */
+#define SHMRING_ATTR_CSUM	(1U << 0)	/* kernel stores crc32c of payloads */
+#define SHMRING_ATTR_FLAGS_ALL	(SHMRING_ATTR_CSUM)
+
+struct shmring_attr {
+	__u64 data_size;	/* power of two, >= 4 KiB, <= max_ring_size */
+	__u32 max_record;	/* max payload bytes; 0 = data_size / 4 */
+	__u32 policy;		/* SHMRING_POLICY_* */
+	__u32 flags;		/* SHMRING_ATTR_* */
+	__u32 __reserved0;	/* must be 0 */
+	__u64 __reserved1[2];	/* must be 0 */
+};
+
+/* shmring_open.flags */
+#define SHMRING_O_CREAT		(1U << 0)	/* create if missing */
+#define SHMRING_O_EXCL		(1U << 1)	/* with CREAT: fail if it exists */
+#define SHMRING_O_READ		(1U << 2)	/* attach as a reader */
+#define SHMRING_O_WRITE		(1U << 3)	/* allow write(2) and batches */
+#define SHMRING_O_SUB		(1U << 4)	/* reader uses durable cursor sub_name */
+#define SHMRING_O_FROM_HEAD	(1U << 5)	/* new reader starts at head, not tail */
+#define SHMRING_O_FLAGS_ALL	(SHMRING_O_CREAT | SHMRING_O_EXCL | \
+				 SHMRING_O_READ | SHMRING_O_WRITE | \
+				 SHMRING_O_SUB | SHMRING_O_FROM_HEAD)
+
+/*
+ * SHMRING_IOC_OPEN binds a fresh /dev/shmring file to a named ring, as
+ * mq_open() does. On success attr holds the ring's attributes.
+ */
+struct shmring_open {
+	__u32 size;		/* sizeof(struct shmring_open) */
+	__u32 flags;		/* SHMRING_O_* */
+	__u32 mode;		/* permission bits (0777 mask) for CREAT */
+	__u32 __reserved0;	/* must be 0 */
+	char name[SHMRING_NAME_MAX];
+	char sub_name[SHMRING_SUB_NAME_MAX];
+	struct shmring_attr attr;	/* in: for CREAT; out: actual */
+};
+
+/* One record of a batch write. */
+struct shmring_batch_rec {
+	__u64 data;		/* user pointer to the payload */
+	__u32 len;		/* payload bytes */
+	__u32 type;		/* user's command code */
+	__u32 flags;		/* must be 0 */
+	__u32 __reserved0;	/* must be 0 */
+};
+
+struct shmring_batch {
+	__u32 size;		/* sizeof(struct shmring_batch) */
+	__u32 flags;		/* must be 0 */
+	__u64 recs;		/* user pointer to shmring_batch_rec[nr] */
+	__u32 nr;		/* records in the array, <= SHMRING_BATCH_MAX */
+	__u32 done;		/* out: records committed */
+};
+#define SHMRING_BATCH_MAX	1024
+
+/* Ring and reader state, returned by SHMRING_IOC_INFO. */
+struct shmring_info {
+	__u32 size;		/* in: sizeof as caller knows it */
+	__u32 abi_version;	/* SHMRING_ABI_VERSION */
+	__u32 features;		/* SHMRING_FEAT_* */
+	__u32 page_size;	/* mmap granule */
+	char name[SHMRING_NAME_MAX];
+	struct shmring_attr attr;
+	__u64 head;		/* byte position after the newest record */
+	__u64 tail;		/* byte position of the oldest record */
+	__u64 head_seq;		/* sequence number the next record gets */
+	__u64 tail_seq;		/* sequence number of the oldest record */
+	__u64 bytes_written;
+	__u64 records_written;
+	__u64 records_lost;	/* overwritten before every reader saw them */
+	__u64 writer_waits;	/* times a writer had to wait or got EAGAIN */
+	__u64 reader_pos;	/* this file's reader position (0 if none) */
+	__u64 reader_seq;	/* sequence the reader expects next */
+	__u64 map_reader_off;	/* mmap offset of the reader page */
+	__u64 map_ring_off;	/* mmap offset of header + data */
+	__u64 map_ring_len;	/* length of that mapping */
+	__u32 readers;		/* attached readers */
+	__u32 subs;		/* durable subscriptions */
+	__u32 open_flags;	/* SHMRING_O_* this file was opened with */
+	__u32 __reserved0;
+};
+
+/* Per-file options (SHMRING_IOC_SET_OPT). */
+#define SHMRING_OPT_WRITE_TYPE		1	/* type used by write(2) */
+#define SHMRING_OPT_WATERMARK_BYTES	2	/* wake reader after N bytes */
+#define SHMRING_OPT_WATERMARK_RECS	3	/* wake reader after N records */
+
+struct shmring_opt {
+	__u32 opt;		/* SHMRING_OPT_* */
+	__u32 __reserved0;	/* must be 0 */
+	__u64 val;
+};
+
+/* Durable subscription listing (SHMRING_IOC_SUB_LIST). */
+struct shmring_sub_info {
+	char name[SHMRING_SUB_NAME_MAX];
+	__u64 pos;		/* byte position of the next unread record */
+	__u64 seq;		/* sequence number it expects next */
+	__u64 last_read_ns;	/* CLOCK_REALTIME of the last attach/detach */
+	__u32 attached;		/* 1 while a reader uses it */
+	__u32 __reserved0;
+};
+
+struct shmring_sub_list {
+	__u32 size;		/* sizeof(struct shmring_sub_list) */
+	__u32 nr;		/* in: entries room; out: entries written */
+	__u64 subs;		/* user pointer to shmring_sub_info[nr] */
+	__u32 total;		/* out: subscriptions that exist */
+	__u32 __reserved0;
+};
+
+struct shmring_name {
+	char name[SHMRING_NAME_MAX];	/* ring, or subscription for SUB_DEL */
+};
+
+#define SHMRING_IOC_MAGIC	0xB7
+#define SHMRING_IOC_OPEN	_IOWR(SHMRING_IOC_MAGIC, 0x01, struct shmring_open)
+#define SHMRING_IOC_UNLINK	_IOW(SHMRING_IOC_MAGIC, 0x02, struct shmring_name)
+#define SHMRING_IOC_INFO	_IOWR(SHMRING_IOC_MAGIC, 0x03, struct shmring_info)
+#define SHMRING_IOC_WRITE_BATCH	_IOWR(SHMRING_IOC_MAGIC, 0x04, struct shmring_batch)
+#define SHMRING_IOC_SET_OPT	_IOW(SHMRING_IOC_MAGIC, 0x05, struct shmring_opt)
+#define SHMRING_IOC_SUB_LIST	_IOWR(SHMRING_IOC_MAGIC, 0x06, struct shmring_sub_list)
+#define SHMRING_IOC_SUB_DEL	_IOW(SHMRING_IOC_MAGIC, 0x07, struct shmring_name)
+
+/*
+ * Record header. Every record in the data area starts with one, at an
+ * 8-byte aligned position; the payload follows and the next record starts
+ * at SHMRING_REC_ALIGN(sizeof(struct shmring_rec) + len).
+ */
+struct shmring_rec {
+	__u32 len;		/* payload bytes */
+	__u32 type;		/* user's command code */
+	__u64 seq;		/* per-ring sequence number, no gaps */
+	__u64 tstamp_ns;	/* CLOCK_REALTIME when the kernel committed it */
+	__u32 pid;		/* writer's tgid in the writer's pid namespace */
+	__u16 flags;		/* SHMRING_REC_* */
+	__u16 __reserved0;	/* 0 */
+	__u32 csum;		/* crc32c of the payload if SHMRING_REC_CSUM */
+	__u32 __reserved1;	/* 0 */
+};
+
+#define SHMRING_REC_CSUM	(1U << 0)	/* csum is valid */
+#define SHMRING_REC_DISCARD	(1U << 1)	/* reserved space, skip it */
+#define SHMRING_REC_FLAGS_ALL	(SHMRING_REC_CSUM | SHMRING_REC_DISCARD)
+
+#define SHMRING_REC_ALIGN(x)	(((x) + 7ULL) & ~7ULL)
+#define SHMRING_REC_TOTAL(len)	SHMRING_REC_ALIGN(sizeof(struct shmring_rec) + (len))
+
+/*
+ * Ring header: first page of the read-only mapping at map_ring_off. The
+ * data area follows it and is mapped twice in a row, so a record that
+ * starts near the end of the area can be read in one piece.
+ *
+ * Positions are byte counts since the ring was created; the offset of a
+ * position in the data area is pos & (data_size - 1).
+ */
+#define SHMRING_MAGIC		0x676e6972686d73ULL	/* "shmring" */
+
+struct shmring_hdr {
+	__u64 magic;		/* SHMRING_MAGIC */
+	__u32 abi_version;
+	__u32 hdr_size;		/* sizeof(struct shmring_hdr) */
+	__u64 data_size;
+	__u32 max_record;
+	__u32 policy;
+	__u32 flags;		/* SHMRING_ATTR_* */
+	__u32 __pad0;
+	__u64 __pad1[4];
+	/* Producer cache line, written by the kernel only. */
+	__u64 head;		/* end of the last committed record (release) */
+	__u64 head_seq;		/* sequence number of the next record */
+	__u64 __pad2[6];
+	/* Reclaim cache line: moved before space is overwritten. */
+	__u64 tail;		/* oldest record still valid (release) */
+	__u64 tail_seq;		/* its sequence number */
+	__u64 __pad3[6];
+};
+
+/*
+ * Reader page: the read-write mapping at map_reader_off, one per reader.
+ * Only its reader writes it; the kernel reads it (and clamps what it
+ * reads) to know how far the reader got. For a durable subscription the
+ * page belongs to the subscription and outlives the process.
+ */
+struct shmring_reader {
+	__u64 pos;		/* next unread byte position (release) */
+	__u64 seq;		/* sequence number expected at pos */
+	__u64 __reserved[6];
+};
+
+#endif /* _UAPI_LINUX_SHMRING_H */
