@@ -164,6 +164,8 @@ struct shmring_name {
 #define SHMRING_IOC_SET_OPT	_IOW(SHMRING_IOC_MAGIC, 0x05, struct shmring_opt)
 #define SHMRING_IOC_SUB_LIST	_IOWR(SHMRING_IOC_MAGIC, 0x06, struct shmring_sub_list)
 #define SHMRING_IOC_SUB_DEL	_IOW(SHMRING_IOC_MAGIC, 0x07, struct shmring_name)
+/* Lossless rings: wake writers waiting for space after consuming in place. */
+#define SHMRING_IOC_KICK	_IO(SHMRING_IOC_MAGIC, 0x08)
 
 /*
  * Record header. Every record in the data area starts with one, at an
@@ -208,11 +210,14 @@ struct shmring_hdr {
 	__u32 policy;
 	__u32 flags;		/* SHMRING_ATTR_* */
 	__u32 __pad0;
-	__u64 __pad1[4];
+	__u64 __pad1[3];
 	/* Producer cache line, written by the kernel only. */
 	__u64 head;		/* end of the last committed record (release) */
 	__u64 head_seq;		/* sequence number of the next record */
-	__u64 __pad2[6];
+	__u64 last_write_ns;	/* CLOCK_REALTIME of the last commit */
+	__u32 last_write_len;	/* payload bytes of the last commit */
+	__u32 writers_waiting;	/* lossless: writers wait for space (see docs) */
+	__u64 __pad2[4];
 	/* Reclaim cache line: moved before space is overwritten. */
 	__u64 tail;		/* oldest record still valid (release) */
 	__u64 tail_seq;		/* its sequence number */
@@ -228,7 +233,11 @@ struct shmring_hdr {
 struct shmring_reader {
 	__u64 pos;		/* next unread byte position (release) */
 	__u64 seq;		/* sequence number expected at pos */
-	__u64 __reserved[6];
+	/* Statistics kept by the reader (libshmring or read(2)). */
+	__u64 last_read_ns;	/* CLOCK_REALTIME of the last consume */
+	__u64 records_read;	/* records this cursor consumed */
+	__u64 records_lost;	/* records overwritten before it read them */
+	__u64 __reserved[3];
 };
 
 #endif /* _UAPI_LINUX_SHMRING_H */

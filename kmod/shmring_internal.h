@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * shmring internals shared by the module's files and its KUnit suite.
+ * docs/design.md explains the layout and the memory-ordering protocol.
+ */
+#ifndef SHMRING_INTERNAL_H
+#define SHMRING_INTERNAL_H
+
+#include <linux/types.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/uidgid.h>
+#include <linux/uio.h>
+#include <uapi/linux/shmring.h>
+
+#include "shmring_compat.h"
+
+struct shmring_ns;
+
+/* Module-wide limits, set by module parameters (shmring_main.c). */
+struct shmring_limits {
+	u64 default_size;	/* data size of a ring created with size 0 */
+	u64 max_size;		/* largest data size */
+	u64 max_total;		/* all rings together, bytes */
+	u64 max_user;		/* rings charged to one user, bytes */
+	u32 max_rings;		/* rings in one namespace */
+};
+
+extern struct shmring_limits shmring_limits;
+
+/* A durable subscription: a cursor that outlives its readers. */
+struct shmring_sub {
+	struct list_head node;		/* in ring->subs, under ring->lock */
+	char name[SHMRING_SUB_NAME_MAX];
+	struct page *page;		/* struct shmring_reader, user-mapped */
+	struct shmring_reader *rp;
+	kuid_t owner;			/* may delete it besides the ring owner */
+	bool attached;			/* a reader uses it right now */
+	u64 last_attach_ns;
+};
+
+/* One reading file. Its cursor is its own page or a subscription's. */
+struct shmring_cursor {
+	struct list_head node;		/* in ring->readers, under ring->lock */
+	struct shmring_reader *rp;	/* where the reader keeps its position */
+	struct page *page;		/* page of rp (own or the sub's) */
+	struct shmring_sub *sub;	/* NULL for an ephemeral reader */
+	wait_queue_head_t wq;		/* this reader's poll/read sleepers */
+	struct mutex read_lock;		/* serialises read(2) on this file */
+	u64 wm_bytes;			/* wake when this many bytes pending */
+	u64 wm_recs;			/* wake when this many records pending */
+	pid_t pid;			/* tgid of the opener, for the view */
+};
+
+struct shmring_ring {
+	struct kref ref;		/* registry link + each bound file */
+	struct list_head node;		/* in ns->rings, under shmring_lock */
+	struct shmring_ns *ns;
+	char name[SHMRING_NAME_MAX];
+	bool unlinked;			/* under shmring_lock; READ_ONCE else */
+
+	/* Owner and permissions, like an IPC object. */
+	kuid_t uid;
+	kgid_t gid;
+	umode_t mode;
+	kuid_t charged;			/* user charged for the memory */
+	u64 charge;			/* bytes charged */
+
+	/* Geometry (immutable after creation). */
+	u64 data_size;
+	u64 mask;
+	u32 max_record;
+	u32 policy;
+	u32 flags;
+	unsigned int nr_pages;		/* data pages */
+	struct page *hdr_page;
+	struct page **pages;		/* nr_pages data pages */
+	struct shmring_hdr *hdr;	/* page_address(hdr_page) */
+	void *data;			/* data pages vmapped twice in a row */
+
+	/*
+	 * wlock serialises writers; it may be held across user copies.
+	 * lock (a spinlock) protects the readers and subs lists and is
+	 * taken under wlock, never the other way round.
+	 */
+	struct mutex wlock;
+	spinlock_t lock;
+	struct list_head readers;
+	struct list_head subs;
+	unsigned int nr_readers;
+	unsigned int nr_subs;
+	wait_queue_head_t write_wq;	/* lossless writers and POLLOUT */
+	u32 nr_blocked;			/* writers asleep for room, under lock */
+	bool poll_waiting;		/* a writer polled without POLLOUT */
+
+	/* Producer state, authoritative copies under wlock. */
+	u64 head;
+	u64 tail;
+	u64 head_seq;
+	u64 tail_seq;
+
+	/* Statistics, under wlock. */
+	u64 bytes_written;
+	u64 records_written;
+	u64 records_lost;
+	u64 writer_waits;
+};
+
+/* Pure arithmetic, tested by KUnit. */
+static inline u64 shmring_rec_total(u32 len)
+{
+	return SHMRING_REC_TOTAL((u64)len);
+}
+
+bool shmring_size_valid(u64 size, u64 max_size);
+int shmring_attr_check(struct shmring_attr *attr,
+		       const struct shmring_limits *lim);
+bool shmring_name_valid(const char *name, size_t max);
+u64 shmring_clamp_pos(u64 pos, u64 tail, u64 head);
+
+/* Ring core (shmring_ring.c). */
+struct shmring_ring *shmring_ring_alloc(const struct shmring_attr *attr,
+					const char *name);
+void shmring_ring_free(struct shmring_ring *ring);
+void shmring_sub_free(struct shmring_sub *sub);
+void shmring_ring_set_start(struct shmring_ring *ring, u64 pos, u64 seq);
+ssize_t shmring_ring_write(struct shmring_ring *ring, struct iov_iter *from,
+			   u32 type, pid_t pid, bool nonblock);
+ssize_t shmring_ring_read(struct shmring_ring *ring, struct shmring_cursor *c,
+			  struct iov_iter *to, bool nonblock);
+void shmring_cursor_init(struct shmring_cursor *c, struct shmring_reader *rp,
+			 struct page *page);
+void shmring_cursor_start(struct shmring_ring *ring, struct shmring_reader *rp,
+			  bool from_head);
+void shmring_attach_cursor(struct shmring_ring *ring, struct shmring_cursor *c);
+void shmring_detach_cursor(struct shmring_ring *ring, struct shmring_cursor *c);
+u64 shmring_cursor_pending(struct shmring_ring *ring, struct shmring_reader *rp,
+			   u64 *recs);
+bool shmring_can_write(struct shmring_ring *ring);
+bool shmring_cursor_ready(struct shmring_ring *ring, struct shmring_cursor *c);
+void shmring_poll_wait_room(struct shmring_ring *ring);
+void shmring_kick(struct shmring_ring *ring);
+void shmring_ring_kill(struct shmring_ring *ring);
+void shmring_wake_writers(struct shmring_ring *ring);
+
+#endif /* SHMRING_INTERNAL_H */

@@ -1,0 +1,699 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shmring ring core: memory, framing, the write path and read(2).
+ *
+ * Positions are byte counts since the ring was created, compared modulo
+ * 2^64. The data area is vmapped twice in a row here and mapped twice
+ * into readers, so a record never wraps for anyone.
+ *
+ * Memory ordering (docs/design.md has the full protocol). Every barrier
+ * below is tagged with the one it pairs with:
+ *   [W1] writer: record bytes, then smp_store_release(hdr->head)
+ *        pairs with [R1] reader: smp_load_acquire(hdr->head), then bytes.
+ *   [W2] writer: WRITE_ONCE(hdr->tail), smp_wmb(), then overwrite bytes
+ *        pairs with [R2] reader: read bytes, smp_rmb(), READ_ONCE(hdr->tail).
+ *   [W3] writer: smp_load_acquire(rp->pos) before reusing space
+ *        pairs with [R3] reader: read bytes, smp_store_release(rp->pos).
+ *   [W4] writer: publish writers_waiting, full barrier, recheck positions
+ *        pairs with [R4] reader: store pos, smp_mb(), read writers_waiting.
+ *   [W5] writer: store head, smp_mb() (wq_has_sleeper), read reader pos
+ *        pairs with [R5] reader: store pos, smp_mb(), reread head, sleep.
+ */
+
+#include <linux/ctype.h>
+#include <linux/kernel.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/poll.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/timekeeping.h>
+#include <linux/vmalloc.h>
+
+#include "shmring_internal.h"
+
+static inline bool pos_before(u64 a, u64 b)
+{
+	return (s64)(a - b) < 0;
+}
+
+bool shmring_size_valid(u64 size, u64 max_size)
+{
+	return size >= SHMRING_MIN_DATA_SIZE && size >= PAGE_SIZE &&
+	       size <= max_size && is_power_of_2(size);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_size_valid);
+
+/* Validate attributes from userspace and fill in defaults. */
+int shmring_attr_check(struct shmring_attr *attr,
+		       const struct shmring_limits *lim)
+{
+	if (attr->__reserved0 || attr->__reserved1[0] || attr->__reserved1[1])
+		return -EINVAL;
+	if (attr->flags & ~SHMRING_ATTR_FLAGS_ALL)
+		return -EINVAL;
+	if (attr->policy != SHMRING_POLICY_OVERWRITE &&
+	    attr->policy != SHMRING_POLICY_LOSSLESS)
+		return -EINVAL;
+	if (!attr->data_size)
+		attr->data_size = lim->default_size;
+	if (!shmring_size_valid(attr->data_size, lim->max_size))
+		return -EINVAL;
+	if (!attr->max_record)
+		attr->max_record = attr->data_size / 4;
+	if (shmring_rec_total(attr->max_record) > attr->data_size)
+		return -EINVAL;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_attr_check);
+
+/* Names are 1..max-1 bytes of [A-Za-z0-9._-], not "." or "..". */
+bool shmring_name_valid(const char *name, size_t max)
+{
+	size_t len = strnlen(name, max);
+	size_t i;
+
+	if (len == 0 || len == max)
+		return false;
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (i = 0; i < len; i++) {
+		char ch = name[i];
+
+		if (!isalnum(ch) && ch != '.' && ch != '_' && ch != '-')
+			return false;
+	}
+	return true;
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_name_valid);
+
+/* Clamp a position a reader gave us into [tail, head]. */
+u64 shmring_clamp_pos(u64 pos, u64 tail, u64 head)
+{
+	if (pos_before(pos, tail))
+		return tail;
+	if (pos_before(head, pos))
+		return head;
+	return pos;
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_clamp_pos);
+
+static void shmring_publish_geometry(struct shmring_ring *ring)
+{
+	struct shmring_hdr *hdr = ring->hdr;
+
+	hdr->magic = SHMRING_MAGIC;
+	hdr->abi_version = SHMRING_ABI_VERSION;
+	hdr->hdr_size = sizeof(*hdr);
+	hdr->data_size = ring->data_size;
+	hdr->max_record = ring->max_record;
+	hdr->policy = ring->policy;
+	hdr->flags = ring->flags;
+}
+
+/*
+ * Allocate a ring whose attributes passed shmring_attr_check(). All memory
+ * is zeroed and charged to the caller's memory cgroup.
+ */
+struct shmring_ring *shmring_ring_alloc(const struct shmring_attr *attr,
+					const char *name)
+{
+	const gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN;
+	struct shmring_ring *ring;
+	unsigned int i, nr;
+
+	nr = attr->data_size >> PAGE_SHIFT;
+	ring = kzalloc(sizeof(*ring), GFP_KERNEL_ACCOUNT);
+	if (!ring)
+		return NULL;
+	/* pages[0] is the header; the data pages follow twice. */
+	ring->pages = kvcalloc(1 + 2 * (size_t)nr, sizeof(*ring->pages),
+			       GFP_KERNEL_ACCOUNT);
+	if (!ring->pages)
+		goto err;
+	ring->nr_pages = nr;
+	for (i = 0; i <= nr; i++) {
+		ring->pages[i] = alloc_page(gfp);
+		if (!ring->pages[i])
+			goto err;
+		if (i)
+			ring->pages[nr + i] = ring->pages[i];
+		cond_resched();
+	}
+	ring->data = vmap(ring->pages + 1, 2 * nr, VM_MAP, PAGE_KERNEL);
+	if (!ring->data)
+		goto err;
+	ring->hdr_page = ring->pages[0];
+	ring->hdr = page_address(ring->hdr_page);
+
+	strscpy(ring->name, name, sizeof(ring->name));
+	ring->data_size = attr->data_size;
+	ring->mask = attr->data_size - 1;
+	ring->max_record = attr->max_record;
+	ring->policy = attr->policy;
+	ring->flags = attr->flags;
+	kref_init(&ring->ref);
+	INIT_LIST_HEAD(&ring->node);
+	INIT_LIST_HEAD(&ring->readers);
+	INIT_LIST_HEAD(&ring->subs);
+	mutex_init(&ring->wlock);
+	spin_lock_init(&ring->lock);
+	init_waitqueue_head(&ring->write_wq);
+	shmring_publish_geometry(ring);
+	return ring;
+err:
+	shmring_ring_free(ring);
+	return NULL;
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_ring_alloc);
+
+/* Start a fresh ring at an arbitrary position (KUnit: wrap near 2^64). */
+void shmring_ring_set_start(struct shmring_ring *ring, u64 pos, u64 seq)
+{
+	ring->head = pos;
+	ring->tail = pos;
+	ring->head_seq = seq;
+	ring->tail_seq = seq;
+	WRITE_ONCE(ring->hdr->head_seq, seq);
+	WRITE_ONCE(ring->hdr->tail_seq, seq);
+	WRITE_ONCE(ring->hdr->tail, pos);
+	smp_store_release(&ring->hdr->head, pos);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_ring_set_start);
+
+void shmring_sub_free(struct shmring_sub *sub)
+{
+	if (sub->page)
+		put_page(sub->page);
+	kfree(sub);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_sub_free);
+
+void shmring_ring_free(struct shmring_ring *ring)
+{
+	struct shmring_sub *sub, *tmp;
+	unsigned int i;
+
+	if (!ring)
+		return;
+	list_for_each_entry_safe(sub, tmp, &ring->subs, node) {
+		list_del(&sub->node);
+		shmring_sub_free(sub);
+	}
+	if (ring->data)
+		vunmap(ring->data);
+	if (ring->pages) {
+		for (i = 0; i <= ring->nr_pages; i++)
+			if (ring->pages[i])
+				put_page(ring->pages[i]);
+		kvfree(ring->pages);
+	}
+	kfree(ring);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_ring_free);
+
+/* A new cursor starts at the oldest record, or at head if asked. */
+void shmring_cursor_start(struct shmring_ring *ring, struct shmring_reader *rp,
+			  bool from_head)
+{
+	mutex_lock(&ring->wlock);
+	WRITE_ONCE(rp->seq, from_head ? ring->head_seq : ring->tail_seq);
+	smp_store_release(&rp->pos, from_head ? ring->head : ring->tail);
+	mutex_unlock(&ring->wlock);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_start);
+
+void shmring_cursor_init(struct shmring_cursor *c, struct shmring_reader *rp,
+			 struct page *page)
+{
+	INIT_LIST_HEAD(&c->node);
+	c->rp = rp;
+	c->page = page;
+	init_waitqueue_head(&c->wq);
+	mutex_init(&c->read_lock);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_init);
+
+void shmring_attach_cursor(struct shmring_ring *ring, struct shmring_cursor *c)
+{
+	spin_lock(&ring->lock);
+	list_add_tail(&c->node, &ring->readers);
+	ring->nr_readers++;
+	spin_unlock(&ring->lock);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_attach_cursor);
+
+void shmring_detach_cursor(struct shmring_ring *ring, struct shmring_cursor *c)
+{
+	spin_lock(&ring->lock);
+	list_del_init(&c->node);
+	ring->nr_readers--;
+	if (c->sub) {
+		c->sub->attached = false;
+		c->sub->last_attach_ns = ktime_get_real_ns();
+	}
+	spin_unlock(&ring->lock);
+	/* A lossless writer may have waited for this reader. */
+	shmring_wake_writers(ring);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_detach_cursor);
+
+/*
+ * Smallest position any cursor still needs (attached readers and detached
+ * durable subscriptions), clamped to [tail, head]; head when none.
+ */
+static u64 shmring_min_cursor(struct shmring_ring *ring, u64 tail, u64 head)
+{
+	struct shmring_cursor *c;
+	struct shmring_sub *sub;
+	u64 min = head, pos;
+
+	spin_lock(&ring->lock);
+	list_for_each_entry(c, &ring->readers, node) {
+		/* [W3] pairs with [R3]: the reader is done with bytes < pos. */
+		pos = shmring_clamp_pos(smp_load_acquire(&c->rp->pos), tail, head);
+		if (pos_before(pos, min))
+			min = pos;
+	}
+	list_for_each_entry(sub, &ring->subs, node) {
+		if (sub->attached)
+			continue;	/* already counted as a reader */
+		pos = shmring_clamp_pos(smp_load_acquire(&sub->rp->pos), tail, head);
+		if (pos_before(pos, min))
+			min = pos;
+	}
+	spin_unlock(&ring->lock);
+	return min;
+}
+
+static u32 shmring_len_at(struct shmring_ring *ring, u64 pos)
+{
+	const struct shmring_rec *rec = ring->data + (pos & ring->mask);
+
+	/* Record headers are written by the kernel only: trusted here. */
+	return READ_ONCE(rec->len);
+}
+
+/*
+ * Free room for a record of @total bytes by moving the tail over old
+ * records: any record in overwrite mode, only records every cursor has
+ * consumed in lossless mode. Called under wlock.
+ */
+static int shmring_make_room(struct shmring_ring *ring, u64 total)
+{
+	u64 tail = ring->tail, tail_seq = ring->tail_seq, lost = 0;
+	u64 min, limit;
+
+	if (ring->head - tail + total <= ring->data_size)
+		return 0;
+	min = shmring_min_cursor(ring, tail, ring->head);
+	limit = ring->policy == SHMRING_POLICY_LOSSLESS ? min : ring->head;
+	while (ring->head - tail + total > ring->data_size) {
+		if (!pos_before(tail, limit))
+			return -EAGAIN;
+		/* A record at or past the slowest cursor was never read. */
+		if (!pos_before(tail, min))
+			lost++;
+		tail += shmring_rec_total(shmring_len_at(ring, tail));
+		tail_seq++;
+	}
+	ring->tail = tail;
+	ring->tail_seq = tail_seq;
+	ring->records_lost += lost;
+	WRITE_ONCE(ring->hdr->tail_seq, tail_seq);
+	WRITE_ONCE(ring->hdr->tail, tail);
+	/* [W2] the new tail is visible before the bytes we overwrite next. */
+	smp_wmb();
+	return 0;
+}
+
+/* Room for the largest record without waiting (POLLOUT); a hint. */
+bool shmring_can_write(struct shmring_ring *ring)
+{
+	u64 head = READ_ONCE(ring->head), tail = READ_ONCE(ring->tail);
+	u64 total = shmring_rec_total(ring->max_record);
+	u64 min;
+
+	if (READ_ONCE(ring->unlinked))
+		return false;
+	if (ring->policy == SHMRING_POLICY_OVERWRITE)
+		return true;
+	min = shmring_min_cursor(ring, tail, head);
+	return head - min + total <= ring->data_size;
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_can_write);
+
+static bool shmring_room_for(struct shmring_ring *ring, u64 total)
+{
+	u64 head = READ_ONCE(ring->head), tail = READ_ONCE(ring->tail);
+
+	return READ_ONCE(ring->unlinked) ||
+	       head - shmring_min_cursor(ring, tail, head) + total <=
+	       ring->data_size;
+}
+
+/* Mirror who waits for room into the header, for readers. Under lock. */
+static void shmring_publish_waiting(struct shmring_ring *ring)
+{
+	WRITE_ONCE(ring->hdr->writers_waiting,
+		   ring->nr_blocked + (ring->poll_waiting ? 1 : 0));
+}
+
+static void shmring_set_blocked(struct shmring_ring *ring, int delta)
+{
+	spin_lock(&ring->lock);
+	ring->nr_blocked += delta;
+	shmring_publish_waiting(ring);
+	spin_unlock(&ring->lock);
+	/* [W4] waiting is visible before we recheck positions; pairs with [R4]. */
+	smp_mb();
+}
+
+static int shmring_wait_room(struct shmring_ring *ring, u64 total)
+{
+	int ret;
+
+	shmring_set_blocked(ring, 1);
+	ret = wait_event_interruptible(ring->write_wq,
+				       shmring_room_for(ring, total));
+	shmring_set_blocked(ring, -1);
+	return ret;
+}
+
+/* A writer's poll found no room: ask readers to kick when they consume. */
+void shmring_poll_wait_room(struct shmring_ring *ring)
+{
+	spin_lock(&ring->lock);
+	ring->poll_waiting = true;
+	shmring_publish_waiting(ring);
+	spin_unlock(&ring->lock);
+	/* [W4] as in shmring_set_blocked(). */
+	smp_mb();
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_poll_wait_room);
+
+void shmring_wake_writers(struct shmring_ring *ring)
+{
+	if (wq_has_sleeper(&ring->write_wq))
+		wake_up_interruptible_all(&ring->write_wq);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_wake_writers);
+
+/* SHMRING_IOC_KICK: a reader consumed in place and saw writers waiting. */
+void shmring_kick(struct shmring_ring *ring)
+{
+	spin_lock(&ring->lock);
+	ring->poll_waiting = false;
+	shmring_publish_waiting(ring);
+	spin_unlock(&ring->lock);
+	wake_up_interruptible_all(&ring->write_wq);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_kick);
+
+/* Whether a reader should be told about pending records. */
+static bool shmring_ready(const struct shmring_cursor *c, u64 bytes, u64 recs)
+{
+	if (c->wm_recs)
+		return recs >= c->wm_recs;
+	return bytes && bytes >= c->wm_bytes;
+}
+
+/*
+ * Bytes (and records, via @recs) a cursor has not consumed. The cursor's
+ * fields are the reader's to write: clamp them, never trust them.
+ */
+u64 shmring_cursor_pending(struct shmring_ring *ring, struct shmring_reader *rp,
+			   u64 *recs)
+{
+	/* [R1] pairs with [W1]. */
+	u64 head = smp_load_acquire(&ring->hdr->head);
+	u64 head_seq = READ_ONCE(ring->hdr->head_seq);
+	u64 tail = READ_ONCE(ring->hdr->tail);
+	u64 pos = shmring_clamp_pos(READ_ONCE(rp->pos), tail, head);
+	u64 seq = READ_ONCE(rp->seq);
+
+	if (recs)
+		*recs = pos_before(seq, head_seq) ? head_seq - seq : 0;
+	if (recs && pos == head)
+		*recs = 0;
+	return head - pos;
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_pending);
+
+/*
+ * Adaptive wakeup: only readers that sleep and that this commit made
+ * ready (they had drained, or just crossed their watermark) are woken.
+ */
+static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
+				 u64 head, u64 head_seq)
+{
+	struct shmring_cursor *c;
+
+	spin_lock(&ring->lock);
+	list_for_each_entry(c, &ring->readers, node) {
+		u64 pos, seq, before, after;
+
+		/* [W5] wq_has_sleeper() orders our head store before the pos read. */
+		if (!wq_has_sleeper(&c->wq))
+			continue;
+		pos = READ_ONCE(c->rp->pos);
+		seq = READ_ONCE(c->rp->seq);
+		after = head - pos;
+		before = pos_before(old_head, pos) ? 0 : old_head - pos;
+		if (c->wm_recs) {
+			after = pos_before(seq, head_seq) ? head_seq - seq : 0;
+			before = after ? after - 1 : 0;
+			if (shmring_ready(c, after, after) &&
+			    !shmring_ready(c, before, before))
+				wake_up_interruptible_poll(&c->wq, EPOLLIN | EPOLLRDNORM);
+		} else if (shmring_ready(c, after, 0) &&
+			   !shmring_ready(c, before, 0)) {
+			wake_up_interruptible_poll(&c->wq, EPOLLIN | EPOLLRDNORM);
+		}
+	}
+	spin_unlock(&ring->lock);
+}
+
+/*
+ * Write one record gathered from @from. Either the whole record becomes
+ * visible or nothing does. Returns the payload length or -errno.
+ */
+ssize_t shmring_ring_write(struct shmring_ring *ring, struct iov_iter *from,
+			   u32 type, pid_t pid, bool nonblock)
+{
+	size_t len = iov_iter_count(from);
+	struct shmring_hdr *hdr = ring->hdr;
+	struct shmring_rec *rec;
+	u64 total, old_head, head_seq, pad;
+	u64 now;
+	ssize_t ret;
+
+	if (len > ring->max_record)
+		return -EMSGSIZE;
+	total = shmring_rec_total(len);
+	/* Fault the source in first so a bad buffer costs no old record. */
+	if (fault_in_iov_iter_readable(from, len))
+		return -EFAULT;
+	if (mutex_lock_interruptible(&ring->wlock))
+		return -ERESTARTSYS;
+	for (;;) {
+		ret = -EIDRM;
+		if (READ_ONCE(ring->unlinked))
+			goto out;
+		ret = shmring_make_room(ring, total);
+		if (!ret)
+			break;
+		ring->writer_waits++;
+		if (nonblock)
+			goto out;
+		mutex_unlock(&ring->wlock);
+		ret = shmring_wait_room(ring, total);
+		if (ret)
+			return ret;
+		if (mutex_lock_interruptible(&ring->wlock))
+			return -ERESTARTSYS;
+	}
+
+	rec = ring->data + (ring->head & ring->mask);
+	if (copy_from_iter(rec + 1, len, from) != len) {
+		ret = -EFAULT;
+		goto out;
+	}
+	pad = total - sizeof(*rec) - len;
+	if (pad)
+		memset((char *)(rec + 1) + len, 0, pad);
+	now = ktime_get_real_ns();
+	rec->len = len;
+	rec->type = type;
+	rec->seq = ring->head_seq;
+	rec->tstamp_ns = now;
+	rec->pid = pid;
+	rec->flags = 0;
+	rec->__reserved0 = 0;
+	rec->csum = 0;
+	rec->__reserved1 = 0;
+	if (ring->flags & SHMRING_ATTR_CSUM) {
+		rec->csum = shmring_crc32c(rec + 1, len);
+		rec->flags |= SHMRING_REC_CSUM;
+	}
+
+	old_head = ring->head;
+	ring->head += total;
+	ring->head_seq++;
+	ring->bytes_written += len;
+	ring->records_written++;
+	WRITE_ONCE(hdr->last_write_ns, now);
+	WRITE_ONCE(hdr->last_write_len, len);
+	WRITE_ONCE(hdr->head_seq, ring->head_seq);
+	/* [W1] the record is complete before readers can see it. */
+	smp_store_release(&hdr->head, ring->head);
+	head_seq = ring->head_seq;
+	mutex_unlock(&ring->wlock);
+	shmring_wake_readers(ring, old_head, old_head + total, head_seq);
+	return len;
+out:
+	mutex_unlock(&ring->wlock);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_ring_write);
+
+/* Consumer-side bookkeeping shared by read(2). */
+struct shmring_rstate {
+	u64 pos;
+	u64 seq;
+	u64 lost;
+	u64 recs;
+	size_t done;
+};
+
+/*
+ * Copy whole records at the cursor into @to. Returns 0 when it stopped
+ * for lack of records or room, or -errno; progress is in @st.
+ */
+static int shmring_copy_records(struct shmring_ring *ring,
+				struct iov_iter *to, struct shmring_rstate *st)
+{
+	/* [R1] pairs with [W1]: records before head are complete. */
+	u64 head = smp_load_acquire(&ring->hdr->head);
+	struct shmring_rec rec;
+	u64 total, tail;
+
+	while (st->pos != head) {
+		tail = READ_ONCE(ring->hdr->tail);
+		if (pos_before(st->pos, tail)) {
+			st->pos = tail;	/* lapped: the gap shows in seq */
+			continue;
+		}
+		if (pos_before(head, st->pos) || (st->pos & 7))
+			return -EINVAL;	/* the reader page was scribbled on */
+		memcpy(&rec, ring->data + (st->pos & ring->mask), sizeof(rec));
+		total = shmring_rec_total(rec.len);
+		if (rec.len > ring->max_record || total > head - st->pos) {
+			smp_rmb();	/* [R2] pairs with [W2] */
+			if (pos_before(st->pos, READ_ONCE(ring->hdr->tail)))
+				continue;	/* torn by an overwrite */
+			return -EINVAL;
+		}
+		if (total > iov_iter_count(to))
+			return st->done ? 0 : -EMSGSIZE;
+		if (copy_to_iter(ring->data + (st->pos & ring->mask), total,
+				 to) != total)
+			return st->done ? 0 : -EFAULT;
+		/* [R2] pairs with [W2]: was it overwritten while we copied? */
+		smp_rmb();
+		if (pos_before(st->pos, READ_ONCE(ring->hdr->tail))) {
+			iov_iter_revert(to, total);
+			continue;
+		}
+		if (pos_before(st->seq, rec.seq))
+			st->lost += rec.seq - st->seq;
+		st->seq = rec.seq + 1;
+		st->pos += total;
+		st->done += total;
+		st->recs++;
+	}
+	return 0;
+}
+
+static void shmring_store_cursor(struct shmring_ring *ring,
+				 struct shmring_reader *rp,
+				 const struct shmring_rstate *st)
+{
+	WRITE_ONCE(rp->records_read, rp->records_read + st->recs);
+	WRITE_ONCE(rp->records_lost, rp->records_lost + st->lost);
+	WRITE_ONCE(rp->last_read_ns, ktime_get_real_ns());
+	WRITE_ONCE(rp->seq, st->seq);
+	/* [R3] pairs with [W3]: we are done with the bytes before pos. */
+	smp_store_release(&rp->pos, st->pos);
+	/* [R4] pairs with [W4]: publish pos before looking for writers. */
+	smp_mb();
+	if (READ_ONCE(ring->hdr->writers_waiting))
+		shmring_wake_writers(ring);
+}
+
+/* Pending records reach the reader's watermark (default: any). */
+bool shmring_cursor_ready(struct shmring_ring *ring, struct shmring_cursor *c)
+{
+	u64 recs, bytes;
+
+	bytes = shmring_cursor_pending(ring, c->rp, &recs);
+	return shmring_ready(c, bytes, recs);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_ready);
+
+static bool shmring_read_ready(struct shmring_ring *ring,
+			       struct shmring_cursor *c)
+{
+	return READ_ONCE(ring->unlinked) || shmring_cursor_ready(ring, c);
+}
+
+/*
+ * read(2): copy as many whole records (header, payload, padding) as fit.
+ * Blocks until one is pending unless @nonblock; 0 at the end of an
+ * unlinked ring.
+ */
+ssize_t shmring_ring_read(struct shmring_ring *ring, struct shmring_cursor *c,
+			  struct iov_iter *to, bool nonblock)
+{
+	struct shmring_rstate st = {};
+	int ret;
+
+	if (mutex_lock_interruptible(&c->read_lock))
+		return -ERESTARTSYS;
+	for (;;) {
+		st.pos = READ_ONCE(c->rp->pos);
+		st.seq = READ_ONCE(c->rp->seq);
+		ret = shmring_copy_records(ring, to, &st);
+		if (st.recs || st.pos != READ_ONCE(c->rp->pos))
+			shmring_store_cursor(ring, c->rp, &st);
+		if (ret || st.done)
+			break;
+		if (READ_ONCE(ring->unlinked))
+			break;		/* drained and nobody can write: EOF */
+		ret = -EAGAIN;
+		if (nonblock)
+			break;
+		ret = wait_event_interruptible(c->wq, shmring_read_ready(ring, c));
+		if (ret)
+			break;
+	}
+	mutex_unlock(&c->read_lock);
+	return st.done ? (ssize_t)st.done : ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_ring_read);
+
+/* Unlinked: writers fail with EIDRM, sleepers wake to find out. */
+void shmring_ring_kill(struct shmring_ring *ring)
+{
+	struct shmring_cursor *c;
+
+	WRITE_ONCE(ring->unlinked, true);
+	spin_lock(&ring->lock);
+	list_for_each_entry(c, &ring->readers, node)
+		wake_up_interruptible_poll(&c->wq, EPOLLHUP | EPOLLERR);
+	spin_unlock(&ring->lock);
+	wake_up_interruptible_all(&ring->write_wq);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_ring_kill);
