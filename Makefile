@@ -31,7 +31,7 @@ AR       ?= ar
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
 	    -Wstrict-prototypes -Wpointer-arith -Wvla
-CPPFLAGS += -Iinclude -Ilib -D_GNU_SOURCE -DSHMRING_VERSION='"$(VERSION)"'
+CPPFLAGS += -Iinclude/uapi -Ilib -D_GNU_SOURCE -DSHMRING_VERSION='"$(VERSION)"'
 ALL_CFLAGS = $(WARN) $(CFLAGS) -fPIC $(EXTRA_CFLAGS)
 
 B ?= build

@@ -1,0 +1,543 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libshmring: see shmring.h for the API and its rules.
+ *
+ * Barrier tags match kmod/shmring_ring.c and docs/design.md: [R1]..[R5]
+ * on this side pair with [W1]..[W5] in the kernel.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shmring.h"
+
+struct shmring {
+	int fd;
+	unsigned int flags;
+	struct shmring_attr attr;
+	uint64_t mask;
+	/* Reader side (NULL for writers). */
+	struct shmring_reader *rp;	/* our page: only we write it */
+	void *map;			/* header + data twice, read-only */
+	size_t map_len;
+	const struct shmring_hdr *hdr;
+	const unsigned char *data;
+	uint64_t pos;			/* our cursor, mirrored into rp */
+	uint64_t seq;
+	uint64_t lost;
+	uint64_t peek_total;		/* bytes of the peeked record, or 0 */
+	uint64_t peek_seq;
+};
+
+static inline int before(uint64_t a, uint64_t b)
+{
+	return (int64_t)(a - b) < 0;
+}
+
+static inline uint64_t load_acquire(const __u64 *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static inline uint64_t load_relaxed(const __u64 *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+int shmring_fd(const struct shmring *r)
+{
+	return r->fd;
+}
+
+uint64_t shmring_lost(const struct shmring *r)
+{
+	return r->lost;
+}
+
+int shmring_version_major(void)
+{
+	return SHMRING_LIB_VERSION_MAJOR;
+}
+
+int shmring_version_minor(void)
+{
+	return SHMRING_LIB_VERSION_MINOR;
+}
+
+static int name_copy(char *dst, size_t size, const char *src)
+{
+	size_t len;
+
+	if (!src)
+		return -EINVAL;
+	len = strlen(src);
+	if (len == 0 || len >= size)
+		return -EINVAL;
+	memcpy(dst, src, len + 1);
+	return 0;
+}
+
+static int dev_open(unsigned int flags)
+{
+	int oflags = O_RDWR | O_CLOEXEC;
+	int fd;
+
+	if (flags & SHMRING_O_NONBLOCK)
+		oflags |= O_NONBLOCK;
+	fd = open(SHMRING_DEVICE, oflags);
+	if (fd < 0)
+		return errno == ENOENT ? -ENODEV : -errno;
+	return fd;
+}
+
+static int map_reader(struct shmring *r)
+{
+	struct shmring_info info = { .size = sizeof(info) };
+	void *p;
+
+	if (ioctl(r->fd, SHMRING_IOC_INFO, &info) < 0)
+		return -errno;
+	p = mmap(NULL, info.page_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 r->fd, (off_t)info.map_reader_off);
+	if (p == MAP_FAILED)
+		return -errno;
+	r->rp = p;
+	r->map_len = info.map_ring_len;
+	p = mmap(NULL, r->map_len, PROT_READ, MAP_SHARED, r->fd,
+		 (off_t)info.map_ring_off);
+	if (p == MAP_FAILED)
+		return -errno;
+	r->map = p;
+	r->hdr = p;
+	r->data = (const unsigned char *)p + info.page_size;
+	if (r->hdr->magic != SHMRING_MAGIC ||
+	    r->hdr->data_size != r->attr.data_size)
+		return -EPROTO;
+	r->pos = load_acquire(&r->rp->pos);
+	r->seq = r->rp->seq;
+	return 0;
+}
+
+static int open_common(struct shmring_open *o, unsigned int flags,
+		       struct shmring **ringp)
+{
+	struct shmring *r;
+	int ret;
+
+	*ringp = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->fd = dev_open(flags);
+	if (r->fd < 0) {
+		ret = r->fd;
+		free(r);
+		return ret;
+	}
+	r->flags = o->flags;
+	if (ioctl(r->fd, SHMRING_IOC_OPEN, o) < 0) {
+		ret = -errno;
+		goto err;
+	}
+	r->attr = o->attr;
+	r->mask = o->attr.data_size - 1;
+	if (o->flags & SHMRING_O_READ) {
+		ret = map_reader(r);
+		if (ret)
+			goto err;
+	}
+	*ringp = r;
+	return 0;
+err:
+	shmring_close(r);
+	return ret;
+}
+
+int shmring_open(const char *name, unsigned int flags, mode_t mode,
+		 const struct shmring_attr *attr, struct shmring **ringp)
+{
+	struct shmring_open o;
+	int ret;
+
+	memset(&o, 0, sizeof(o));
+	o.size = sizeof(o);
+	o.flags = flags & ~SHMRING_O_NONBLOCK;
+	o.mode = mode;
+	ret = name_copy(o.name, sizeof(o.name), name);
+	if (ret)
+		return ret;
+	if (attr && (flags & SHMRING_O_CREAT))
+		o.attr = *attr;
+	return open_common(&o, flags, ringp);
+}
+
+int shmring_subscribe(const char *name, const char *sub, unsigned int flags,
+		      struct shmring **ringp)
+{
+	struct shmring_open o;
+	int ret;
+
+	memset(&o, 0, sizeof(o));
+	o.size = sizeof(o);
+	o.flags = (flags & ~SHMRING_O_NONBLOCK) | SHMRING_O_READ | SHMRING_O_SUB;
+	ret = name_copy(o.name, sizeof(o.name), name);
+	if (!ret)
+		ret = name_copy(o.sub_name, sizeof(o.sub_name), sub);
+	if (ret)
+		return ret;
+	return open_common(&o, flags, ringp);
+}
+
+void shmring_close(struct shmring *r)
+{
+	if (!r)
+		return;
+	if (r->map)
+		munmap(r->map, r->map_len);
+	if (r->rp)
+		munmap(r->rp, sysconf(_SC_PAGESIZE));
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r);
+}
+
+int shmring_unlink(const char *name)
+{
+	struct shmring_name n;
+	int fd, ret = 0;
+
+	memset(&n, 0, sizeof(n));
+	ret = name_copy(n.name, sizeof(n.name), name);
+	if (ret)
+		return ret;
+	fd = dev_open(0);
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, SHMRING_IOC_UNLINK, &n) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int shmring_write(struct shmring *r, uint32_t type, const void *data,
+		  size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+
+	return shmring_writev(r, type, &iov, 1);
+}
+
+int shmring_set_write_type(struct shmring *r, uint32_t type)
+{
+	struct shmring_opt opt = { .opt = SHMRING_OPT_WRITE_TYPE, .val = type };
+
+	return ioctl(r->fd, SHMRING_IOC_SET_OPT, &opt) < 0 ? -errno : 0;
+}
+
+/*
+ * writev(2) writes one record with the handle's write type; switch it
+ * only when the caller asks for another type.
+ */
+int shmring_writev(struct shmring *r, uint32_t type, const struct iovec *iov,
+		   int iovcnt)
+{
+	struct shmring_batch_rec rec;
+	struct shmring_batch b;
+	ssize_t n;
+
+	if (iovcnt == 1) {
+		/* One segment: a one-record batch carries the type, no extra call. */
+		memset(&rec, 0, sizeof(rec));
+		rec.data = (uintptr_t)iov[0].iov_base;
+		if (iov[0].iov_len > UINT32_MAX)
+			return -EMSGSIZE;
+		rec.len = (uint32_t)iov[0].iov_len;
+		rec.type = type;
+		memset(&b, 0, sizeof(b));
+		b.size = sizeof(b);
+		b.recs = (uintptr_t)&rec;
+		b.nr = 1;
+		if (ioctl(r->fd, SHMRING_IOC_WRITE_BATCH, &b) < 0)
+			return -errno;
+		return (int)rec.len;
+	}
+	n = shmring_set_write_type(r, type);
+	if (n)
+		return (int)n;
+	n = writev(r->fd, iov, iovcnt);
+	return n < 0 ? -errno : (int)n;
+}
+
+int shmring_write_batch(struct shmring *r, const struct shmring_msg *msgs,
+			unsigned int nr)
+{
+	struct shmring_batch_rec recs[64];
+	unsigned int done = 0, i, n;
+	struct shmring_batch b;
+
+	while (done < nr) {
+		n = nr - done < 64 ? nr - done : 64;
+		memset(recs, 0, n * sizeof(recs[0]));
+		for (i = 0; i < n; i++) {
+			recs[i].data = (uintptr_t)msgs[done + i].data;
+			recs[i].len = msgs[done + i].len;
+			recs[i].type = msgs[done + i].type;
+		}
+		memset(&b, 0, sizeof(b));
+		b.size = sizeof(b);
+		b.recs = (uintptr_t)recs;
+		b.nr = n;
+		if (ioctl(r->fd, SHMRING_IOC_WRITE_BATCH, &b) < 0)
+			return done ? (int)done : -errno;
+		done += b.done;
+		if (b.done < n)
+			break;
+	}
+	return (int)done;
+}
+
+/*
+ * Check a record header found at a position with @avail committed bytes
+ * after it. Returns the record's total size or -EBADMSG.
+ */
+int shmring_rec_validate(const struct shmring_rec *h, uint64_t avail,
+			 uint32_t max_record)
+{
+	uint64_t total = SHMRING_REC_TOTAL((uint64_t)h->len);
+
+	if (h->len > max_record || total > avail)
+		return -EBADMSG;
+	if (h->flags & ~SHMRING_REC_FLAGS_ALL)
+		return -EBADMSG;
+	if (h->__reserved0 || h->__reserved1)
+		return -EBADMSG;
+	if (total > INT32_MAX)
+		return -EBADMSG;
+	return (int)total;
+}
+
+/* Was the record at r->pos overwritten? [R2] pairs with [W2]. */
+static int overwritten(const struct shmring *r)
+{
+	atomic_thread_fence(memory_order_acquire);
+	return before(r->pos, load_relaxed(&r->hdr->tail));
+}
+
+static void fill_record(struct shmring_record *out, const struct shmring_rec *h,
+			const void *payload)
+{
+	out->data = payload;
+	out->len = h->len;
+	out->type = h->type;
+	out->seq = h->seq;
+	out->tstamp_ns = h->tstamp_ns;
+	out->pid = h->pid;
+	out->flags = h->flags;
+	out->csum = h->csum;
+	out->__pad = 0;
+}
+
+int shmring_peek(struct shmring *r, struct shmring_record *out)
+{
+	struct shmring_rec h;
+	uint64_t head;
+	int total;
+
+	if (!r->hdr)
+		return -EBADF;
+	for (;;) {
+		head = load_acquire(&r->hdr->head);	/* [R1] pairs with [W1] */
+		if (r->pos == head) {
+			/* [R5] pairs with [W5]: pos is stored; look once more. */
+			atomic_thread_fence(memory_order_seq_cst);
+			if (r->pos == load_acquire(&r->hdr->head))
+				return -EAGAIN;
+			continue;
+		}
+		if (before(r->pos, load_relaxed(&r->hdr->tail))) {
+			r->pos = load_relaxed(&r->hdr->tail);	/* lapped */
+			continue;
+		}
+		if (before(head, r->pos) || (r->pos & 7))
+			return -EBADMSG;
+		memcpy(&h, r->data + (r->pos & r->mask), sizeof(h));
+		if (overwritten(r))
+			continue;
+		total = shmring_rec_validate(&h, head - r->pos, r->attr.max_record);
+		if (total < 0)
+			return total;
+		if (before(h.seq, r->seq))
+			return -EBADMSG;
+		r->peek_total = (uint64_t)total;
+		r->peek_seq = h.seq;
+		fill_record(out, &h, r->data + (r->pos & r->mask) + sizeof(h));
+		return 0;
+	}
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int shmring_consume(struct shmring *r)
+{
+	struct shmring_reader *rp = r->rp;
+	uint64_t lost;
+	int stale;
+
+	if (!r->peek_total)
+		return -EINVAL;
+	stale = overwritten(r);
+	lost = r->peek_seq - r->seq + (uint64_t)stale;
+	r->lost += lost;
+	r->pos += r->peek_total;
+	r->seq = r->peek_seq + 1;
+	r->peek_total = 0;
+	rp->records_read += 1;
+	rp->records_lost += lost;
+	rp->last_read_ns = now_ns();
+	__atomic_store_n(&rp->seq, r->seq, __ATOMIC_RELAXED);
+	/* [R3] pairs with [W3]: we are done with the bytes before pos. */
+	__atomic_store_n(&rp->pos, r->pos, __ATOMIC_RELEASE);
+	/* [R4] pairs with [W4]: pos is visible before we look for writers. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (__atomic_load_n(&r->hdr->writers_waiting, __ATOMIC_RELAXED))
+		ioctl(r->fd, SHMRING_IOC_KICK);
+	return stale ? -ESTALE : 0;
+}
+
+int shmring_wait(struct shmring *r, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+	int n;
+
+	n = poll(&pfd, 1, timeout_ms);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -ETIMEDOUT;
+	if (pfd.revents & POLLIN)
+		return 0;
+	if (pfd.revents & POLLHUP)
+		return -EIDRM;
+	return -EIO;
+}
+
+int shmring_set_watermark(struct shmring *r, uint64_t bytes, uint64_t records)
+{
+	struct shmring_opt opt = { .opt = SHMRING_OPT_WATERMARK_BYTES, .val = bytes };
+
+	if (records) {
+		opt.opt = SHMRING_OPT_WATERMARK_RECS;
+		opt.val = records;
+	}
+	return ioctl(r->fd, SHMRING_IOC_SET_OPT, &opt) < 0 ? -errno : 0;
+}
+
+int shmring_info(struct shmring *r, struct shmring_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	return ioctl(r->fd, SHMRING_IOC_INFO, info) < 0 ? -errno : 0;
+}
+
+int shmring_sub_list(struct shmring *r, struct shmring_sub_info *subs,
+		     unsigned int nr, unsigned int *total)
+{
+	struct shmring_sub_list l;
+
+	memset(&l, 0, sizeof(l));
+	l.size = sizeof(l);
+	l.nr = nr;
+	l.subs = (uintptr_t)subs;
+	if (ioctl(r->fd, SHMRING_IOC_SUB_LIST, &l) < 0)
+		return -errno;
+	if (total)
+		*total = l.total;
+	return (int)l.nr;
+}
+
+int shmring_sub_delete(struct shmring *r, const char *sub)
+{
+	struct shmring_name n;
+	int ret;
+
+	memset(&n, 0, sizeof(n));
+	ret = name_copy(n.name, SHMRING_SUB_NAME_MAX, sub);
+	if (ret)
+		return ret;
+	return ioctl(r->fd, SHMRING_IOC_SUB_DEL, &n) < 0 ? -errno : 0;
+}
+
+/* CRC-32C (Castagnoli), reflected, as the kernel's crc32c. */
+uint32_t shmring_crc32c(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint32_t crc = ~0U;
+	int k;
+
+	while (len--) {
+		crc ^= *p++;
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82F63B78U & (0U - (crc & 1)));
+	}
+	return ~crc;
+}
+
+int shmring_record_csum_ok(const struct shmring_record *rec)
+{
+	if (!(rec->flags & SHMRING_REC_CSUM))
+		return 1;
+	return shmring_crc32c(rec->data, rec->len) == rec->csum;
+}
+
+const char *shmring_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "success";
+	case -ENODEV:
+		return "shmring module not loaded (no " SHMRING_DEVICE "): load it with `shmring-ctl load`";
+	case -ENOENT:
+		return "no ring by that name";
+	case -EEXIST:
+		return "a ring by that name already exists";
+	case -EACCES:
+		return "permission denied by the ring's mode";
+	case -EPERM:
+		return "only the ring's owner may do that";
+	case -EMSGSIZE:
+		return "record larger than the ring's max_record (or buffer too small for a record)";
+	case -EIDRM:
+		return "the ring was unlinked";
+	case -EAGAIN:
+		return "no record pending / no room without waiting";
+	case -ESTALE:
+		return "record was overwritten while it was being read";
+	case -EBADMSG:
+		return "corrupt record in ring";
+	case -EDQUOT:
+		return "per-user ring memory limit reached (max_user)";
+	case -ENOSPC:
+		return "module-wide ring limit reached (max_total or max_rings)";
+	case -EBUSY:
+		return "subscription already in use by another reader";
+	case -ENOTCONN:
+		return "handle is not bound to a ring";
+	case -ETIMEDOUT:
+		return "timed out";
+	default:
+		return strerror(-err);
+	}
+}

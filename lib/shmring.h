@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libshmring: open named shmring rings, write records, read them in place.
+ *
+ * Conventions (as in liburing):
+ *   - functions return 0 or a count on success and -errno on failure; they
+ *     never set errno;
+ *   - shmring_strerror() turns a return value into text.
+ *
+ * Thread safety: writing (shmring_write*, shmring_write_batch) is safe
+ * from any number of threads and processes on one handle or many. Reading
+ * (shmring_peek/shmring_consume/shmring_wait) uses the handle's cursor:
+ * one thread reads through a handle at a time; open one handle per
+ * reading thread.
+ *
+ * Memory ordering: the kernel publishes a record by storing the ring's
+ * head with release semantics after writing the record; shmring_peek()
+ * loads head with acquire. shmring_consume() stores the reader position
+ * with release, so the kernel never reuses bytes a reader still reads.
+ * In an overwrite ring, a record may be overwritten while the caller
+ * holds the pointer shmring_peek() gave: shmring_consume() then returns
+ * -ESTALE and counts the record as lost. Copy what you keep before
+ * calling shmring_consume(). docs/design.md has the full protocol.
+ *
+ * Ring contents are untrusted: every header is validated before use and
+ * corruption is reported as -EBADMSG, never a crash.
+ */
+#ifndef LIBSHMRING_H
+#define LIBSHMRING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <linux/shmring.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHMRING_LIB_VERSION_MAJOR	0
+#define SHMRING_LIB_VERSION_MINOR	1
+
+/* Library-only open flag: the handle's file is O_NONBLOCK. */
+#define SHMRING_O_NONBLOCK	(1U << 31)
+
+struct shmring;
+
+/* A record as shmring_peek() returns it: pointers into the mapping. */
+struct shmring_record {
+	const void *data;	/* payload, valid until shmring_consume() */
+	uint32_t len;
+	uint32_t type;
+	uint64_t seq;
+	uint64_t tstamp_ns;	/* CLOCK_REALTIME */
+	uint32_t pid;
+	uint32_t flags;		/* SHMRING_REC_* */
+	uint32_t csum;		/* valid if flags & SHMRING_REC_CSUM */
+	uint32_t __pad;
+};
+
+/* One record of shmring_write_batch(). */
+struct shmring_msg {
+	const void *data;
+	uint32_t len;
+	uint32_t type;
+};
+
+int shmring_open(const char *name, unsigned int flags, mode_t mode,
+		 const struct shmring_attr *attr, struct shmring **ringp);
+int shmring_subscribe(const char *name, const char *sub, unsigned int flags,
+		      struct shmring **ringp);
+void shmring_close(struct shmring *r);
+int shmring_unlink(const char *name);
+int shmring_fd(const struct shmring *r);
+
+int shmring_write(struct shmring *r, uint32_t type, const void *data,
+		  size_t len);
+int shmring_writev(struct shmring *r, uint32_t type, const struct iovec *iov,
+		   int iovcnt);
+int shmring_write_batch(struct shmring *r, const struct shmring_msg *msgs,
+			unsigned int nr);
+int shmring_set_write_type(struct shmring *r, uint32_t type);
+
+int shmring_peek(struct shmring *r, struct shmring_record *rec);
+int shmring_consume(struct shmring *r);
+int shmring_wait(struct shmring *r, int timeout_ms);
+uint64_t shmring_lost(const struct shmring *r);
+int shmring_set_watermark(struct shmring *r, uint64_t bytes, uint64_t records);
+
+int shmring_info(struct shmring *r, struct shmring_info *info);
+int shmring_sub_list(struct shmring *r, struct shmring_sub_info *subs,
+		     unsigned int nr, unsigned int *total);
+int shmring_sub_delete(struct shmring *r, const char *sub);
+
+/* Pure helpers, usable on captured data. */
+int shmring_rec_validate(const struct shmring_rec *h, uint64_t avail,
+			 uint32_t max_record);
+uint32_t shmring_crc32c(const void *data, size_t len);
+int shmring_record_csum_ok(const struct shmring_record *rec);
+
+const char *shmring_strerror(int err);
+int shmring_version_major(void);
+int shmring_version_minor(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBSHMRING_H */
