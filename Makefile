@@ -35,7 +35,7 @@ CPPFLAGS += -Iinclude/uapi -Ilib -D_GNU_SOURCE -DSHMRING_VERSION='"$(VERSION)"'
 ALL_CFLAGS = $(WARN) $(CFLAGS) -fPIC $(EXTRA_CFLAGS)
 
 B ?= build
-LIB_SO   := $(B)/lib/libshmring.so.$(ABI_MAJOR).$(VERSION)
+LIB_SO   := $(B)/lib/libshmring.so.$(ABI_MAJOR).0
 LIB_SONAME := libshmring.so.$(ABI_MAJOR)
 LIB_A    := $(B)/lib/libshmring.a
 LIB_SRCS := $(wildcard lib/*.c)
