@@ -44,10 +44,11 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 UTILS    := $(B)/utils/shmring-ctl $(B)/utils/shmring-dump
 GUEST_TESTS := $(patsubst %.c,$(B)/%,$(wildcard tests/guest/t_*.c))
 UNIT_TESTS  := $(patsubst %.c,$(B)/%,$(wildcard tests/unit/t_*.c))
+EXAMPLES    := $(patsubst %.c,$(B)/%,$(wildcard examples/*.c))
 
 KMOD_LIBS := $(shell pkg-config --libs libkmod 2>/dev/null || echo -lkmod)
 
-.PHONY: all module user lib utils tests check demo vm-shell install clean \
+.PHONY: all module user lib utils tests examples check demo vm-shell install clean \
 	static-checks
 
 all: module user
@@ -56,10 +57,11 @@ module:
 	@test -n "$(KDIR)" || { echo "no kernel tree: set KDIR or install linux-headers-amd64"; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
 
-user: lib utils tests
+user: lib utils tests examples
 lib: $(LIB_SO) $(LIB_A) $(B)/lib/libshmring.so
 utils: $(UTILS)
 tests: $(GUEST_TESTS) $(UNIT_TESTS)
+examples: $(EXAMPLES)
 
 $(B)/%.o: %.c $(wildcard lib/*.h) include/uapi/linux/shmring.h
 	@mkdir -p $(dir $@)
@@ -82,6 +84,9 @@ $(B)/utils/shmring-ctl: $(B)/utils/shmring-ctl.o $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(KMOD_LIBS)
 
 $(B)/utils/%: $(B)/utils/%.o $(LIB_A)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^
+
+$(B)/examples/%: $(B)/examples/%.o $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^
 
 $(B)/tests/%: $(B)/tests/%.o $(B)/tests/tap.o $(LIB_A)
