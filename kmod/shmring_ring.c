@@ -179,6 +179,7 @@ void shmring_ring_set_start(struct shmring_ring *ring, u64 pos, u64 seq)
 	WRITE_ONCE(ring->hdr->head_seq, seq);
 	WRITE_ONCE(ring->hdr->tail_seq, seq);
 	WRITE_ONCE(ring->hdr->tail, pos);
+	/* [W1] as in shmring_ring_write(): the fields above come first. */
 	smp_store_release(&ring->hdr->head, pos);
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_ring_set_start);
@@ -220,6 +221,7 @@ void shmring_cursor_start(struct shmring_ring *ring, struct shmring_reader *rp,
 {
 	mutex_lock(&ring->wlock);
 	WRITE_ONCE(rp->seq, from_head ? ring->head_seq : ring->tail_seq);
+	/* [R3] seq is in place before the position the kernel reads. */
 	smp_store_release(&rp->pos, from_head ? ring->head : ring->tail);
 	mutex_unlock(&ring->wlock);
 }
