@@ -214,8 +214,8 @@ static void shmring_ring_release_locked(struct kref *ref)
 	shmring_ring_free(ring);
 }
 
+/* Called by kref_put_mutex() with shmring_lock held; drops it. */
 static void shmring_ring_release(struct kref *ref)
-	__releases(&shmring_lock)
 {
 	shmring_ring_release_locked(ref);
 	mutex_unlock(&shmring_lock);
