@@ -41,7 +41,7 @@ LIB_A    := $(B)/lib/libshmring.a
 LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 
-UTILS    := $(B)/utils/shmring-ctl $(B)/utils/shmring-dump
+UTILS    := $(patsubst %.c,$(B)/%,$(wildcard utils/shmring-*.c))
 GUEST_TESTS := $(patsubst %.c,$(B)/%,$(wildcard tests/guest/t_*.c))
 UNIT_TESTS  := $(patsubst %.c,$(B)/%,$(wildcard tests/unit/t_*.c))
 EXAMPLES    := $(patsubst %.c,$(B)/%,$(wildcard examples/*.c))
