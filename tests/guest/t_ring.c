@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -388,6 +389,28 @@ static void test_proc_view(void)
 	shmring_unlink("t_view");
 }
 
+/* rmmod must fail while a ring is mapped, even with every fd closed. */
+static void test_unload_while_mapped(void)
+{
+	struct shmring *w = create("t_unload", 4096, SHMRING_POLICY_OVERWRITE, 0,
+				   SHMRING_O_WRITE);
+	struct shmring_info in;
+	void *map;
+	int fd = raw_open("t_unload", SHMRING_O_READ, 0, 0);
+
+	shmring_info(w, &in);
+	map = mmap(NULL, in.map_ring_len, PROT_READ, MAP_SHARED, fd, (off_t)in.map_ring_off);
+	ok(map != MAP_FAILED, "map the ring");
+	close(fd);
+	shmring_close(w);
+	is_int(syscall(SYS_delete_module, "shmring", O_NONBLOCK) < 0 ? -errno : 0, -EWOULDBLOCK,
+	       "rmmod while only a mapping remains fails (module in use)");
+	ok(((const struct shmring_hdr *)map)->magic == SHMRING_MAGIC,
+	   "and the mapping is intact");
+	munmap(map, in.map_ring_len);
+	shmring_unlink("t_unload");
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -400,5 +423,6 @@ int main(void)
 	test_poll_and_unlink();
 	test_crash_survival();
 	test_proc_view();
+	test_unload_while_mapped();
 	return done_testing();
 }
