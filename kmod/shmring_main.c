@@ -659,16 +659,15 @@ static void shmring_fill_info(struct shmring_file *sf, struct shmring_ring *ring
 	in->page_size = PAGE_SIZE;
 	strscpy(in->name, ring->name, sizeof(in->name));
 	shmring_fill_attr(ring, &in->attr);
-	mutex_lock(&ring->wlock);
-	in->head = ring->head;
-	in->tail = ring->tail;
-	in->head_seq = ring->head_seq;
-	in->tail_seq = ring->tail_seq;
-	in->bytes_written = ring->bytes_written;
-	in->records_written = ring->records_written;
-	in->records_lost = ring->records_lost;
-	in->writer_waits = ring->writer_waits;
-	mutex_unlock(&ring->wlock);
+	/* Lockless snapshot: a writer stuck in a user copy never blocks us. */
+	in->head = READ_ONCE(ring->head);
+	in->tail = READ_ONCE(ring->tail);
+	in->head_seq = READ_ONCE(ring->head_seq);
+	in->tail_seq = READ_ONCE(ring->tail_seq);
+	in->bytes_written = READ_ONCE(ring->bytes_written);
+	in->records_written = READ_ONCE(ring->records_written);
+	in->records_lost = READ_ONCE(ring->records_lost);
+	in->writer_waits = READ_ONCE(ring->writer_waits);
 	if (sf->oflags & SHMRING_O_READ) {
 		in->reader_pos = READ_ONCE(sf->cursor.rp->pos);
 		in->reader_seq = READ_ONCE(sf->cursor.rp->seq);
@@ -1040,16 +1039,18 @@ static void shmring_show_ring(struct seq_file *m, struct shmring_ring *ring)
 	struct shmring_cursor *c;
 	struct shmring_sub *sub;
 
-	mutex_lock(&ring->wlock);
+	/* Lockless, as in shmring_fill_info(): the view never waits for writers. */
 	seq_printf(m, "ring %s size=%llu policy=%s max_record=%u flags=%#x mode=%04o uid=%u gid=%u head=%llu tail=%llu head_seq=%llu tail_seq=%llu bytes=%llu records=%llu lost=%llu writer_waits=%llu last_write_ns=%llu readers=%u subs=%u\n",
 		   ring->name, ring->data_size, shmring_policy_names[ring->policy],
 		   ring->max_record, ring->flags, ring->mode,
 		   from_kuid_munged(uns, ring->uid),
-		   from_kgid_munged(uns, ring->gid), ring->head, ring->tail,
-		   ring->head_seq, ring->tail_seq, ring->bytes_written,
-		   ring->records_written, ring->records_lost, ring->writer_waits,
-		   READ_ONCE(ring->hdr->last_write_ns), ring->nr_readers,
-		   ring->nr_subs);
+		   from_kgid_munged(uns, ring->gid), READ_ONCE(ring->head),
+		   READ_ONCE(ring->tail), READ_ONCE(ring->head_seq),
+		   READ_ONCE(ring->tail_seq), READ_ONCE(ring->bytes_written),
+		   READ_ONCE(ring->records_written), READ_ONCE(ring->records_lost),
+		   READ_ONCE(ring->writer_waits),
+		   READ_ONCE(ring->hdr->last_write_ns), READ_ONCE(ring->nr_readers),
+		   READ_ONCE(ring->nr_subs));
 	spin_lock(&ring->lock);
 	list_for_each_entry(c, &ring->readers, node)
 		shmring_show_cursor(m, ring, "reader", c->sub ? c->sub->name : "-",
@@ -1058,7 +1059,6 @@ static void shmring_show_ring(struct seq_file *m, struct shmring_ring *ring)
 		shmring_show_cursor(m, ring, sub->attached ? "sub+" : "sub",
 				    sub->name, 0, sub->rp);
 	spin_unlock(&ring->lock);
-	mutex_unlock(&ring->wlock);
 }
 
 static int shmring_proc_show(struct seq_file *m, void *v)
