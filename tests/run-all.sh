@@ -1,0 +1,144 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Every test of shmring; what `make check` runs.
+#
+#   setup      tests/setup.sh (packages, stock + debug kernels in the cache)
+#   build      make user (gcc) and make user with clang into build/clang,
+#              each counted as one test
+#   static     tests/static-checks.sh (checkpatch, sparse, W=1 builds)
+#   unit       the native unit tests, plain and with ASan+UBSan
+#   vm-stock   tests/vm.sh test stock  (Debian 6.1 kernel)
+#   vm-debug   tests/vm.sh test debug  (6.12 with KASAN, lockdep, KUnit...)
+#
+# The last line is "N passed, N failed, N skipped"; the exit status is 1 when
+# anything failed (a build that fails is a failure, not zero tests).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+B=build
+PASSED=0 FAILED=0 SKIPPED=0
+T_ALL=$SECONDS
+TIMES=()
+
+phase() {
+	PHASE=$1
+	PHASE_T0=$SECONDS
+	printf '\n=== %s\n' "$PHASE"
+}
+phase_end() {
+	TIMES+=("$(printf '%-10s %5ds' "$PHASE" $((SECONDS - PHASE_T0)))")
+	printf '=== %s: %ds\n' "$PHASE" $((SECONDS - PHASE_T0))
+}
+
+# result <ok|not ok|skip> DESCRIPTION
+result() {
+	case $1 in
+	ok) PASSED=$((PASSED + 1)) ;;
+	skip) SKIPPED=$((SKIPPED + 1)) ;;
+	*) FAILED=$((FAILED + 1)) ;;
+	esac
+	echo "$1 - $2"
+}
+
+# count_tap PREFIX < TAP: count "ok"/"not ok" lines (optionally "NAME: ok")
+# and pass the output through.
+count_tap() {
+	local line
+	while IFS= read -r line; do
+		echo "$line"
+		# "t_x: ok 1 - ..." from run-tests.sh
+		[[ $line =~ ^[A-Za-z0-9_.-]+:\ (.*)$ ]] && line=${BASH_REMATCH[1]}
+		case $line in
+		"not ok"*) case $line in *"# TODO"*) ;; *) FAILED=$((FAILED + 1)) ;; esac ;;
+		ok*"# SKIP"* | ok*"# skip"*) SKIPPED=$((SKIPPED + 1)) ;;
+		ok*) PASSED=$((PASSED + 1)) ;;
+		"1..0 # SKIP"*) SKIPPED=$((SKIPPED + 1)) ;;
+		esac
+	done
+}
+
+# add_counts FILE: passed=N failed=N skipped=N from tests/vm.sh test.
+add_counts() {
+	local passed=0 failed=0 skipped=0
+	# shellcheck disable=SC1090
+	. "$1"
+	PASSED=$((PASSED + passed))
+	FAILED=$((FAILED + failed))
+	SKIPPED=$((SKIPPED + skipped))
+}
+
+# --- setup --------------------------------------------------------------------
+phase setup
+if bash tests/setup.sh; then
+	result ok "setup: packages and kernels"
+else
+	result "not ok" "setup: tests/setup.sh failed"
+fi
+phase_end
+
+# --- userspace builds ---------------------------------------------------------
+phase build
+if make -k user; then
+	result ok "build: make user (gcc)"
+else
+	result "not ok" "build: make user (gcc)"
+fi
+if make -k B=$B/clang CC=clang user >$B/clang.log 2>&1; then
+	result ok "build: make B=$B/clang CC=clang user"
+else
+	grep -E 'error|warning' $B/clang.log | head -n 20
+	result "not ok" "build: make B=$B/clang CC=clang user (log: $B/clang.log)"
+fi
+phase_end
+
+# --- static checks ------------------------------------------------------------
+phase static
+count_tap < <(bash tests/static-checks.sh)
+phase_end
+
+# --- native unit tests --------------------------------------------------------
+phase unit
+unit_targets() { for f in tests/unit/t_*.c; do [ -f "$f" ] && echo "$1/${f%.c}"; done; }
+# run_unit DIR LABEL: every test program of DIR through the in-guest runner,
+# which works on the host as well.
+run_unit() {
+	if [ -d "$1" ]; then
+		count_tap < <(sh tests/guest/run-tests.sh "$1" | sed "s/^/$2/")
+	fi
+}
+run_unit $B/tests/unit ""
+
+asan_flags='-fsanitize=address,undefined -fno-omit-frame-pointer'
+if [ -z "$(unit_targets $B/asan)" ]; then
+	result skip "unit (ASan+UBSan): no tests/unit/t_*.c yet"
+elif make -k B=$B/asan EXTRA_CFLAGS="$asan_flags" LDFLAGS='-fsanitize=address,undefined' \
+	$(unit_targets $B/asan) >$B/asan.log 2>&1; then
+	result ok "build: unit tests with ASan+UBSan"
+	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		run_unit $B/asan/tests/unit "asan-"
+else
+	grep -E 'error' $B/asan.log | head -n 20
+	result "not ok" "build: unit tests with ASan+UBSan (log: $B/asan.log)"
+fi
+phase_end
+
+# --- the VMs ------------------------------------------------------------------
+for k in stock debug; do
+	phase vm-$k
+	bash tests/vm.sh test $k
+	if [ -f $B/results/$k.counts ]; then
+		add_counts $B/results/$k.counts
+	else
+		result "not ok" "vm.sh test $k produced no results"
+	fi
+	phase_end
+done
+
+printf '\n=== elapsed per phase\n'
+printf '%s\n' "${TIMES[@]}"
+printf '%-10s %5ds\n' total $((SECONDS - T_ALL))
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+[ "$FAILED" -eq 0 ]

@@ -1,0 +1,33 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Make this machine ready to build and test shmring (idempotent):
+#  1. install what tests/packages.txt lists and is missing (apt-get, as root);
+#  2. fetch the stock kernel and build the debug kernel into the cache
+#     (tests/vm.sh kernels; reused while their inputs are unchanged).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+t0=$SECONDS
+
+missing=()
+while read -r pkg; do
+	dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -qx 'install ok installed' ||
+		missing+=("$pkg")
+done < <(grep -vE '^[[:space:]]*(#|$)' "$ROOT/tests/packages.txt")
+
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "setup.sh: installing ${missing[*]}"
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "setup.sh: error: installing packages needs root" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update
+	apt-get install -y "${missing[@]}"
+else
+	echo "setup.sh: all packages of tests/packages.txt are installed"
+fi
+
+bash "$ROOT/tests/vm.sh" kernels
+echo "setup.sh: done in $((SECONDS - t0))s"
