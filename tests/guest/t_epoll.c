@@ -5,7 +5,7 @@
  * epoll_wait timeout with records pending), level-triggered epoll, and a
  * reader blocked in poll(2) for 2 s that must use no measurable CPU.
  *
- * usage: t_epoll [records]
+ * usage: t_epoll [records]   (default 1000000, or SHMRING_EPOLL_RECORDS)
  */
 #include <poll.h>
 #include <sched.h>
@@ -168,7 +168,9 @@ static void test_idle(void)
 
 int main(int argc, char **argv)
 {
-	uint64_t total = argc > 1 ? strtoull(argv[1], NULL, 0) : 1000000;
+	const char *env = getenv("SHMRING_EPOLL_RECORDS");
+	uint64_t total = argc > 1 ? strtoull(argv[1], NULL, 0) :
+			 env ? strtoull(env, NULL, 0) : 1000000;
 
 	signal(SIGPIPE, SIG_IGN);
 	plan_no_plan();

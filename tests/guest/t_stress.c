@@ -7,6 +7,8 @@
  * payloads, and resume exactly where its subscription stopped.
  *
  * usage: t_stress [records-per-writer] [kills]
+ * SHMRING_STRESS_RECORDS overrides the default 200000 (the harness lowers
+ * it on the debug kernel, where KASAN and lockdep make each call slower).
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -202,6 +204,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1)
 		per_writer = strtoull(argv[1], NULL, 0);
+	else if (getenv("SHMRING_STRESS_RECORDS"))
+		per_writer = strtoull(getenv("SHMRING_STRESS_RECORDS"), NULL, 0);
 	plan_no_plan();
 	diag("seed %u, %llu records per writer, %d kills", seed,
 	     (unsigned long long)per_writer, kills_wanted);
