@@ -1003,7 +1003,6 @@ static const struct file_operations shmring_fops = {
 	.write_iter	= shmring_write_iter,
 	.poll		= shmring_poll,
 	.mmap		= shmring_mmap,
-	.llseek		= no_llseek,
 };
 
 static struct miscdevice shmring_misc = {
