@@ -119,7 +119,7 @@ install: lib utils
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libshmring.so
 	install -m 644 lib/shmring.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 include/uapi/linux/shmring.h $(DESTDIR)$(INCLUDEDIR)/linux/
-	install -m 755 $(UTILS) $(DESTDIR)$(BINDIR)/
+	$(if $(UTILS),install -m 755 $(UTILS) $(DESTDIR)$(BINDIR)/)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    lib/shmring.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/shmring.pc

@@ -8,12 +8,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <shmring.h>
 
 int main(int argc, char **argv)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLET }, out;
+	struct epoll_event ev, out;
 	long max = argc > 3 ? atol(argv[3]) : -1, seen = 0;
 	struct shmring_record rec;
 	struct shmring *ring;
@@ -29,6 +30,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "reader: %s: %s\n", argv[1], shmring_strerror(ret));
 		return 1;
 	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLET;
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	epoll_ctl(ep, EPOLL_CTL_ADD, shmring_fd(ring), &ev);
 	while (max < 0 || seen < max) {

@@ -11,7 +11,7 @@
 
 int main(int argc, char **argv)
 {
-	struct shmring_attr attr = { .data_size = 1 << 20, .policy = SHMRING_POLICY_LOSSLESS };
+	struct shmring_attr attr;
 	unsigned int type = argc > 3 ? (unsigned int)strtoul(argv[3], NULL, 0) : 1;
 	struct shmring *ring;
 	char line[4096];
@@ -22,6 +22,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s RING [COUNT|- [TYPE]]\n", argv[0]);
 		return 2;
 	}
+	memset(&attr, 0, sizeof(attr));
+	attr.data_size = 1 << 20;
+	attr.policy = SHMRING_POLICY_LOSSLESS;
 	ret = shmring_open(argv[1], SHMRING_O_CREAT | SHMRING_O_WRITE, 0644, &attr, &ring);
 	if (ret) {
 		fprintf(stderr, "writer: %s: %s\n", argv[1], shmring_strerror(ret));

@@ -36,6 +36,31 @@ struct shmring {
 	uint64_t peek_seq;
 };
 
+/*
+ * Public functions return -errno and leave errno as the caller had it:
+ * every call that may set errno goes through KEEP_ERRNO().
+ */
+#define KEEP_ERRNO(call) ({				\
+	int __saved = errno;				\
+	__typeof__(call) __ret = (call);		\
+	errno = __saved;				\
+	__ret;						\
+})
+
+static int sys_ioctl(int fd, unsigned long req, void *arg)
+{
+	return KEEP_ERRNO(ioctl(fd, req, arg) < 0 ? -errno : 0);
+}
+
+static void *sys_mmap(size_t len, int prot, int fd, uint64_t off, int *err)
+{
+	void *p = KEEP_ERRNO(({ void *m = mmap(NULL, len, prot, MAP_SHARED, fd,
+					       (off_t)off);
+				*err = m == MAP_FAILED ? -errno : 0; m; }));
+
+	return *err ? NULL : p;
+}
+
 static inline int before(uint64_t a, uint64_t b)
 {
 	return (int64_t)(a - b) < 0;
@@ -91,9 +116,8 @@ static int dev_open(unsigned int flags)
 
 	if (flags & SHMRING_O_NONBLOCK)
 		oflags |= O_NONBLOCK;
-	fd = open(SHMRING_DEVICE, oflags);
-	if (fd < 0)
-		return errno == ENOENT ? -ENODEV : -errno;
+	fd = KEEP_ERRNO(({ int f = open(SHMRING_DEVICE, oflags);
+			   f < 0 ? (errno == ENOENT ? -ENODEV : -errno) : f; }));
 	return fd;
 }
 
@@ -102,18 +126,19 @@ static int map_reader(struct shmring *r)
 	struct shmring_info info = { .size = sizeof(info) };
 	void *p;
 
-	if (ioctl(r->fd, SHMRING_IOC_INFO, &info) < 0)
-		return -errno;
-	p = mmap(NULL, info.page_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 r->fd, (off_t)info.map_reader_off);
-	if (p == MAP_FAILED)
-		return -errno;
+	int ret = sys_ioctl(r->fd, SHMRING_IOC_INFO, &info);
+
+	if (ret)
+		return ret;
+	p = sys_mmap(info.page_size, PROT_READ | PROT_WRITE, r->fd,
+		     info.map_reader_off, &ret);
+	if (!p)
+		return ret;
 	r->rp = p;
 	r->map_len = info.map_ring_len;
-	p = mmap(NULL, r->map_len, PROT_READ, MAP_SHARED, r->fd,
-		 (off_t)info.map_ring_off);
-	if (p == MAP_FAILED)
-		return -errno;
+	p = sys_mmap(r->map_len, PROT_READ, r->fd, info.map_ring_off, &ret);
+	if (!p)
+		return ret;
 	r->map = p;
 	r->hdr = p;
 	r->data = (const unsigned char *)p + info.page_size;
@@ -132,7 +157,7 @@ static int open_common(struct shmring_open *o, unsigned int flags,
 	int ret;
 
 	*ringp = NULL;
-	r = calloc(1, sizeof(*r));
+	r = KEEP_ERRNO(calloc(1, sizeof(*r)));
 	if (!r)
 		return -ENOMEM;
 	r->fd = dev_open(flags);
@@ -142,10 +167,9 @@ static int open_common(struct shmring_open *o, unsigned int flags,
 		return ret;
 	}
 	r->flags = o->flags;
-	if (ioctl(r->fd, SHMRING_IOC_OPEN, o) < 0) {
-		ret = -errno;
+	ret = sys_ioctl(r->fd, SHMRING_IOC_OPEN, o);
+	if (ret)
 		goto err;
-	}
 	r->attr = o->attr;
 	r->mask = o->attr.data_size - 1;
 	if (o->flags & SHMRING_O_READ) {
@@ -184,9 +208,12 @@ int shmring_subscribe(const char *name, const char *sub, unsigned int flags,
 	struct shmring_open o;
 	int ret;
 
+	if (flags & ~(SHMRING_O_FROM_HEAD | SHMRING_O_NONBLOCK))
+		return -EINVAL;	/* a subscription only reads an existing ring */
 	memset(&o, 0, sizeof(o));
 	o.size = sizeof(o);
-	o.flags = (flags & ~SHMRING_O_NONBLOCK) | SHMRING_O_READ | SHMRING_O_SUB;
+	o.flags = flags | SHMRING_O_READ | SHMRING_O_SUB;
+	o.flags &= ~SHMRING_O_NONBLOCK;
 	ret = name_copy(o.name, sizeof(o.name), name);
 	if (!ret)
 		ret = name_copy(o.sub_name, sizeof(o.sub_name), sub);
@@ -197,6 +224,8 @@ int shmring_subscribe(const char *name, const char *sub, unsigned int flags,
 
 void shmring_close(struct shmring *r)
 {
+	int saved = errno;
+
 	if (!r)
 		return;
 	if (r->map)
@@ -206,6 +235,7 @@ void shmring_close(struct shmring *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r);
+	errno = saved;
 }
 
 int shmring_unlink(const char *name)
@@ -220,59 +250,84 @@ int shmring_unlink(const char *name)
 	fd = dev_open(0);
 	if (fd < 0)
 		return fd;
-	if (ioctl(fd, SHMRING_IOC_UNLINK, &n) < 0)
-		ret = -errno;
-	close(fd);
+	ret = sys_ioctl(fd, SHMRING_IOC_UNLINK, &n);
+	KEEP_ERRNO(close(fd));
 	return ret;
-}
-
-int shmring_write(struct shmring *r, uint32_t type, const void *data,
-		  size_t len)
-{
-	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
-
-	return shmring_writev(r, type, &iov, 1);
 }
 
 int shmring_set_write_type(struct shmring *r, uint32_t type)
 {
 	struct shmring_opt opt = { .opt = SHMRING_OPT_WRITE_TYPE, .val = type };
 
-	return ioctl(r->fd, SHMRING_IOC_SET_OPT, &opt) < 0 ? -errno : 0;
+	return sys_ioctl(r->fd, SHMRING_IOC_SET_OPT, &opt);
 }
 
-/*
- * writev(2) writes one record with the handle's write type; switch it
- * only when the caller asks for another type.
- */
-int shmring_writev(struct shmring *r, uint32_t type, const struct iovec *iov,
-		   int iovcnt)
+/* One record through a one-entry batch, which carries its own type. */
+static int write_one(struct shmring *r, uint32_t type, const void *data,
+		     size_t len)
 {
 	struct shmring_batch_rec rec;
 	struct shmring_batch b;
-	ssize_t n;
+	int ret;
 
-	if (iovcnt == 1) {
-		/* One segment: a one-record batch carries the type, no extra call. */
-		memset(&rec, 0, sizeof(rec));
-		rec.data = (uintptr_t)iov[0].iov_base;
-		if (iov[0].iov_len > UINT32_MAX)
+	if (len > UINT32_MAX)
+		return -EMSGSIZE;
+	memset(&rec, 0, sizeof(rec));
+	rec.data = (uintptr_t)data;
+	rec.len = (uint32_t)len;
+	rec.type = type;
+	memset(&b, 0, sizeof(b));
+	b.size = sizeof(b);
+	b.recs = (uintptr_t)&rec;
+	b.nr = 1;
+	ret = sys_ioctl(r->fd, SHMRING_IOC_WRITE_BATCH, &b);
+	return ret ? ret : (int)rec.len;
+}
+
+/*
+ * Several segments are gathered into one buffer first, so the record's
+ * type travels with it and threads sharing the handle cannot race on a
+ * per-file write type.
+ */
+static int do_writev(struct shmring *r, uint32_t type, const struct iovec *iov,
+		     int iovcnt)
+{
+	size_t total = 0, off = 0;
+	char *buf;
+	int i, ret;
+
+	if (iovcnt < 0)
+		return -EINVAL;
+	if (iovcnt == 1)
+		return write_one(r, type, iov[0].iov_base, iov[0].iov_len);
+	for (i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > UINT32_MAX - total)
 			return -EMSGSIZE;
-		rec.len = (uint32_t)iov[0].iov_len;
-		rec.type = type;
-		memset(&b, 0, sizeof(b));
-		b.size = sizeof(b);
-		b.recs = (uintptr_t)&rec;
-		b.nr = 1;
-		if (ioctl(r->fd, SHMRING_IOC_WRITE_BATCH, &b) < 0)
-			return -errno;
-		return (int)rec.len;
+		total += iov[i].iov_len;
 	}
-	n = shmring_set_write_type(r, type);
-	if (n)
-		return (int)n;
-	n = writev(r->fd, iov, iovcnt);
-	return n < 0 ? -errno : (int)n;
+	buf = KEEP_ERRNO(malloc(total ? total : 1));
+	if (!buf)
+		return -ENOMEM;
+	for (i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len)
+			memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	ret = write_one(r, type, buf, total);
+	free(buf);
+	return ret;
+}
+
+int shmring_write(struct shmring *r, uint32_t type, const void *data,
+		  size_t len)
+{
+	return write_one(r, type, data, len);
+}
+
+int shmring_writev(struct shmring *r, uint32_t type, const struct iovec *iov,
+		   int iovcnt)
+{
+	return do_writev(r, type, iov, iovcnt);
 }
 
 int shmring_write_batch(struct shmring *r, const struct shmring_msg *msgs,
@@ -281,6 +336,7 @@ int shmring_write_batch(struct shmring *r, const struct shmring_msg *msgs,
 	struct shmring_batch_rec recs[64];
 	unsigned int done = 0, i, n;
 	struct shmring_batch b;
+	int ret;
 
 	while (done < nr) {
 		n = nr - done < 64 ? nr - done : 64;
@@ -294,8 +350,9 @@ int shmring_write_batch(struct shmring *r, const struct shmring_msg *msgs,
 		b.size = sizeof(b);
 		b.recs = (uintptr_t)recs;
 		b.nr = n;
-		if (ioctl(r->fd, SHMRING_IOC_WRITE_BATCH, &b) < 0)
-			return done ? (int)done : -errno;
+		ret = sys_ioctl(r->fd, SHMRING_IOC_WRITE_BATCH, &b);
+		if (ret)
+			return done ? (int)done : ret;
 		done += b.done;
 		if (b.done < n)
 			break;
@@ -377,6 +434,10 @@ int shmring_peek(struct shmring *r, struct shmring_record *out)
 			return -EBADMSG;
 		r->peek_total = (uint64_t)total;
 		r->peek_seq = h.seq;
+		if (h.flags & SHMRING_REC_DISCARD) {
+			shmring_consume(r);	/* reserved space, never a record */
+			continue;
+		}
 		fill_record(out, &h, r->data + (r->pos & r->mask) + sizeof(h));
 		return 0;
 	}
@@ -413,7 +474,7 @@ int shmring_consume(struct shmring *r)
 	/* [R4] pairs with [W4]: pos is visible before we look for writers. */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (__atomic_load_n(&r->hdr->writers_waiting, __ATOMIC_RELAXED))
-		ioctl(r->fd, SHMRING_IOC_KICK);
+		sys_ioctl(r->fd, SHMRING_IOC_KICK, NULL);
 	return stale ? -ESTALE : 0;
 }
 
@@ -422,9 +483,9 @@ int shmring_wait(struct shmring *r, int timeout_ms)
 	struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
 	int n;
 
-	n = poll(&pfd, 1, timeout_ms);
+	n = KEEP_ERRNO(({ int p = poll(&pfd, 1, timeout_ms); p < 0 ? -errno : p; }));
 	if (n < 0)
-		return -errno;
+		return n;
 	if (n == 0)
 		return -ETIMEDOUT;
 	if (pfd.revents & POLLIN)
@@ -442,14 +503,14 @@ int shmring_set_watermark(struct shmring *r, uint64_t bytes, uint64_t records)
 		opt.opt = SHMRING_OPT_WATERMARK_RECS;
 		opt.val = records;
 	}
-	return ioctl(r->fd, SHMRING_IOC_SET_OPT, &opt) < 0 ? -errno : 0;
+	return sys_ioctl(r->fd, SHMRING_IOC_SET_OPT, &opt);
 }
 
 int shmring_info(struct shmring *r, struct shmring_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	info->size = sizeof(*info);
-	return ioctl(r->fd, SHMRING_IOC_INFO, info) < 0 ? -errno : 0;
+	return sys_ioctl(r->fd, SHMRING_IOC_INFO, info);
 }
 
 int shmring_sub_list(struct shmring *r, struct shmring_sub_info *subs,
@@ -461,8 +522,11 @@ int shmring_sub_list(struct shmring *r, struct shmring_sub_info *subs,
 	l.size = sizeof(l);
 	l.nr = nr;
 	l.subs = (uintptr_t)subs;
-	if (ioctl(r->fd, SHMRING_IOC_SUB_LIST, &l) < 0)
-		return -errno;
+	int ret;
+
+	ret = sys_ioctl(r->fd, SHMRING_IOC_SUB_LIST, &l);
+	if (ret)
+		return ret;
 	if (total)
 		*total = l.total;
 	return (int)l.nr;
@@ -477,7 +541,7 @@ int shmring_sub_delete(struct shmring *r, const char *sub)
 	ret = name_copy(n.name, SHMRING_SUB_NAME_MAX, sub);
 	if (ret)
 		return ret;
-	return ioctl(r->fd, SHMRING_IOC_SUB_DEL, &n) < 0 ? -errno : 0;
+	return sys_ioctl(r->fd, SHMRING_IOC_SUB_DEL, &n);
 }
 
 /* CRC-32C (Castagnoli), reflected, as the kernel's crc32c. */

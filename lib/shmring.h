@@ -3,8 +3,8 @@
  * libshmring: open named shmring rings, write records, read them in place.
  *
  * Conventions (as in liburing):
- *   - functions return 0 or a count on success and -errno on failure; they
- *     never set errno;
+ *   - functions return 0 or a count on success and -errno on failure;
+ *     errno is left as the caller had it;
  *   - shmring_strerror() turns a return value into text.
  *
  * Thread safety: writing (shmring_write*, shmring_write_batch) is safe

@@ -108,6 +108,16 @@ static void test_framing(void)
 	shmring_consume(r);
 	is_int(shmring_peek(r, &rec), -EAGAIN, "nothing more: -EAGAIN");
 	is_int(shmring_consume(r), -EINVAL, "consume without a peeked record: -EINVAL");
+	{
+		struct shmring *none;
+
+		errno = 12345;
+		is_int(shmring_open("t_frame_missing", SHMRING_O_READ, 0, NULL, &none), -ENOENT,
+		       "a failing call returns -ENOENT");
+		is_int(errno, 12345, "and leaves errno as it was");
+		is_int(shmring_subscribe("t_frame", "s", SHMRING_O_CREAT, &none), -EINVAL,
+		       "subscribe refuses flags other than FROM_HEAD/NONBLOCK");
+	}
 	shmring_close(r);
 	shmring_close(w);
 	shmring_unlink("t_frame");

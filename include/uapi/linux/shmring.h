@@ -10,7 +10,7 @@
  *     whose unknown tail is zero, see copy_struct_from_user());
  *   - every unknown flag bit and every non-zero reserved field is EINVAL;
  *   - new capabilities are announced through SHMRING_FEAT_* bits.
- * docs/abi.md describes the layout and docs/errors.md the errno table.
+ * docs/design.md describes the layout and docs/errors.md the errno table.
  */
 #ifndef _UAPI_LINUX_SHMRING_H
 #define _UAPI_LINUX_SHMRING_H
