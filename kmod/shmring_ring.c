@@ -82,7 +82,9 @@ bool shmring_name_valid(const char *name, size_t max)
 	for (i = 0; i < len; i++) {
 		char ch = name[i];
 
-		if (!isalnum(ch) && ch != '.' && ch != '_' && ch != '-')
+		/* The kernel's isalnum() also takes Latin-1 letters (0xc0-0xff). */
+		if (!isascii(ch) ||
+		    (!isalnum(ch) && ch != '.' && ch != '_' && ch != '-'))
 			return false;
 	}
 	return true;
@@ -128,6 +130,10 @@ struct shmring_ring *shmring_ring_alloc(const struct shmring_attr *attr,
 	ring = kzalloc(sizeof(*ring), GFP_KERNEL_ACCOUNT);
 	if (!ring)
 		return NULL;
+	/* Before any failure: shmring_ring_free() walks ring->subs. */
+	INIT_LIST_HEAD(&ring->node);
+	INIT_LIST_HEAD(&ring->readers);
+	INIT_LIST_HEAD(&ring->subs);
 	/* pages[0] is the header; the data pages follow twice. */
 	ring->pages = kvcalloc(1 + 2 * (size_t)nr, sizeof(*ring->pages),
 			       GFP_KERNEL_ACCOUNT);
@@ -155,9 +161,6 @@ struct shmring_ring *shmring_ring_alloc(const struct shmring_attr *attr,
 	ring->policy = attr->policy;
 	ring->flags = attr->flags;
 	kref_init(&ring->ref);
-	INIT_LIST_HEAD(&ring->node);
-	INIT_LIST_HEAD(&ring->readers);
-	INIT_LIST_HEAD(&ring->subs);
 	mutex_init(&ring->wlock);
 	spin_lock_init(&ring->lock);
 	init_waitqueue_head(&ring->write_wq);

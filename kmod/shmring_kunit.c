@@ -1,0 +1,1255 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for the shmring ring core (kmod/shmring_ring.c): attribute
+ * and name validation, record framing, checksums, the doubly mapped data
+ * area at every offset, overwrite and lossless reclaim, positions and
+ * sequence numbers across 2^64, and the read(2) error paths.
+ *
+ * The suite drives the core through the functions shmring.ko exports with
+ * EXPORT_SYMBOL_IF_KUNIT(). Readers are set up the way
+ * shmring_attach_reader() does it. Rings are small on purpose: the debug
+ * kernel runs under software emulation with KASAN.
+ */
+
+#include <kunit/resource.h>
+#include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/gfp.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
+#include <linux/limits.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/sched/task.h>
+#include <linux/sizes.h>
+#include <linux/string.h>
+#include <linux/uio.h>
+
+#include "shmring_internal.h"
+
+#define TEST_PID	4242
+#define TEST_TYPE	0x5eed
+#define HDR_LEN		((u32)sizeof(struct shmring_rec))
+/* Payload seeds: the record with sequence s carries pattern + s % SEEDS. */
+#define PAT_SEEDS	256
+#define BUF_LEN		(2 * SZ_4K)
+#define PAT_LEN		(BUF_LEN + PAT_SEEDS)
+/* A record of this payload takes 512 bytes: eight fill a 4 KiB ring. */
+#define LEN_512		(512 - HDR_LEN)
+
+struct shmring_test_ctx {
+	u8 *pat;		/* PAT_LEN bytes of payload pattern */
+	u8 *buf;		/* BUF_LEN bytes to read into */
+};
+
+/* A reader attached to a ring, as a file opened with SHMRING_O_READ. */
+struct shmring_test_reader {
+	struct shmring_cursor c;
+	struct shmring_ring *ring;
+};
+
+KUNIT_DEFINE_ACTION_WRAPPER(shmring_test_ring_free, shmring_ring_free,
+			    struct shmring_ring *);
+
+static const struct shmring_limits shmring_test_limits = {
+	.default_size	= SZ_16K,
+	.max_size	= SZ_4M,
+	.max_total	= SZ_64M,
+	.max_user	= SZ_64M,
+	.max_rings	= 16,
+};
+
+/* A ring that passed shmring_attr_check(), freed when the test ends. */
+static struct shmring_ring *shmring_test_ring(struct kunit *test, u64 size,
+					      u32 max_record, u32 policy,
+					      u32 flags)
+{
+	struct shmring_attr attr = {
+		.data_size = size,
+		.max_record = max_record,
+		.policy = policy,
+		.flags = flags,
+	};
+	struct shmring_ring *ring;
+
+	KUNIT_ASSERT_EQ(test, shmring_attr_check(&attr, &shmring_test_limits), 0);
+	ring = shmring_ring_alloc(&attr, "kunit");
+	KUNIT_ASSERT_NOT_NULL(test, ring);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							shmring_test_ring_free,
+							ring), 0);
+	return ring;
+}
+
+static void shmring_test_reader_release(void *data)
+{
+	struct shmring_test_reader *r = data;
+
+	shmring_detach_cursor(r->ring, &r->c);
+	__free_page(r->c.page);
+}
+
+/* Attach a reader at the tail (or the head); detached when the test ends. */
+static struct shmring_test_reader *
+shmring_test_reader(struct kunit *test, struct shmring_ring *ring,
+		    bool from_head)
+{
+	struct shmring_test_reader *r;
+	struct page *page;
+
+	r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	r->ring = ring;
+	shmring_cursor_init(&r->c, page_address(page), page);
+	r->c.pid = TEST_PID;
+	shmring_cursor_start(ring, r->c.rp, from_head);
+	shmring_attach_cursor(ring, &r->c);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							shmring_test_reader_release,
+							r), 0);
+	return r;
+}
+
+static ssize_t shmring_test_write_buf(struct shmring_ring *ring, const void *p,
+				      size_t len, u32 type, bool nonblock)
+{
+	struct kvec kv = { .iov_base = (void *)p, .iov_len = len };
+	struct iov_iter it;
+
+	iov_iter_kvec(&it, ITER_SOURCE, &kv, 1, len);
+	return shmring_ring_write(ring, &it, type, TEST_PID, nonblock);
+}
+
+static const u8 *shmring_test_payload(struct kunit *test, u64 seq)
+{
+	struct shmring_test_ctx *ctx = test->priv;
+
+	return ctx->pat + seq % PAT_SEEDS;
+}
+
+/* Write the pattern record that gets the ring's next sequence number. */
+static ssize_t shmring_test_write(struct kunit *test, struct shmring_ring *ring,
+				  u32 len, bool nonblock)
+{
+	return shmring_test_write_buf(ring,
+				      shmring_test_payload(test, ring->head_seq),
+				      len, TEST_TYPE, nonblock);
+}
+
+static ssize_t shmring_test_read_buf(struct shmring_test_reader *r, void *p,
+				     size_t size, bool nonblock)
+{
+	struct kvec kv = { .iov_base = p, .iov_len = size };
+	struct iov_iter it;
+
+	iov_iter_kvec(&it, ITER_DEST, &kv, 1, size);
+	return shmring_ring_read(r->ring, &r->c, &it, nonblock);
+}
+
+/*
+ * Nonblocking read into the context buffer, poisoned first so that the
+ * zero padding is known to come from the ring and nothing is written past
+ * what the read returns.
+ */
+static ssize_t shmring_test_read(struct kunit *test,
+				 struct shmring_test_reader *r, size_t size)
+{
+	struct shmring_test_ctx *ctx = test->priv;
+	size_t done;
+	ssize_t ret;
+
+	memset(ctx->buf, 0xa5, BUF_LEN);
+	ret = shmring_test_read_buf(r, ctx->buf, size, true);
+	done = ret > 0 ? ret : 0;
+	KUNIT_ASSERT_NULL_MSG(test, memchr_inv(ctx->buf + done, 0xa5,
+					       BUF_LEN - done),
+			      "read returned %zd but wrote more", ret);
+	return ret;
+}
+
+/*
+ * Check a record written by shmring_test_write(): every header field, the
+ * payload and the zero padding up to 8 bytes. Returns its total size.
+ */
+static u64 shmring_test_check_rec(struct kunit *test,
+				  const struct shmring_ring *ring,
+				  const u8 *p, u32 len, u64 seq,
+				  const char *where)
+{
+	const u8 *payload = shmring_test_payload(test, seq);
+	u64 total = shmring_rec_total(len);
+	struct shmring_rec rec;
+	u64 i;
+
+	memcpy(&rec, p, sizeof(rec));
+	KUNIT_ASSERT_EQ_MSG(test, rec.len, len, "%s", where);
+	KUNIT_ASSERT_EQ_MSG(test, rec.seq, seq, "%s", where);
+	KUNIT_ASSERT_EQ_MSG(test, rec.type, TEST_TYPE, "%s", where);
+	KUNIT_ASSERT_EQ_MSG(test, rec.pid, TEST_PID, "%s", where);
+	KUNIT_ASSERT_NE_MSG(test, rec.tstamp_ns, 0, "%s", where);
+	KUNIT_ASSERT_EQ_MSG(test, rec.__reserved0, 0, "%s", where);
+	KUNIT_ASSERT_EQ_MSG(test, rec.__reserved1, 0, "%s", where);
+	if (ring->flags & SHMRING_ATTR_CSUM) {
+		KUNIT_ASSERT_EQ_MSG(test, rec.flags, SHMRING_REC_CSUM, "%s", where);
+		KUNIT_ASSERT_EQ_MSG(test, rec.csum, shmring_crc32c(payload, len),
+				    "%s", where);
+	} else {
+		KUNIT_ASSERT_EQ_MSG(test, rec.flags, 0, "%s", where);
+		KUNIT_ASSERT_EQ_MSG(test, rec.csum, 0, "%s", where);
+	}
+	KUNIT_ASSERT_EQ_MSG(test, memcmp(p + sizeof(rec), payload, len), 0,
+			    "%s: payload differs", where);
+	for (i = sizeof(rec) + len; i < total; i++)
+		KUNIT_ASSERT_EQ_MSG(test, p[i], 0, "%s: padding byte %llu",
+				    where, i);
+	return total;
+}
+
+/* Check @nr consecutive records of @len bytes from @seq in the buffer. */
+static void shmring_test_check_recs(struct kunit *test,
+				    const struct shmring_ring *ring,
+				    u64 nr, u32 len, u64 seq)
+{
+	struct shmring_test_ctx *ctx = test->priv;
+	u64 i, off = 0;
+
+	for (i = 0; i < nr; i++)
+		off += shmring_test_check_rec(test, ring, ctx->buf + off, len,
+					      seq + i, "record in a batch");
+}
+
+/* Write one record and read it straight back. */
+static void shmring_test_write_read(struct kunit *test,
+				    struct shmring_test_reader *r, u32 len,
+				    const char *where)
+{
+	struct shmring_test_ctx *ctx = test->priv;
+	struct shmring_ring *ring = r->ring;
+	u64 total = shmring_rec_total(len);
+
+	KUNIT_ASSERT_EQ_MSG(test, shmring_test_write(test, ring, len, true),
+			    (ssize_t)len, "%s: write", where);
+	KUNIT_ASSERT_EQ_MSG(test, ring->head % 8, 0, "%s: head", where);
+	KUNIT_ASSERT_EQ_MSG(test, shmring_test_read(test, r, BUF_LEN),
+			    (ssize_t)total, "%s: read", where);
+	KUNIT_ASSERT_EQ_MSG(test, r->c.rp->pos, ring->head, "%s: pos", where);
+	shmring_test_check_rec(test, ring, ctx->buf, len, ring->head_seq - 1,
+			       where);
+}
+
+/* ---- parameter and attribute validation --------------------------------- */
+
+static void shmring_size_valid_bounds(struct kunit *test)
+{
+	KUNIT_EXPECT_TRUE(test, shmring_size_valid(SZ_4K, SZ_64K));
+	KUNIT_EXPECT_TRUE(test, shmring_size_valid(SZ_8K, SZ_64K));
+	KUNIT_EXPECT_TRUE(test, shmring_size_valid(SZ_64K, SZ_64K));
+	KUNIT_EXPECT_FALSE(test, shmring_size_valid(0, SZ_64K));
+	KUNIT_EXPECT_FALSE(test, shmring_size_valid(SZ_2K, SZ_64K));
+	KUNIT_EXPECT_FALSE(test, shmring_size_valid(4095, SZ_64K));
+	KUNIT_EXPECT_FALSE(test, shmring_size_valid(4097, SZ_64K));
+	KUNIT_EXPECT_FALSE(test, shmring_size_valid(6000, SZ_64K));
+	KUNIT_EXPECT_FALSE(test, shmring_size_valid(SZ_128K, SZ_64K));
+	KUNIT_EXPECT_FALSE(test, shmring_size_valid(1ULL << 63, SZ_64K));
+	KUNIT_EXPECT_FALSE(test, shmring_size_valid(U64_MAX, U64_MAX));
+}
+
+static void shmring_attr_check_fills_defaults(struct kunit *test)
+{
+	struct shmring_attr attr = {};
+
+	KUNIT_ASSERT_EQ(test, shmring_attr_check(&attr, &shmring_test_limits), 0);
+	KUNIT_EXPECT_EQ(test, attr.data_size, shmring_test_limits.default_size);
+	KUNIT_EXPECT_EQ(test, attr.max_record,
+			shmring_test_limits.default_size / 4);
+	KUNIT_EXPECT_EQ(test, attr.policy, SHMRING_POLICY_OVERWRITE);
+	KUNIT_EXPECT_EQ(test, attr.flags, 0);
+
+	attr = (struct shmring_attr){ .data_size = SZ_4K };
+	KUNIT_ASSERT_EQ(test, shmring_attr_check(&attr, &shmring_test_limits), 0);
+	KUNIT_EXPECT_EQ(test, attr.data_size, SZ_4K);
+	KUNIT_EXPECT_EQ(test, attr.max_record, SZ_4K / 4);
+
+	/* Given values are kept: the largest record fills the ring exactly. */
+	attr = (struct shmring_attr){
+		.data_size = SZ_4K,
+		.max_record = SZ_4K - HDR_LEN,
+		.policy = SHMRING_POLICY_LOSSLESS,
+		.flags = SHMRING_ATTR_CSUM,
+	};
+	KUNIT_ASSERT_EQ(test, shmring_attr_check(&attr, &shmring_test_limits), 0);
+	KUNIT_EXPECT_EQ(test, attr.data_size, SZ_4K);
+	KUNIT_EXPECT_EQ(test, attr.max_record, SZ_4K - HDR_LEN);
+	KUNIT_EXPECT_EQ(test, attr.policy, SHMRING_POLICY_LOSSLESS);
+	KUNIT_EXPECT_EQ(test, attr.flags, SHMRING_ATTR_CSUM);
+
+	attr = (struct shmring_attr){ .max_record = 1 };
+	KUNIT_ASSERT_EQ(test, shmring_attr_check(&attr, &shmring_test_limits), 0);
+	KUNIT_EXPECT_EQ(test, attr.max_record, 1);
+}
+
+static void shmring_attr_check_rejects_invalid(struct kunit *test)
+{
+	const struct shmring_attr good = { .data_size = SZ_4K };
+	struct shmring_attr attr;
+
+#define EXPECT_ATTR_EINVAL(field, value)					\
+	do {								\
+		attr = good;						\
+		attr.field = (value);					\
+		KUNIT_EXPECT_EQ_MSG(test,				\
+			shmring_attr_check(&attr, &shmring_test_limits),\
+			-EINVAL, "%s = %llu", #field, (u64)(value));	\
+	} while (0)
+
+	attr = good;
+	KUNIT_ASSERT_EQ(test, shmring_attr_check(&attr, &shmring_test_limits), 0);
+
+	EXPECT_ATTR_EINVAL(__reserved0, 1);
+	EXPECT_ATTR_EINVAL(__reserved1[0], 1);
+	EXPECT_ATTR_EINVAL(__reserved1[1], 1ULL << 63);
+	EXPECT_ATTR_EINVAL(flags, 1U << 1);
+	EXPECT_ATTR_EINVAL(flags, 1U << 31);
+	EXPECT_ATTR_EINVAL(flags, SHMRING_ATTR_CSUM | (1U << 7));
+	EXPECT_ATTR_EINVAL(policy, 2);
+	EXPECT_ATTR_EINVAL(policy, U32_MAX);
+	EXPECT_ATTR_EINVAL(data_size, 4095);
+	EXPECT_ATTR_EINVAL(data_size, 6000);
+	EXPECT_ATTR_EINVAL(data_size, SZ_2K);
+	EXPECT_ATTR_EINVAL(data_size, shmring_test_limits.max_size * 2);
+	/* A record of max_record payload bytes must fit in the ring. */
+	EXPECT_ATTR_EINVAL(max_record, SZ_4K - HDR_LEN + 1);
+	EXPECT_ATTR_EINVAL(max_record, SZ_4K);
+	EXPECT_ATTR_EINVAL(max_record, U32_MAX);
+#undef EXPECT_ATTR_EINVAL
+}
+
+static void shmring_name_valid_alphabet_and_length(struct kunit *test)
+{
+	char name[SHMRING_NAME_MAX + 1];
+
+	KUNIT_EXPECT_TRUE(test, shmring_name_valid("a", SHMRING_NAME_MAX));
+	KUNIT_EXPECT_TRUE(test, shmring_name_valid("ring-1", SHMRING_NAME_MAX));
+	KUNIT_EXPECT_TRUE(test, shmring_name_valid("Log_2.v9", SHMRING_NAME_MAX));
+	KUNIT_EXPECT_TRUE(test, shmring_name_valid(".hidden", SHMRING_NAME_MAX));
+	KUNIT_EXPECT_TRUE(test, shmring_name_valid("a..b", SHMRING_NAME_MAX));
+
+	KUNIT_EXPECT_FALSE(test, shmring_name_valid("", SHMRING_NAME_MAX));
+	KUNIT_EXPECT_FALSE(test, shmring_name_valid(".", SHMRING_NAME_MAX));
+	KUNIT_EXPECT_FALSE(test, shmring_name_valid("..", SHMRING_NAME_MAX));
+	KUNIT_EXPECT_FALSE(test, shmring_name_valid("a/b", SHMRING_NAME_MAX));
+	KUNIT_EXPECT_FALSE(test, shmring_name_valid("/", SHMRING_NAME_MAX));
+	KUNIT_EXPECT_FALSE(test, shmring_name_valid("a b", SHMRING_NAME_MAX));
+	KUNIT_EXPECT_FALSE(test, shmring_name_valid("a\nb", SHMRING_NAME_MAX));
+	KUNIT_EXPECT_FALSE(test, shmring_name_valid("a:b", SHMRING_NAME_MAX));
+	KUNIT_EXPECT_FALSE(test, shmring_name_valid("a\x7f", SHMRING_NAME_MAX));
+	/* Not ASCII: the kernel's isalnum() takes Latin-1 letters. */
+	KUNIT_EXPECT_FALSE(test, shmring_name_valid("caf\xe9", SHMRING_NAME_MAX));
+	KUNIT_EXPECT_FALSE(test, shmring_name_valid("\xc0", SHMRING_NAME_MAX));
+	KUNIT_EXPECT_FALSE(test, shmring_name_valid("\xc3\xa9", SHMRING_NAME_MAX));
+
+	/* 63 characters and the NUL fit; 64 without a NUL do not. */
+	memset(name, 'x', sizeof(name));
+	name[SHMRING_NAME_MAX - 1] = '\0';
+	KUNIT_EXPECT_TRUE(test, shmring_name_valid(name, SHMRING_NAME_MAX));
+	name[SHMRING_NAME_MAX - 1] = 'x';
+	name[SHMRING_NAME_MAX] = '\0';
+	KUNIT_EXPECT_FALSE(test, shmring_name_valid(name, SHMRING_NAME_MAX));
+
+	/* Subscription names: the same rule with their own maximum. */
+	name[SHMRING_SUB_NAME_MAX - 1] = '\0';
+	KUNIT_EXPECT_TRUE(test, shmring_name_valid(name, SHMRING_SUB_NAME_MAX));
+	name[SHMRING_SUB_NAME_MAX - 1] = 'x';
+	KUNIT_EXPECT_FALSE(test, shmring_name_valid(name, SHMRING_SUB_NAME_MAX));
+}
+
+/* ---- framing ------------------------------------------------------------ */
+
+static void shmring_write_read_header_fields(struct kunit *test)
+{
+	struct shmring_test_ctx *ctx = test->priv;
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_rec rec;
+	ssize_t ret;
+
+	KUNIT_ASSERT_EQ(test, shmring_test_write_buf(ring, "hello", 5, 7, true), 5);
+	KUNIT_EXPECT_EQ(test, ring->head, shmring_rec_total(5));
+	KUNIT_EXPECT_EQ(test, ring->head, 48);
+	KUNIT_EXPECT_EQ(test, ring->head_seq, 1);
+	KUNIT_EXPECT_EQ(test, ring->bytes_written, 5);
+	KUNIT_EXPECT_EQ(test, ring->records_written, 1);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head), 48);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head_seq), 1);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->last_write_len), 5);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->tail), 0);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->tail_seq), 0);
+	KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, 3, true), 3);
+
+	/* One read returns both records, each header + payload + padding. */
+	ret = shmring_test_read(test, r, BUF_LEN);
+	KUNIT_ASSERT_EQ(test, ret, 48 + 48);
+	memcpy(&rec, ctx->buf, sizeof(rec));
+	KUNIT_EXPECT_EQ(test, rec.len, 5);
+	KUNIT_EXPECT_EQ(test, rec.type, 7);
+	KUNIT_EXPECT_EQ(test, rec.seq, 0);
+	KUNIT_EXPECT_EQ(test, rec.pid, TEST_PID);
+	KUNIT_EXPECT_EQ(test, rec.flags, 0);
+	KUNIT_EXPECT_EQ(test, rec.__reserved0, 0);
+	KUNIT_EXPECT_EQ(test, rec.csum, 0);
+	KUNIT_EXPECT_EQ(test, rec.__reserved1, 0);
+	KUNIT_EXPECT_NE(test, rec.tstamp_ns, 0);
+	KUNIT_EXPECT_LE(test, rec.tstamp_ns, READ_ONCE(ring->hdr->last_write_ns));
+	KUNIT_EXPECT_EQ(test, memcmp(ctx->buf + sizeof(rec), "hello", 5), 0);
+	KUNIT_EXPECT_EQ(test, ctx->buf[45], 0);
+	KUNIT_EXPECT_EQ(test, ctx->buf[46], 0);
+	KUNIT_EXPECT_EQ(test, ctx->buf[47], 0);
+	shmring_test_check_rec(test, ring, ctx->buf + 48, 3, 1, "second record");
+
+	/* The cursor moved past both; its statistics say so. */
+	KUNIT_EXPECT_EQ(test, r->c.rp->pos, 96);
+	KUNIT_EXPECT_EQ(test, r->c.rp->seq, 2);
+	KUNIT_EXPECT_EQ(test, r->c.rp->records_read, 2);
+	KUNIT_EXPECT_EQ(test, r->c.rp->records_lost, 0);
+	KUNIT_EXPECT_NE(test, r->c.rp->last_read_ns, 0);
+}
+
+/*
+ * Records of every length 0..64 land on 8-byte aligned positions, and
+ * their padding is zeroed even over bytes an older record left behind.
+ */
+static void shmring_write_aligns_and_zero_pads(struct kunit *test)
+{
+	struct shmring_test_ctx *ctx = test->priv;
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K,
+						      SZ_4K - HDR_LEN,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	u64 head;
+	u32 len;
+
+	/* Dirty the whole data area first. */
+	memset(ctx->buf, 0xff, SZ_4K);
+	KUNIT_ASSERT_EQ(test, shmring_test_write_buf(ring, ctx->buf,
+						     SZ_4K - HDR_LEN, 1, true),
+			SZ_4K - HDR_LEN);
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), SZ_4K);
+
+	for (len = 0; len <= 64; len++) {
+		head = ring->head;
+		shmring_test_write_read(test, r, len, "aligned record");
+		KUNIT_EXPECT_EQ(test, ring->head - head, shmring_rec_total(len));
+		KUNIT_EXPECT_EQ(test, shmring_rec_total(len) % 8, 0);
+		KUNIT_EXPECT_GE(test, shmring_rec_total(len), HDR_LEN + len);
+		KUNIT_EXPECT_LT(test, shmring_rec_total(len), HDR_LEN + len + 8);
+		KUNIT_EXPECT_EQ(test, r->c.rp->pos % 8, 0);
+		KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->tail) % 8, 0);
+	}
+}
+
+static void shmring_write_zero_length_record(struct kunit *test)
+{
+	struct shmring_test_ctx *ctx = test->priv;
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+
+	KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, 0, true), 0);
+	KUNIT_EXPECT_EQ(test, ring->head, HDR_LEN);
+	KUNIT_EXPECT_EQ(test, ring->head_seq, 1);
+	KUNIT_EXPECT_EQ(test, ring->bytes_written, 0);
+	KUNIT_EXPECT_EQ(test, ring->records_written, 1);
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), HDR_LEN);
+	shmring_test_check_rec(test, ring, ctx->buf, 0, 0, "empty record");
+	/* It fits in a buffer of exactly the header size. */
+	KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, 0, true), 0);
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, HDR_LEN), HDR_LEN);
+	shmring_test_check_rec(test, ring, ctx->buf, 0, 1, "empty record");
+}
+
+static void shmring_write_largest_record_in_smallest_ring(struct kunit *test)
+{
+	struct shmring_test_ctx *ctx = test->priv;
+	const u32 max = SZ_4K - HDR_LEN;
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, max,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	int i;
+
+	KUNIT_ASSERT_EQ(test, shmring_rec_total(max), SZ_4K);
+	/* Each one takes the whole ring and reclaims the one before. */
+	for (i = 0; i < 3; i++) {
+		KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, max, true),
+				max);
+		KUNIT_EXPECT_EQ(test, ring->head - ring->tail, SZ_4K);
+		KUNIT_EXPECT_EQ(test, ring->head_seq - ring->tail_seq, 1);
+		KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), SZ_4K);
+		shmring_test_check_rec(test, ring, ctx->buf, max, i, "largest");
+	}
+	KUNIT_EXPECT_EQ(test, ring->records_lost, 0);
+
+	/* One byte more is refused and changes nothing. */
+	KUNIT_EXPECT_EQ(test, shmring_test_write(test, ring, max + 1, true),
+			-EMSGSIZE);
+	KUNIT_EXPECT_EQ(test, shmring_test_write(test, ring, max + 1, false),
+			-EMSGSIZE);
+	KUNIT_EXPECT_EQ(test, ring->head, 3 * SZ_4K);
+	KUNIT_EXPECT_EQ(test, ring->head_seq, 3);
+	KUNIT_EXPECT_EQ(test, ring->tail_seq, 2);
+	KUNIT_EXPECT_EQ(test, ring->records_written, 3);
+	KUNIT_EXPECT_EQ(test, ring->writer_waits, 0);
+	KUNIT_EXPECT_EQ(test, shmring_test_read_buf(r, ctx->buf, BUF_LEN, true),
+			-EAGAIN);
+}
+
+static void shmring_write_default_max_record(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+
+	KUNIT_ASSERT_EQ(test, ring->max_record, SZ_4K / 4);
+	KUNIT_EXPECT_EQ(test, shmring_test_write(test, ring, SZ_1K, true), SZ_1K);
+	KUNIT_EXPECT_EQ(test, shmring_test_write(test, ring, SZ_1K + 1, true),
+			-EMSGSIZE);
+	KUNIT_EXPECT_EQ(test, ring->head_seq, 1);
+}
+
+/* ---- the data area is mapped twice ---------------------------------------- */
+
+/* Write and consume filler records until the head is at offset @off. */
+static void shmring_test_seek(struct kunit *test, struct shmring_test_reader *r,
+			      u64 off)
+{
+	struct shmring_ring *ring = r->ring;
+	u64 gap, total;
+
+	while ((gap = (off - ring->head) & ring->mask)) {
+		/* Too small for a header: go round through half the ring. */
+		total = gap < HDR_LEN ? gap + ring->data_size / 2 : gap;
+		shmring_test_write_read(test, r, total - HDR_LEN, "filler");
+	}
+}
+
+/*
+ * For every 8-byte offset of a 4 KiB ring, records that end exactly at
+ * the end of the data area and records whose payload, padding or header
+ * straddle it read back intact, from the double mapping and through read.
+ */
+static void shmring_wrap_at_every_offset(struct kunit *test)
+{
+	static const u32 overhang[] = { 0, 1, 7, 8, 9, 39, 40, 41, 1001 };
+	struct shmring_test_ctx *ctx = test->priv;
+	const u64 size = SZ_4K;
+	struct shmring_ring *ring = shmring_test_ring(test, size,
+						      size - HDR_LEN,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	u64 off, rem, end, straddled = 0;
+	const u8 *data = ring->data;
+	char where[48];
+	unsigned int i;
+	u32 len;
+
+	for (off = 0; off < size; off += 8) {
+		rem = size - off;
+		for (i = 0; i < ARRAY_SIZE(overhang); i++) {
+			/* The record ends @overhang bytes past the area's end. */
+			end = rem + overhang[i];
+			if (end < HDR_LEN || end - HDR_LEN > ring->max_record)
+				continue;
+			len = end - HDR_LEN;
+			snprintf(where, sizeof(where), "offset %llu length %u",
+				 off, len);
+			shmring_test_seek(test, r, off);
+			KUNIT_ASSERT_EQ_MSG(test, shmring_test_write(test, ring,
+								     len, true),
+					    (ssize_t)len, "%s", where);
+			/* The record is contiguous in the second mapping. */
+			KUNIT_ASSERT_EQ_MSG(test,
+					    memcmp(data + off + HDR_LEN,
+						   shmring_test_payload(test,
+									ring->head_seq - 1),
+						   len), 0, "%s", where);
+			KUNIT_ASSERT_EQ_MSG(test, shmring_test_read(test, r,
+								    BUF_LEN),
+					    (ssize_t)shmring_rec_total(len),
+					    "%s", where);
+			shmring_test_check_rec(test, ring, ctx->buf, len,
+					       ring->head_seq - 1, where);
+			if (off + shmring_rec_total(len) > size)
+				straddled++;
+		}
+	}
+	/* Every offset but 0 had at least one straddling record. */
+	KUNIT_EXPECT_GE(test, straddled, size / 8 - 1);
+	KUNIT_EXPECT_EQ(test, ring->records_lost, 0);
+	KUNIT_EXPECT_EQ(test, r->c.rp->records_lost, 0);
+	KUNIT_EXPECT_EQ(test, r->c.rp->records_read, ring->records_written);
+	KUNIT_EXPECT_EQ(test, memcmp(data, data + size, size), 0);
+}
+
+/* ---- checksums ---------------------------------------------------------- */
+
+static void shmring_csum_is_crc32c_of_payload(struct kunit *test)
+{
+	struct shmring_test_ctx *ctx = test->priv;
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K,
+						      SZ_4K - HDR_LEN,
+						      SHMRING_POLICY_OVERWRITE,
+						      SHMRING_ATTR_CSUM);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_rec rec;
+	u32 len;
+
+	KUNIT_EXPECT_EQ(test, ring->hdr->flags, SHMRING_ATTR_CSUM);
+	KUNIT_ASSERT_EQ(test, shmring_test_write_buf(ring, "123456789", 9,
+						     TEST_TYPE, true), 9);
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN),
+			shmring_rec_total(9));
+	memcpy(&rec, ctx->buf, sizeof(rec));
+	KUNIT_EXPECT_EQ(test, rec.flags, SHMRING_REC_CSUM);
+	KUNIT_EXPECT_EQ(test, rec.csum, 0xE3069283);
+	KUNIT_EXPECT_EQ(test, memcmp(ctx->buf + sizeof(rec), "123456789", 9), 0);
+
+	/* crc32c of nothing is 0, still flagged as valid. */
+	KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, 0, true), 0);
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), HDR_LEN);
+	memcpy(&rec, ctx->buf, sizeof(rec));
+	KUNIT_EXPECT_EQ(test, rec.flags, SHMRING_REC_CSUM);
+	KUNIT_EXPECT_EQ(test, rec.csum, 0);
+
+	/* Pattern records of many lengths... */
+	for (len = 1; len <= SZ_1K; len = len * 3 + 1)
+		shmring_test_write_read(test, r, len, "checksummed record");
+	/* ... and across the end of the area: header, then payload. */
+	shmring_test_seek(test, r, SZ_4K - 16);
+	shmring_test_write_read(test, r, 100, "checksum, header straddles");
+	shmring_test_seek(test, r, SZ_4K - 64);
+	shmring_test_write_read(test, r, 200, "checksum, payload straddles");
+	KUNIT_EXPECT_GT(test, ring->head, SZ_4K);
+}
+
+/* ---- reclaim: overwrite -------------------------------------------------- */
+
+/*
+ * A reader that reads nothing loses exactly the records overwritten, sees
+ * the gap in the sequence numbers and counts it in its cursor.
+ */
+static void shmring_overwrite_counts_lost_records(struct kunit *test)
+{
+	const u64 fit = SZ_4K / 512, n = 20;
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_reader *rp = r->c.rp;
+	u64 i, recs;
+
+	for (i = 0; i < n; i++)
+		KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+				LEN_512);
+	KUNIT_EXPECT_EQ(test, ring->records_lost, n - fit);
+	KUNIT_EXPECT_EQ(test, ring->records_written, n);
+	KUNIT_EXPECT_EQ(test, ring->head_seq, n);
+	KUNIT_EXPECT_EQ(test, ring->tail_seq, n - fit);
+	KUNIT_EXPECT_EQ(test, ring->head_seq - ring->tail_seq, fit);
+	KUNIT_EXPECT_EQ(test, ring->head, n * 512);
+	KUNIT_EXPECT_EQ(test, ring->tail, (n - fit) * 512);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->tail), ring->tail);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->tail_seq), ring->tail_seq);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head), ring->head);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head_seq), ring->head_seq);
+	KUNIT_EXPECT_EQ(test, ring->writer_waits, 0);
+
+	/* The cursor was left behind; what it can read starts at the tail. */
+	KUNIT_EXPECT_EQ(test, rp->pos, 0);
+	KUNIT_EXPECT_EQ(test, rp->seq, 0);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_pending(ring, rp, &recs), SZ_4K);
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), SZ_4K);
+	shmring_test_check_recs(test, ring, fit, LEN_512, n - fit);
+	KUNIT_EXPECT_EQ(test, rp->records_lost, n - fit);
+	KUNIT_EXPECT_EQ(test, rp->records_read, fit);
+	KUNIT_EXPECT_EQ(test, rp->seq, n);
+	KUNIT_EXPECT_EQ(test, rp->pos, ring->head);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_pending(ring, rp, &recs), 0);
+	KUNIT_EXPECT_EQ(test, recs, 0);
+
+	/*
+	 * Caught up: of the next ten records' reclaim, the eight records
+	 * already read are not lost, the two new ones overwritten are.
+	 */
+	for (i = 0; i < 10; i++)
+		KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+				LEN_512);
+	KUNIT_EXPECT_EQ(test, ring->records_lost, n - fit + 2);
+	KUNIT_EXPECT_EQ(test, ring->tail_seq, n + 2);
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), SZ_4K);
+	shmring_test_check_recs(test, ring, fit, LEN_512, n + 2);
+	KUNIT_EXPECT_EQ(test, rp->records_lost, n - fit + 2);
+	KUNIT_EXPECT_EQ(test, rp->records_read, 2 * fit);
+	KUNIT_EXPECT_EQ(test, rp->seq, n + 10);
+}
+
+/* With nobody reading, overwriting old records loses nothing. */
+static void shmring_overwrite_without_reader_loses_nothing(struct kunit *test)
+{
+	const u64 fit = SZ_4K / 512, n = 20;
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *r;
+	u64 i;
+
+	for (i = 0; i < n; i++)
+		KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+				LEN_512);
+	KUNIT_EXPECT_EQ(test, ring->records_lost, 0);
+	KUNIT_EXPECT_EQ(test, ring->tail_seq, n - fit);
+	KUNIT_EXPECT_EQ(test, ring->head_seq, n);
+	KUNIT_EXPECT_EQ(test, ring->head - ring->tail, SZ_4K);
+
+	/* A reader attached now starts at the tail with nothing lost. */
+	r = shmring_test_reader(test, ring, false);
+	KUNIT_EXPECT_EQ(test, r->c.rp->pos, ring->tail);
+	KUNIT_EXPECT_EQ(test, r->c.rp->seq, ring->tail_seq);
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), SZ_4K);
+	shmring_test_check_recs(test, ring, fit, LEN_512, n - fit);
+	KUNIT_EXPECT_EQ(test, r->c.rp->records_lost, 0);
+}
+
+/* A reader started at the head does not see the records before it. */
+static void shmring_cursor_start_from_head(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_ctx *ctx = test->priv;
+	struct shmring_test_reader *r;
+	u64 recs;
+
+	KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, 10, true), 10);
+	KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, 20, true), 20);
+	r = shmring_test_reader(test, ring, true);
+	KUNIT_EXPECT_EQ(test, r->c.rp->pos, ring->head);
+	KUNIT_EXPECT_EQ(test, r->c.rp->seq, 2);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_pending(ring, r->c.rp, &recs), 0);
+	KUNIT_EXPECT_EQ(test, recs, 0);
+	KUNIT_EXPECT_FALSE(test, shmring_cursor_ready(ring, &r->c));
+	KUNIT_EXPECT_EQ(test, shmring_test_read(test, r, BUF_LEN), -EAGAIN);
+	KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, 30, true), 30);
+	KUNIT_EXPECT_TRUE(test, shmring_cursor_ready(ring, &r->c));
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN),
+			shmring_rec_total(30));
+	shmring_test_check_rec(test, ring, ctx->buf, 30, 2, "from head");
+}
+
+/* ---- reclaim: lossless --------------------------------------------------- */
+
+static void shmring_lossless_nonblock_write_gets_eagain(struct kunit *test)
+{
+	const u64 fit = SZ_4K / 512;
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_LOSSLESS, 0);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	u64 i;
+
+	for (i = 0; i < fit; i++)
+		KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+				LEN_512);
+	KUNIT_EXPECT_FALSE(test, shmring_can_write(ring));
+
+	/* Full of unread records: no room, nothing reclaimed. */
+	KUNIT_EXPECT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+			-EAGAIN);
+	KUNIT_EXPECT_EQ(test, ring->writer_waits, 1);
+	KUNIT_EXPECT_EQ(test, shmring_test_write(test, ring, 0, true), -EAGAIN);
+	KUNIT_EXPECT_EQ(test, ring->writer_waits, 2);
+	KUNIT_EXPECT_EQ(test, ring->head_seq, fit);
+	KUNIT_EXPECT_EQ(test, ring->tail_seq, 0);
+	KUNIT_EXPECT_EQ(test, ring->tail, 0);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->tail), 0);
+	KUNIT_EXPECT_EQ(test, ring->records_written, fit);
+	KUNIT_EXPECT_EQ(test, ring->records_lost, 0);
+
+	/* The reader consumes one record: exactly one fits again. */
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, 512), 512);
+	shmring_test_check_recs(test, ring, 1, LEN_512, 0);
+	KUNIT_EXPECT_EQ(test, r->c.rp->pos, 512);
+	KUNIT_EXPECT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+			LEN_512);
+	KUNIT_EXPECT_EQ(test, ring->tail_seq, 1);
+	KUNIT_EXPECT_EQ(test, ring->writer_waits, 2);
+	KUNIT_EXPECT_EQ(test, shmring_test_write(test, ring, 0, true), -EAGAIN);
+	KUNIT_EXPECT_EQ(test, ring->writer_waits, 3);
+
+	/* Everything committed is still there, in order. */
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), SZ_4K);
+	shmring_test_check_recs(test, ring, fit, LEN_512, 1);
+	KUNIT_EXPECT_EQ(test, r->c.rp->records_lost, 0);
+	KUNIT_EXPECT_EQ(test, r->c.rp->records_read, fit + 1);
+	KUNIT_EXPECT_EQ(test, ring->records_lost, 0);
+	KUNIT_EXPECT_TRUE(test, shmring_can_write(ring));
+
+	/* Once the lagging reader is gone the ring reclaims freely. */
+	for (i = 0; i < fit; i++)
+		KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+				LEN_512);
+	KUNIT_EXPECT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+			-EAGAIN);
+	kunit_release_action(test, shmring_test_reader_release, r);
+	KUNIT_EXPECT_EQ(test, ring->nr_readers, 0);
+	KUNIT_EXPECT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+			LEN_512);
+	KUNIT_EXPECT_EQ(test, ring->records_lost, 0);
+}
+
+static void shmring_lossless_without_reader_reclaims(struct kunit *test)
+{
+	const u64 fit = SZ_4K / 512, n = 20;
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_LOSSLESS, 0);
+	u64 i;
+
+	KUNIT_EXPECT_TRUE(test, shmring_can_write(ring));
+	for (i = 0; i < n; i++)
+		KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+				LEN_512);
+	KUNIT_EXPECT_EQ(test, ring->writer_waits, 0);
+	KUNIT_EXPECT_EQ(test, ring->records_lost, 0);
+	KUNIT_EXPECT_EQ(test, ring->head_seq, n);
+	KUNIT_EXPECT_EQ(test, ring->tail_seq, n - fit);
+	KUNIT_EXPECT_TRUE(test, shmring_can_write(ring));
+}
+
+/*
+ * A detached durable subscription holds a lossless ring back like an
+ * attached reader; consuming in place (moving its page's position) and
+ * kicking makes room.
+ */
+static void shmring_lossless_waits_for_detached_sub(struct kunit *test)
+{
+	const u64 fit = SZ_4K / 512;
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_LOSSLESS, 0);
+	struct shmring_sub *sub;
+	struct page *page;
+	u64 i;
+
+	/* Owned by the ring from here: shmring_ring_free() frees it. */
+	sub = kzalloc(sizeof(*sub), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, sub);
+	page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!page)
+		kfree(sub);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	strscpy(sub->name, "kunit-sub", sizeof(sub->name));
+	sub->page = page;
+	sub->rp = page_address(page);
+	shmring_cursor_start(ring, sub->rp, false);
+	spin_lock(&ring->lock);
+	list_add_tail(&sub->node, &ring->subs);
+	ring->nr_subs++;
+	spin_unlock(&ring->lock);
+
+	for (i = 0; i < fit; i++)
+		KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+				LEN_512);
+	KUNIT_EXPECT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+			-EAGAIN);
+	KUNIT_EXPECT_FALSE(test, shmring_can_write(ring));
+
+	/* Consume two records in place, as libshmring does through mmap. */
+	WRITE_ONCE(sub->rp->seq, 2);
+	/* [R3] as a reader does: done with the bytes before pos. */
+	smp_store_release(&sub->rp->pos, 2 * 512);
+	shmring_kick(ring);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->writers_waiting), 0);
+	KUNIT_EXPECT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+			LEN_512);
+	KUNIT_EXPECT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+			LEN_512);
+	KUNIT_EXPECT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+			-EAGAIN);
+	KUNIT_EXPECT_EQ(test, ring->tail_seq, 2);
+	KUNIT_EXPECT_EQ(test, ring->records_lost, 0);
+
+	/* A position the subscriber scribbled past head is clamped. */
+	WRITE_ONCE(sub->rp->pos, ring->head + SZ_1M);
+	KUNIT_EXPECT_TRUE(test, shmring_can_write(ring));
+	WRITE_ONCE(sub->rp->pos, 0);
+	KUNIT_EXPECT_FALSE(test, shmring_can_write(ring));
+}
+
+struct shmring_test_writer {
+	struct shmring_ring *ring;
+	const u8 *p;
+	u32 len;
+	ssize_t ret;
+	struct completion done;
+};
+
+static int shmring_test_writer_fn(void *data)
+{
+	struct shmring_test_writer *w = data;
+
+	w->ret = shmring_test_write_buf(w->ring, w->p, w->len, TEST_TYPE, false);
+	complete(&w->done);
+	return 0;
+}
+
+/* A blocking writer sleeps until the lagging reader reads, then commits. */
+static void shmring_lossless_writer_wakes_after_read(struct kunit *test)
+{
+	const u64 fit = SZ_4K / 512;
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_LOSSLESS, 0);
+	struct shmring_test_ctx *ctx = test->priv;
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_test_writer *w;
+	struct task_struct *task;
+	unsigned long woke;
+	u32 waiting = 0;
+	ssize_t got;
+	int i;
+
+	for (i = 0; i < fit; i++)
+		KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+				LEN_512);
+	w = kunit_kzalloc(test, sizeof(*w), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, w);
+	w->ring = ring;
+	w->p = shmring_test_payload(test, fit);
+	w->len = LEN_512;
+	init_completion(&w->done);
+	task = kthread_create(shmring_test_writer_fn, w, "shmring-kunit-w");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	get_task_struct(task);
+	wake_up_process(task);
+
+	/* No assertions until the writer is stopped: it uses @w and @ring. */
+	for (i = 0; i < 1500 && !waiting; i++) {
+		waiting = READ_ONCE(ring->hdr->writers_waiting);
+		if (!waiting)
+			msleep(20);
+	}
+	KUNIT_EXPECT_EQ(test, waiting, 1);
+	KUNIT_EXPECT_FALSE(test, completion_done(&w->done));
+	KUNIT_EXPECT_EQ(test, ring->head_seq, fit);
+
+	got = shmring_test_read_buf(r, ctx->buf, 512, true);
+	KUNIT_EXPECT_EQ(test, got, 512);
+	woke = wait_for_completion_timeout(&w->done, 60 * HZ);
+	if (!woke) {
+		/* Not woken: unlinking wakes it with EIDRM. */
+		shmring_ring_kill(ring);
+		wait_for_completion(&w->done);
+	}
+	kthread_stop(task);
+	put_task_struct(task);
+
+	KUNIT_EXPECT_NE_MSG(test, woke, 0, "the reader's read did not wake the writer");
+	KUNIT_EXPECT_EQ(test, w->ret, LEN_512);
+	KUNIT_EXPECT_GE(test, ring->writer_waits, 1);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->writers_waiting), 0);
+	KUNIT_EXPECT_EQ(test, ring->nr_blocked, 0);
+	KUNIT_EXPECT_EQ(test, ring->head_seq, fit + 1);
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), SZ_4K);
+	shmring_test_check_recs(test, ring, fit, LEN_512, 1);
+	KUNIT_EXPECT_EQ(test, ring->records_lost, 0);
+}
+
+/* ---- positions and sequence numbers across 2^64 --------------------------- */
+
+static void shmring_positions_wrap_at_2_64(struct kunit *test)
+{
+	const u64 pos0 = (U64_MAX - 100) & ~7ULL;
+	const u64 seq0 = U64_MAX - 3;
+	const u32 len = 28;		/* 72 bytes a record */
+	const u64 total = shmring_rec_total(len), fit = SZ_4K / total;
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *r;
+	struct shmring_reader *rp;
+	u64 i, head, recs;
+
+	shmring_ring_set_start(ring, pos0, seq0);
+	r = shmring_test_reader(test, ring, false);
+	rp = r->c.rp;
+	KUNIT_EXPECT_EQ(test, rp->pos, pos0);
+	KUNIT_EXPECT_EQ(test, rp->seq, seq0);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_pending(ring, rp, &recs), 0);
+	KUNIT_EXPECT_EQ(test, recs, 0);
+
+	/* Record 1 straddles both 2^64 and the end of the area (header too). */
+	for (i = 0; i < 8; i++)
+		KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, len, true), len);
+	head = pos0 + 8 * total;
+	KUNIT_EXPECT_EQ(test, ring->head, head);
+	KUNIT_EXPECT_EQ(test, head, 8 * total - 104);
+	KUNIT_EXPECT_EQ(test, ring->head_seq, seq0 + 8);
+	KUNIT_EXPECT_EQ(test, ring->head_seq, 4);
+	KUNIT_EXPECT_EQ(test, ring->tail, pos0);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_pending(ring, rp, &recs), 8 * total);
+	KUNIT_EXPECT_EQ(test, recs, 8);
+	KUNIT_EXPECT_TRUE(test, shmring_cursor_ready(ring, &r->c));
+
+	/* Clamping into [tail, head] when that range spans 2^64. */
+	KUNIT_EXPECT_EQ(test, shmring_clamp_pos(pos0, pos0, head), pos0);
+	KUNIT_EXPECT_EQ(test, shmring_clamp_pos(head, pos0, head), head);
+	KUNIT_EXPECT_EQ(test, shmring_clamp_pos(0, pos0, head), 0);
+	KUNIT_EXPECT_EQ(test, shmring_clamp_pos(U64_MAX - 7, pos0, head),
+			U64_MAX - 7);
+	KUNIT_EXPECT_EQ(test, shmring_clamp_pos(pos0 - 8, pos0, head), pos0);
+	KUNIT_EXPECT_EQ(test, shmring_clamp_pos(pos0 - SZ_1M, pos0, head), pos0);
+	KUNIT_EXPECT_EQ(test, shmring_clamp_pos(head + 8, pos0, head), head);
+	KUNIT_EXPECT_EQ(test, shmring_clamp_pos(head + SZ_1M, pos0, head), head);
+	/* ... and when it does not: U64_MAX is just before 0. */
+	KUNIT_EXPECT_EQ(test, shmring_clamp_pos(U64_MAX, 0, 64), 0);
+	KUNIT_EXPECT_EQ(test, shmring_clamp_pos(32, 0, 64), 32);
+	KUNIT_EXPECT_EQ(test, shmring_clamp_pos(72, 0, 64), 64);
+
+	/* Read three (up to the sequence number U64_MAX), then the rest. */
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, 3 * total), 3 * total);
+	shmring_test_check_recs(test, ring, 3, len, seq0);
+	KUNIT_EXPECT_EQ(test, rp->pos, pos0 + 3 * total);
+	KUNIT_EXPECT_LT(test, rp->pos, pos0);
+	KUNIT_EXPECT_EQ(test, rp->seq, U64_MAX);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_pending(ring, rp, &recs), 5 * total);
+	KUNIT_EXPECT_EQ(test, recs, 5);
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), 5 * total);
+	shmring_test_check_recs(test, ring, 5, len, U64_MAX);
+	KUNIT_EXPECT_EQ(test, rp->seq, 4);
+	KUNIT_EXPECT_EQ(test, rp->pos, head);
+	KUNIT_EXPECT_EQ(test, rp->records_lost, 0);
+	KUNIT_EXPECT_EQ(test, rp->records_read, 8);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_pending(ring, rp, &recs), 0);
+	KUNIT_EXPECT_EQ(test, recs, 0);
+
+	/* Reclaim moves the tail across 2^64: read records are not lost. */
+	for (i = 0; i < fit; i++)
+		KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, len, true), len);
+	KUNIT_EXPECT_EQ(test, ring->tail, pos0 + 8 * total);
+	KUNIT_EXPECT_EQ(test, ring->tail_seq, 4);
+	KUNIT_EXPECT_EQ(test, ring->records_lost, 0);
+	/* One more overwrites a record the reader has not read. */
+	KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, len, true), len);
+	KUNIT_EXPECT_EQ(test, ring->records_lost, 1);
+	KUNIT_EXPECT_EQ(test, ring->tail_seq, 5);
+	KUNIT_EXPECT_EQ(test, ring->head_seq - ring->tail_seq, fit);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_pending(ring, rp, NULL),
+			fit * total);
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), fit * total);
+	shmring_test_check_recs(test, ring, fit, len, 5);
+	KUNIT_EXPECT_EQ(test, rp->records_lost, 1);
+	KUNIT_EXPECT_EQ(test, rp->seq, ring->head_seq);
+}
+
+/* ---- allocation ---------------------------------------------------------- */
+
+static void shmring_test_check_geometry(struct kunit *test,
+					struct shmring_ring *ring, u64 size,
+					u32 max_record)
+{
+	const struct shmring_hdr *hdr = ring->hdr;
+	u8 *data = ring->data;
+	u64 at[] = { 0, 1, size / 2, size - 1 };
+	unsigned int i;
+
+	KUNIT_EXPECT_EQ(test, ring->data_size, size);
+	KUNIT_EXPECT_EQ(test, ring->mask, size - 1);
+	KUNIT_EXPECT_EQ(test, ring->nr_pages, size >> PAGE_SHIFT);
+	KUNIT_EXPECT_EQ(test, ring->max_record, max_record);
+	KUNIT_EXPECT_STREQ(test, ring->name, "kunit");
+	KUNIT_EXPECT_EQ(test, hdr->magic, SHMRING_MAGIC);
+	KUNIT_EXPECT_EQ(test, hdr->abi_version, SHMRING_ABI_VERSION);
+	KUNIT_EXPECT_EQ(test, hdr->hdr_size, sizeof(*hdr));
+	KUNIT_EXPECT_EQ(test, hdr->data_size, size);
+	KUNIT_EXPECT_EQ(test, hdr->max_record, max_record);
+	KUNIT_EXPECT_EQ(test, hdr->policy, SHMRING_POLICY_OVERWRITE);
+	KUNIT_EXPECT_EQ(test, hdr->flags, 0);
+	KUNIT_EXPECT_EQ(test, hdr->head, 0);
+	KUNIT_EXPECT_EQ(test, hdr->tail, 0);
+	KUNIT_EXPECT_EQ(test, ring->nr_readers, 0);
+	KUNIT_EXPECT_TRUE(test, list_empty(&ring->readers));
+	KUNIT_EXPECT_TRUE(test, list_empty(&ring->subs));
+	KUNIT_EXPECT_PTR_EQ(test, ring->pages[0], ring->hdr_page);
+	KUNIT_EXPECT_PTR_EQ(test, ring->pages[1], ring->pages[1 + ring->nr_pages]);
+	KUNIT_EXPECT_PTR_EQ(test, ring->pages[ring->nr_pages],
+			    ring->pages[2 * ring->nr_pages]);
+
+	/* The data area is zeroed and mapped twice in a row. */
+	KUNIT_EXPECT_NULL(test, memchr_inv(data, 0, size));
+	for (i = 0; i < ARRAY_SIZE(at); i++) {
+		data[at[i]] = 0x5a + i;
+		KUNIT_EXPECT_EQ(test, data[size + at[i]], 0x5a + i);
+		data[size + at[i]] = 0;
+		KUNIT_EXPECT_EQ(test, data[at[i]], 0);
+	}
+}
+
+static void shmring_alloc_smallest_ring(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *r;
+
+	shmring_test_check_geometry(test, ring, SZ_4K, SZ_1K);
+	r = shmring_test_reader(test, ring, false);
+	KUNIT_EXPECT_EQ(test, ring->nr_readers, 1);
+	shmring_test_write_read(test, r, SZ_1K, "small ring");
+	kunit_release_action(test, shmring_test_reader_release, r);
+	KUNIT_EXPECT_EQ(test, ring->nr_readers, 0);
+	KUNIT_EXPECT_TRUE(test, list_empty(&ring->readers));
+}
+
+static void shmring_alloc_large_ring(struct kunit *test)
+{
+	const u64 size = SZ_4M;
+	struct shmring_ring *ring = shmring_test_ring(test, size, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *r;
+
+	shmring_test_check_geometry(test, ring, size, size / 4);
+	/* Start just before the end of the area: the record straddles it. */
+	shmring_ring_set_start(ring, size - 64, 0);
+	r = shmring_test_reader(test, ring, false);
+	shmring_test_write_read(test, r, SZ_4K, "large ring");
+	KUNIT_EXPECT_EQ(test, ring->head, size - 64 + shmring_rec_total(SZ_4K));
+	KUNIT_EXPECT_EQ(test, memcmp(ring->data, ring->data + size, SZ_8K), 0);
+	kunit_release_action(test, shmring_test_reader_release, r);
+	KUNIT_EXPECT_EQ(test, ring->nr_readers, 0);
+}
+
+/* ---- read errors and unlinking ------------------------------------------- */
+
+static void shmring_read_buffer_too_small(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_reader *rp = r->c.rp;
+	const u64 total = shmring_rec_total(100);
+
+	KUNIT_ASSERT_EQ(test, total, 144);
+	KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, 100, true), 100);
+	KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, 100, true), 100);
+
+	KUNIT_EXPECT_EQ(test, shmring_test_read(test, r, total - 1), -EMSGSIZE);
+	KUNIT_EXPECT_EQ(test, shmring_test_read(test, r, HDR_LEN), -EMSGSIZE);
+	KUNIT_EXPECT_EQ(test, shmring_test_read(test, r, 1), -EMSGSIZE);
+	KUNIT_EXPECT_EQ(test, rp->pos, 0);
+	KUNIT_EXPECT_EQ(test, rp->seq, 0);
+	KUNIT_EXPECT_EQ(test, rp->records_read, 0);
+	KUNIT_EXPECT_EQ(test, rp->last_read_ns, 0);
+
+	/* Only whole records are returned: one, then the other. */
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, 2 * total - 1), total);
+	shmring_test_check_recs(test, ring, 1, 100, 0);
+	KUNIT_EXPECT_EQ(test, rp->pos, total);
+	KUNIT_EXPECT_EQ(test, rp->seq, 1);
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, total), total);
+	shmring_test_check_recs(test, ring, 1, 100, 1);
+	KUNIT_EXPECT_EQ(test, rp->records_read, 2);
+}
+
+static void shmring_read_nonblock_empty(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+
+	KUNIT_EXPECT_FALSE(test, shmring_cursor_ready(ring, &r->c));
+	KUNIT_EXPECT_EQ(test, shmring_test_read(test, r, BUF_LEN), -EAGAIN);
+	KUNIT_EXPECT_EQ(test, r->c.rp->pos, 0);
+	shmring_test_write_read(test, r, 8, "one record");
+	KUNIT_EXPECT_FALSE(test, shmring_cursor_ready(ring, &r->c));
+	KUNIT_EXPECT_EQ(test, shmring_test_read(test, r, BUF_LEN), -EAGAIN);
+	KUNIT_EXPECT_EQ(test, r->c.rp->records_read, 1);
+}
+
+static void shmring_kill_fails_writes_and_drains_reads(struct kunit *test)
+{
+	struct shmring_test_ctx *ctx = test->priv;
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+
+	KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, 10, true), 10);
+	KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, 20, true), 20);
+	shmring_ring_kill(ring);
+
+	KUNIT_EXPECT_EQ(test, shmring_test_write(test, ring, 10, true), -EIDRM);
+	KUNIT_EXPECT_EQ(test, shmring_test_write(test, ring, 10, false), -EIDRM);
+	KUNIT_EXPECT_EQ(test, ring->head_seq, 2);
+	KUNIT_EXPECT_EQ(test, ring->records_written, 2);
+	KUNIT_EXPECT_FALSE(test, shmring_can_write(ring));
+
+	/* What was committed is still read; then end of file, not a wait. */
+	KUNIT_ASSERT_EQ(test, shmring_test_read_buf(r, ctx->buf, BUF_LEN, false),
+			shmring_rec_total(10) + shmring_rec_total(20));
+	KUNIT_EXPECT_EQ(test, shmring_test_read_buf(r, ctx->buf, BUF_LEN, false), 0);
+	KUNIT_EXPECT_EQ(test, shmring_test_read_buf(r, ctx->buf, BUF_LEN, true), 0);
+	KUNIT_EXPECT_EQ(test, r->c.rp->records_read, 2);
+}
+
+static int shmring_test_init(struct kunit *test)
+{
+	struct shmring_test_ctx *ctx;
+	size_t i;
+
+	/* The sizes and offsets below assume 4 KiB pages (x86-64). */
+	if (PAGE_SIZE != SZ_4K)
+		kunit_skip(test, "needs 4 KiB pages");
+	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->pat = kunit_kmalloc(test, PAT_LEN, GFP_KERNEL);
+	ctx->buf = kunit_kmalloc(test, BUF_LEN, GFP_KERNEL);
+	if (!ctx->pat || !ctx->buf)
+		return -ENOMEM;
+	/* Neighbouring seeds differ at every byte; no byte is ever zero. */
+	for (i = 0; i < PAT_LEN; i++)
+		ctx->pat[i] = (u8)(i * 7 + (i >> 8) * 3) | 1;
+	test->priv = ctx;
+	return 0;
+}
+
+static struct kunit_case shmring_ring_cases[] = {
+	KUNIT_CASE(shmring_size_valid_bounds),
+	KUNIT_CASE(shmring_attr_check_fills_defaults),
+	KUNIT_CASE(shmring_attr_check_rejects_invalid),
+	KUNIT_CASE(shmring_name_valid_alphabet_and_length),
+	KUNIT_CASE(shmring_write_read_header_fields),
+	KUNIT_CASE(shmring_write_aligns_and_zero_pads),
+	KUNIT_CASE(shmring_write_zero_length_record),
+	KUNIT_CASE(shmring_write_largest_record_in_smallest_ring),
+	KUNIT_CASE(shmring_write_default_max_record),
+	KUNIT_CASE(shmring_wrap_at_every_offset),
+	KUNIT_CASE(shmring_csum_is_crc32c_of_payload),
+	KUNIT_CASE(shmring_overwrite_counts_lost_records),
+	KUNIT_CASE(shmring_overwrite_without_reader_loses_nothing),
+	KUNIT_CASE(shmring_cursor_start_from_head),
+	KUNIT_CASE(shmring_lossless_nonblock_write_gets_eagain),
+	KUNIT_CASE(shmring_lossless_without_reader_reclaims),
+	KUNIT_CASE(shmring_lossless_waits_for_detached_sub),
+	KUNIT_CASE(shmring_lossless_writer_wakes_after_read),
+	KUNIT_CASE(shmring_positions_wrap_at_2_64),
+	KUNIT_CASE(shmring_alloc_smallest_ring),
+	KUNIT_CASE(shmring_alloc_large_ring),
+	KUNIT_CASE(shmring_read_buffer_too_small),
+	KUNIT_CASE(shmring_read_nonblock_empty),
+	KUNIT_CASE(shmring_kill_fails_writes_and_drains_reads),
+	{}
+};
+
+static struct kunit_suite shmring_ring_suite = {
+	.name = "shmring_ring",
+	.init = shmring_test_init,
+	.test_cases = shmring_ring_cases,
+};
+kunit_test_suite(shmring_ring_suite);
+
+MODULE_DESCRIPTION("KUnit tests for the shmring ring core");
+MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
