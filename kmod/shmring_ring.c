@@ -436,13 +436,16 @@ u64 shmring_cursor_pending(struct shmring_ring *ring, struct shmring_reader *rp,
 	u64 head = smp_load_acquire(&ring->hdr->head);
 	u64 head_seq = READ_ONCE(ring->hdr->head_seq);
 	u64 tail = READ_ONCE(ring->hdr->tail);
-	u64 pos = shmring_clamp_pos(READ_ONCE(rp->pos), tail, head);
+	u64 tail_seq = READ_ONCE(ring->hdr->tail_seq);
+	u64 raw = READ_ONCE(rp->pos);
+	u64 pos = shmring_clamp_pos(raw, tail, head);
 	u64 seq = READ_ONCE(rp->seq);
 
-	if (recs)
-		*recs = pos_before(seq, head_seq) ? head_seq - seq : 0;
-	if (recs && pos == head)
-		*recs = 0;
+	if (!recs)
+		return head - pos;
+	if (pos_before(raw, tail) || pos_before(seq, tail_seq))
+		seq = tail_seq;	/* lapped: what was lost is not pending */
+	*recs = pos != head && pos_before(seq, head_seq) ? head_seq - seq : 0;
 	return head - pos;
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_pending);
