@@ -299,20 +299,20 @@ build_user() {
 
 # --- The initramfs ------------------------------------------------------------
 
-# copy_elf STAGING FILE DEST: FILE into STAGING at DEST, plus every shared
-# library ldd lists for it (and the dynamic loader) at the same path.
-copy_elf() {
-	local st=$1 f=$2 dest=$3 lib
-	mkdir -p "$st$(dirname "$dest")"
-	cp -L "$f" "$st$dest"
+# copy_libs STAGING ELF...: every shared library ldd lists for the ELF files
+# (and the dynamic loader) into STAGING at the same path.
+copy_libs() {
+	local st=$1 lib
+	shift
+	[ $# -gt 0 ] || return 0
 	# Lines: "libx.so.1 => /lib/.../libx.so.1 (0x..)" and "/lib64/ld-linux... (0x..)".
-	for lib in $(ldd "$f" 2>/dev/null | sed -nE 's#.*(^|=> )(/[^ ]+) \(0x.*#\2#p'); do
-		[ -e "$st$lib" ] && continue
+	for lib in $(ldd "$@" 2>/dev/null | sed -nE 's#^[[:space:]]*(.*=> )?(/[^ ]+) \(0x.*#\2#p' |
+		     sort -u); do
 		mkdir -p "$st$(dirname "$lib")"
 		cp -L "$lib" "$st$lib"
 	done
-	if ldd "$f" 2>/dev/null | grep -q 'not found'; then
-		say "warning: $f: $(ldd "$f" | grep 'not found' | tr -s ' \t\n' ' ')"
+	if ldd "$@" 2>/dev/null | grep -q 'not found'; then
+		say "warning: libraries not found: $(ldd "$@" | grep -E '^/|not found' | tr -s ' \t\n' ' ')"
 	fi
 }
 
@@ -416,18 +416,21 @@ make_initramfs() {
 	mkdir -p "$st"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,run} \
 		"$st"/shmring/{bin,tests} "$st/lib/modules/$kver/extra"
 
-	# busybox and its applets
-	cp /bin/busybox "$st/bin/busybox"
-	for f in $(/bin/busybox --list-full); do
-		[ -e "$st/$f" ] || ln -s /bin/busybox "$st/$f"
-	done
+	# busybox, with a symlink in /bin for each applet
+	f=$(readlink -f /bin/busybox)
+	mkdir -p "$st$(dirname "$f")"
+	cp "$f" "$st$f"
+	"$f" --install -s "$st/bin"
 
 	# project programs (whatever exists yet) and the guest scripts
+	local elfs=()
 	for f in "$B"/utils/* "$B"/examples/* "$B"/tests/guest/t_*; do
 		[ -f "$f" ] && [ -x "$f" ] && is_elf "$f" || continue
-		case $f in */tests/*) copy_elf "$st" "$f" "/shmring/tests/${f##*/}" ;;
-			   *) copy_elf "$st" "$f" "/shmring/bin/${f##*/}" ;; esac
+		case $f in */tests/*) cp "$f" "$st/shmring/tests/" ;;
+			   *) cp "$f" "$st/shmring/bin/" ;; esac
+		elfs+=("$f")
 	done
+	copy_libs "$st" "${elfs[@]}"
 	for f in "$ROOT"/tests/guest/*.sh; do
 		[ -f "$f" ] && install -m 755 "$f" "$st/shmring/tests/"
 	done
@@ -442,6 +445,7 @@ make_initramfs() {
 	for f in modules.builtin modules.builtin.modinfo; do
 		[ -f "$mdir/$f" ] && cp "$mdir/$f" "$st/lib/modules/$kver/"
 	done
+	(cd "$st/lib/modules/$kver" && ls extra/*.ko >modules.order)
 	depmod -b "$st" "$kver"
 
 	cat >"$st/etc/passwd" <<-EOF
@@ -516,6 +520,8 @@ run_vm() {
 	local k=$1 mode=$2 img initrd append stamp rc t0=$SECONDS
 	shift 2
 	make_initramfs "$k" "$mode" "$@"
+	say "initramfs: $(du -h "$B/vm/$k/initramfs.cpio" | cut -f1) in $((SECONDS - t0))s"
+	t0=$SECONDS
 	img=$(kernel_image "$k")
 	initrd=$B/vm/$k/initramfs.cpio
 	mkdir -p "$B/vm-logs"
