@@ -1,0 +1,635 @@
+// SPDX-License-Identifier: MIT
+/*
+ * shmring-dump: print the records of a ring, follow it, capture it to a
+ * file and read captures back (man/shmring-dump.1).
+ *
+ *   shmring-dump [-f] [-n N] [--from SEQ] [-t TYPE]... [--json|--hex]
+ *                [-s SUB] [-w FILE] RING
+ *   shmring-dump -r FILE [-n N] [--from SEQ] [-t TYPE]... [--json|--hex] [-w FILE]
+ *
+ * Records are copied out of the mapping before they are consumed and are
+ * only printed when shmring_consume() says they were not overwritten
+ * meanwhile; anything skipped over is reported as lost.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shmring.h"
+#include "capture.c"	/* shared with tests/unit/t_capture.c and the fuzzer */
+
+#ifndef SHMRING_VERSION
+#define SHMRING_VERSION "unknown"
+#endif
+
+#define PROG "shmring-dump"
+
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+static struct {
+	const char *ring;
+	const char *sub;
+	const char *wfile;
+	const char *rfile;
+	bool follow;
+	bool have_last;
+	uint64_t last;		/* -n */
+	bool have_from;
+	uint64_t from;		/* --from */
+	uint32_t *types;
+	size_t ntypes;
+	struct dump_fmt fmt;
+} opt;
+
+static volatile sig_atomic_t stop_sig;
+static uint64_t start_seq;	/* records (and losses) before it are not shown */
+static uint64_t nr_records, nr_lost;
+static struct cap_writer cw;
+static bool capturing;
+
+static void __attribute__((format(printf, 2, 3), noreturn))
+die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(status);
+}
+
+static void __attribute__((format(printf, 1, 2)))
+note(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: " PROG " [OPTION]... RING\n"
+"       " PROG " -r FILE [OPTION]...\n"
+"Print the records of a shmring ring, oldest first, one line each.\n"
+"\n"
+"  -f, --follow           keep printing records as they are written\n"
+"  -n, --lines=N          start with the last N records\n"
+"      --from=SEQ         start at sequence number SEQ\n"
+"  -t, --type=T[,T...]    only records of these types (repeatable)\n"
+"  -s, --subscribe=NAME   read through durable subscription NAME (the\n"
+"                         position persists: the next run resumes there)\n"
+"      --json             JSON Lines output\n"
+"      --hex              hexdump of each payload under its record line\n"
+"  -w, --write=FILE       write a binary capture to FILE ('-': stdout)\n"
+"  -r, --read=FILE        read a capture instead of a ring ('-': stdin)\n"
+"  -h, --help             this help\n"
+"  -V, --version          print the version\n"
+"\n"
+"Exit status: 0 ok, 1 runtime error, 2 usage error. See shmring-dump(1).\n");
+}
+
+static void __attribute__((format(printf, 1, 2), noreturn))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry '" PROG " --help' for more information.\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+static bool parse_u64(const char *s, uint64_t *val, int base)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (errno || *end)
+		return false;
+	*val = v;
+	return true;
+}
+
+static void add_types(const char *arg)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+	uint32_t *types;
+	uint64_t v;
+
+	if (!copy)
+		die(EXIT_RUNTIME, "out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!parse_u64(tok, &v, 0) || v > UINT32_MAX)
+			usage_error("invalid record type '%s' (a number, 0 to 4294967295)", tok);
+		types = realloc(opt.types, (opt.ntypes + 1) * sizeof(*types));
+		if (!types)
+			die(EXIT_RUNTIME, "out of memory");
+		opt.types = types;
+		opt.types[opt.ntypes++] = (uint32_t)v;
+	}
+	if (!opt.ntypes)
+		usage_error("invalid record type list '%s'", arg);
+	free(copy);
+}
+
+static bool type_wanted(uint32_t type)
+{
+	size_t i;
+
+	if (!opt.ntypes)
+		return true;
+	for (i = 0; i < opt.ntypes; i++)
+		if (opt.types[i] == type)
+			return true;
+	return false;
+}
+
+/*
+ * Output failed with errno set.  A reader that went away (EPIPE; SIGPIPE
+ * is ignored) ends the dump quietly, like `... | head`; anything else is
+ * an error.
+ */
+static void __attribute__((noreturn)) output_failed(int err)
+{
+	if (err == EPIPE)
+		_exit(0);
+	die(EXIT_RUNTIME, "%s: %s", capturing ? opt.wfile : "standard output",
+	    strerror(err));
+}
+
+static void flush_output(void)
+{
+	if (fflush(stdout))
+		output_failed(errno);
+}
+
+static void emit_record(const struct shmring_record *rec)
+{
+	int ret;
+
+	if (!type_wanted(rec->type))
+		return;
+	if (capturing) {
+		ret = cap_write_record(&cw, rec);
+		if (ret)
+			output_failed(-ret);
+	} else if (dump_record(stdout, &opt.fmt, rec)) {
+		output_failed(errno);
+	}
+	nr_records++;
+}
+
+static void emit_lost(uint64_t from, uint64_t to)
+{
+	int ret;
+
+	if (to < start_seq)
+		return;
+	if (from < start_seq)
+		from = start_seq;
+	if (capturing) {
+		ret = cap_write_lost(&cw, from, to);
+		if (ret)
+			output_failed(-ret);
+	} else if (dump_lost(stdout, &opt.fmt, from, to)) {
+		output_failed(errno);
+	}
+	nr_lost += to - from + 1;
+}
+
+static void on_signal(int sig)
+{
+	stop_sig = sig;
+}
+
+static void setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_signal;
+	/* Writes restart; ppoll() never does, so a signal ends a wait. */
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* --- Capture output ------------------------------------------------------ */
+
+static int cap_fd = -1;
+
+static void capture_open(const struct cap_info *src)
+{
+	struct cap_info info = *src;
+	struct stat st;
+	int ret;
+
+	info.version = CAP_VERSION;
+	if (!opt.rfile) {	/* a copy of a capture keeps its start time */
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		info.start_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	}
+	if (start_seq > info.start_seq)
+		info.start_seq = start_seq;
+	if (opt.ntypes || opt.have_last || opt.have_from)
+		info.flags |= CAP_F_FILTERED;
+	if (info.max_record > CAP_MAX_RECORD)
+		die(EXIT_RUNTIME, "%s: max_record %" PRIu32 " is above the 1 GiB a capture can hold",
+		    info.name, info.max_record);
+	if (!strcmp(opt.wfile, "-")) {
+		cap_fd = STDOUT_FILENO;
+	} else {
+		cap_fd = open(opt.wfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		if (cap_fd < 0)
+			die(EXIT_RUNTIME, "%s: %s", opt.wfile, strerror(errno));
+	}
+	if (fstat(cap_fd, &st) == 0 && S_ISCHR(st.st_mode) && isatty(cap_fd))
+		die(EXIT_USAGE, "refusing to write a binary capture to a terminal");
+	capturing = true;
+	ret = cap_writer_open(&cw, cap_fd, &info);
+	if (ret == -EINVAL)
+		die(EXIT_RUNTIME, "%s: ring attributes cannot be captured", info.name);
+	if (ret)
+		output_failed(-ret);
+}
+
+static int finish(int status)
+{
+	struct stat st;
+
+	if (capturing) {
+		if (fstat(cap_fd, &st) == 0 && S_ISREG(st.st_mode) && fdatasync(cap_fd))
+			die(EXIT_RUNTIME, "%s: %s", opt.wfile, strerror(errno));
+		if (cap_fd != STDOUT_FILENO && close(cap_fd))
+			die(EXIT_RUNTIME, "%s: %s", opt.wfile, strerror(errno));
+		cap_writer_close(&cw);
+		note("%" PRIu64 " record%s written to %s", nr_records,
+		     nr_records == 1 ? "" : "s",
+		     strcmp(opt.wfile, "-") ? opt.wfile : "standard output");
+		if (nr_lost)
+			note("%" PRIu64 " record%s lost", nr_lost, nr_lost == 1 ? "" : "s");
+	}
+	flush_output();
+	return status;
+}
+
+/* --- Live rings ---------------------------------------------------------- */
+
+enum { WAIT_AGAIN, WAIT_STOP, WAIT_GONE };
+
+/*
+ * Sleep until the ring has records, a stop signal arrives, or our output
+ * is closed (POLLERR on a pipe whose reader exited: `| head` must end us
+ * even when no more records come).  Signals are blocked except inside
+ * ppoll(), so one that arrives just before the wait is not missed.
+ */
+static int wait_ring(struct shmring *r)
+{
+	static bool watch_out = true;	/* false once the output fd is invalid */
+	struct pollfd p[2] = {
+		{ .fd = shmring_fd(r), .events = POLLIN },
+		{ .fd = capturing ? cap_fd : STDOUT_FILENO, .events = 0 },
+	};
+	sigset_t block, old;
+	int n, err;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	if (stop_sig) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return WAIT_STOP;
+	}
+	n = ppoll(p, watch_out ? 2 : 1, NULL, &old);
+	err = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (n < 0) {
+		if (err == EINTR)
+			return stop_sig ? WAIT_STOP : WAIT_AGAIN;
+		die(EXIT_RUNTIME, "poll: %s", strerror(err));
+	}
+	if (p[1].revents & POLLNVAL)
+		watch_out = false;	/* closed stdout: the next print fails */
+	else if (p[1].revents & (POLLERR | POLLHUP))
+		output_failed(EPIPE);
+	if (p[0].revents & POLLIN)
+		return WAIT_AGAIN;
+	if (p[0].revents & (POLLHUP | POLLERR | POLLNVAL))
+		return WAIT_GONE;
+	return WAIT_AGAIN;
+}
+
+static int run_ring(void)
+{
+	struct shmring_record rec, copy;
+	struct shmring_info info;
+	struct seq_track track;
+	uint64_t end_seq, from, to;
+	struct shmring *r;
+	unsigned char *buf;
+	bool gone = false;
+	int ret;
+
+	if (opt.sub)
+		ret = shmring_subscribe(opt.ring, opt.sub, 0, &r);
+	else
+		ret = shmring_open(opt.ring, SHMRING_O_READ, 0, NULL, &r);
+	if (ret) {
+		if (opt.sub && ret != -ENODEV)
+			die(EXIT_RUNTIME, "%s (subscription %s): %s", opt.ring, opt.sub,
+			    shmring_strerror(ret));
+		die(EXIT_RUNTIME, "%s: %s", opt.ring, shmring_strerror(ret));
+	}
+	ret = shmring_info(r, &info);
+	if (ret)
+		die(EXIT_RUNTIME, "%s: %s", opt.ring, shmring_strerror(ret));
+
+	start_seq = opt.have_from ? opt.from : 0;
+	if (opt.have_last && info.head_seq > opt.last && info.head_seq - opt.last > start_seq)
+		start_seq = info.head_seq - opt.last;
+	/* Losses are counted from what this reader was due to see next. */
+	track.next = info.reader_seq > start_seq ? info.reader_seq : start_seq;
+	end_seq = info.head_seq;
+
+	if (opt.wfile) {
+		struct cap_info ci;
+
+		memset(&ci, 0, sizeof(ci));
+		memcpy(ci.name, info.name, sizeof(ci.name) - 1);
+		ci.data_size = info.attr.data_size;
+		ci.max_record = info.attr.max_record;
+		ci.policy = info.attr.policy;
+		ci.ring_flags = info.attr.flags;
+		ci.abi_version = info.abi_version;
+		ci.start_seq = track.next;
+		capture_open(&ci);
+	}
+	buf = malloc(info.attr.max_record ? info.attr.max_record : 1);
+	if (!buf)
+		die(EXIT_RUNTIME, "out of memory");
+
+	while (!stop_sig) {
+		ret = shmring_peek(r, &rec);
+		if (ret == -EAGAIN) {
+			if (!opt.follow)
+				break;
+			if (gone) {
+				note("ring %s was unlinked", opt.ring);
+				break;
+			}
+			if (!capturing)
+				flush_output();
+			ret = wait_ring(r);
+			if (ret == WAIT_STOP)
+				break;
+			gone = ret == WAIT_GONE;
+			continue;
+		}
+		if (ret)
+			die(EXIT_RUNTIME, "%s: %s", opt.ring, shmring_strerror(ret));
+		if (!opt.follow && rec.seq >= end_seq)
+			break;	/* written after we started: left for next time */
+		if (rec.len > info.attr.max_record)
+			die(EXIT_RUNTIME, "%s: %s", opt.ring, shmring_strerror(-EBADMSG));
+		copy = rec;
+		copy.data = buf;
+		memcpy(buf, rec.data, rec.len);
+		ret = shmring_consume(r);
+		if (ret == -ESTALE) {
+			/* Overwritten while we copied it: lost, with any gap before. */
+			if (rec.seq >= track.next) {
+				emit_lost(track.next, rec.seq);
+				track.next = rec.seq + 1;
+			}
+			continue;
+		}
+		if (ret)
+			die(EXIT_RUNTIME, "%s: %s", opt.ring, shmring_strerror(ret));
+		if (seq_track_see(&track, rec.seq, &from, &to))
+			emit_lost(from, to);
+		if (rec.seq < start_seq || (rec.flags & SHMRING_REC_DISCARD))
+			continue;
+		emit_record(&copy);
+	}
+	ret = finish(0);
+	free(buf);
+	shmring_close(r);
+	return ret;
+}
+
+/* --- Captures ------------------------------------------------------------ */
+
+static bool same_file(FILE *in, const char *path)
+{
+	struct stat a, b;
+
+	return fstat(fileno(in), &a) == 0 && stat(path, &b) == 0 &&
+	       S_ISREG(a.st_mode) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+static void reader_open(struct cap_reader *cr, FILE *in)
+{
+	int ret = cap_reader_open(cr, cap_read_stdio, in);
+
+	if (ret == CAP_EIO)
+		die(EXIT_RUNTIME, "%s: %s", opt.rfile, strerror(cr->sys_errno));
+	if (ret)
+		die(EXIT_RUNTIME, "%s: %s", opt.rfile, cr->err);
+}
+
+/* Records in the capture, for -n; stops where the readable part ends. */
+static uint64_t count_records(struct cap_reader *cr)
+{
+	struct cap_frame fr;
+	uint64_t n = 0;
+
+	while (cap_reader_next(cr, &fr) > 0)
+		n += fr.kind == CAP_RECORD;
+	return n;
+}
+
+static int run_capture(void)
+{
+	const char *name = strcmp(opt.rfile, "-") ? opt.rfile : "standard input";
+	uint64_t skip = 0, seen = 0;
+	struct cap_reader cr;
+	struct cap_frame fr;
+	int ret, status = 0;
+	FILE *in;
+
+	in = strcmp(opt.rfile, "-") ? fopen(opt.rfile, "rb") : stdin;
+	if (!in)
+		die(EXIT_RUNTIME, "%s: %s", opt.rfile, strerror(errno));
+	if (opt.wfile && strcmp(opt.wfile, "-") && same_file(in, opt.wfile))
+		die(EXIT_USAGE, "%s: refusing to overwrite the capture being read", opt.wfile);
+	reader_open(&cr, in);
+	if (opt.have_last) {
+		uint64_t total = count_records(&cr);
+
+		skip = total > opt.last ? total - opt.last : 0;
+		cap_reader_close(&cr);
+		if (fseeko(in, 0, SEEK_SET))
+			die(EXIT_RUNTIME, "%s: -n needs a seekable capture file: %s", name,
+			    strerror(errno));
+		reader_open(&cr, in);
+	}
+	start_seq = opt.have_from ? opt.from : 0;
+	if (opt.wfile)
+		capture_open(&cr.info);
+
+	while (!stop_sig) {
+		ret = cap_reader_next(&cr, &fr);
+		if (ret == CAP_OK)
+			break;
+		if (ret == CAP_ETRUNC) {
+			flush_output();
+			note("%s: %s; stopping there", name, cr.err);
+			break;
+		}
+		if (ret < 0) {
+			flush_output();
+			note("%s: %s; stopping there", name,
+			     ret == CAP_EIO ? strerror(cr.sys_errno) : cr.err);
+			status = EXIT_RUNTIME;
+			break;
+		}
+		if (fr.kind == CAP_LOST) {
+			/* With -n, only losses between the records shown. */
+			if (!skip || seen > skip)
+				emit_lost(fr.lost_from, fr.lost_to);
+			continue;
+		}
+		if (++seen <= skip || fr.rec.seq < start_seq ||
+		    (fr.rec.flags & SHMRING_REC_DISCARD))
+			continue;
+		emit_record(&fr.rec);
+	}
+	cap_reader_close(&cr);
+	if (in != stdin)
+		fclose(in);
+	return finish(status);
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_FROM = 256, OPT_JSON, OPT_HEX };
+	static const struct option longopts[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ "lines", required_argument, NULL, 'n' },
+		{ "from", required_argument, NULL, OPT_FROM },
+		{ "type", required_argument, NULL, 't' },
+		{ "subscribe", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "hex", no_argument, NULL, OPT_HEX },
+		{ "write", required_argument, NULL, 'w' },
+		{ "read", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":fn:t:s:w:r:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			opt.follow = true;
+			break;
+		case 'n':
+			if (!parse_u64(optarg, &opt.last, 10))
+				usage_error("invalid number of records '%s'", optarg);
+			opt.have_last = true;
+			break;
+		case OPT_FROM:
+			if (!parse_u64(optarg, &opt.from, 10))
+				usage_error("invalid sequence number '%s'", optarg);
+			opt.have_from = true;
+			break;
+		case 't':
+			add_types(optarg);
+			break;
+		case 's':
+			opt.sub = optarg;
+			break;
+		case OPT_JSON:
+			opt.fmt.json = true;
+			break;
+		case OPT_HEX:
+			opt.fmt.hex = true;
+			break;
+		case 'w':
+			opt.wfile = optarg;
+			break;
+		case 'r':
+			opt.rfile = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf(PROG " " SHMRING_VERSION "\n");
+			return 0;
+		case ':':
+			if (optopt)
+				usage_error("option '-%c' needs an argument", optopt);
+			usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			if (optopt)
+				usage_error("unknown option '-%c'", optopt);
+			usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (opt.rfile) {
+		if (optind < argc)
+			usage_error("no RING with -r (got '%s')", argv[optind]);
+		if (opt.follow)
+			usage_error("-f cannot be used with -r");
+		if (opt.sub)
+			usage_error("-s cannot be used with -r");
+	} else {
+		if (optind >= argc)
+			usage_error("missing RING (or -r FILE)");
+		if (optind + 1 < argc)
+			usage_error("unexpected argument '%s'", argv[optind + 1]);
+		opt.ring = argv[optind];
+	}
+	if (opt.fmt.json && opt.fmt.hex)
+		usage_error("--json and --hex exclude each other");
+	if (opt.wfile && (opt.fmt.json || opt.fmt.hex))
+		usage_error("--json and --hex format printed records, not -w captures");
+
+	setup_signals();
+	return opt.rfile ? run_capture() : run_ring();
+}
