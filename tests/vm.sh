@@ -282,6 +282,7 @@ cmd_build() {
 	k=$1
 	shift
 	ensure_kernel "$k"
+	lock_build
 	build_module "$k" $clean "$@"
 }
 
@@ -411,7 +412,7 @@ make_initramfs() {
 	local k=$1 mode=$2 kver st f kunit=0 mdir
 	shift 2
 	kver=$(kernel_release "$k")
-	st=$B/vm/$k/root
+	st=$B/vm/$k-$$
 	rm -rf "$st"
 	mkdir -p "$st"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,run} \
 		"$st"/shmring/{bin,tests} "$st/lib/modules/$kver/extra"
@@ -464,7 +465,8 @@ make_initramfs() {
 	{ printf '%q ' "$@"; echo; } >"$st/shmring/cmd.sh"
 	write_init "$st/init"
 
-	(cd "$st" && find . | cpio -o -H newc --quiet) >"$B/vm/$k/initramfs.cpio"
+	(cd "$st" && find . | cpio -o -H newc --quiet) >"$st.cpio"
+	rm -rf "$st"
 }
 
 # --- Booting ----------------------------------------------------------------
@@ -506,9 +508,21 @@ scan_reports() {
 	return 1
 }
 
+# Builds in build/ are serialized between concurrent vm.sh runs of this
+# clone (the lock is dropped when the guest boots).
+lock_build() {
+	mkdir -p "$B"
+	exec 8>"$B/.vm.lock"
+	if ! flock -n 8; then
+		say "waiting for another vm.sh building in $B..."
+		flock 8
+	fi
+}
+
 # prepare <k>: the kernel, the module for it and the userspace programs.
 prepare() {
 	ensure_kernel "$1"
+	lock_build
 	build_module "$1" || die "module build for $1 failed"
 	build_user
 }
@@ -520,12 +534,13 @@ run_vm() {
 	local k=$1 mode=$2 img initrd append stamp rc t0=$SECONDS
 	shift 2
 	make_initramfs "$k" "$mode" "$@"
-	say "initramfs: $(du -h "$B/vm/$k/initramfs.cpio" | cut -f1) in $((SECONDS - t0))s"
+	flock -u 8 2>/dev/null || true
+	initrd=$B/vm/$k-$$.cpio
+	say "initramfs: $(du -h "$initrd" | cut -f1) in $((SECONDS - t0))s"
 	t0=$SECONDS
 	img=$(kernel_image "$k")
-	initrd=$B/vm/$k/initramfs.cpio
 	mkdir -p "$B/vm-logs"
-	stamp=$(date +%Y%m%d-%H%M%S)
+	stamp=$(date +%Y%m%d-%H%M%S)-$$
 	VM_LOG=$B/vm-logs/$k-$mode-$stamp.log
 	VM_RESULTS=$B/vm-logs/$k-$mode-$stamp.results
 	VM_CMD_RC=""
@@ -550,6 +565,7 @@ run_vm() {
 	fi
 	set -e
 	say "guest exited after $((SECONDS - t0))s (qemu status $rc)"
+	rm -f "$initrd"
 
 	[ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] ||
 		VM_PROBLEMS+=("guest timed out after ${VM_TIMEOUT}s (SHMRING_VM_TIMEOUT)")
@@ -685,6 +701,7 @@ cmd_test() {
 	rm -f "$counts"
 
 	ensure_kernel "$KERNEL"
+	lock_build
 	if ! build_module "$KERNEL"; then
 		result "not ok" "build shmring.ko for $KERNEL"
 	else
