@@ -48,7 +48,7 @@ EXAMPLES    := $(patsubst %.c,$(B)/%,$(wildcard examples/*.c))
 
 KMOD_LIBS := $(shell pkg-config --libs libkmod 2>/dev/null || echo -lkmod)
 
-.PHONY: all module user lib utils tests examples check demo vm-shell install clean \
+.PHONY: all module user lib utils tests examples fuzz check demo vm-shell install clean \
 	static-checks
 
 all: module user
@@ -91,6 +91,19 @@ $(B)/examples/%: $(B)/examples/%.o $(LIB_A)
 
 $(B)/tests/%: $(B)/tests/%.o $(B)/tests/tap.o $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -lpthread
+
+# shmring-dump, t_capture and the fuzzer #include utils/capture.c.
+$(B)/utils/shmring-dump.o $(B)/tests/unit/t_capture.o: utils/capture.c utils/capture.h
+
+# Coverage-guided fuzzing of the capture reader (clang's libFuzzer).
+FUZZ_TIME ?= 30
+fuzz:
+	@mkdir -p $(B)/fuzz/corpus-capture
+	clang -g -O1 -fsanitize=fuzzer,address,undefined \
+		-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION $(CPPFLAGS) \
+		tests/fuzz/fuzz_capture.c lib/shmring.c -o $(B)/fuzz/fuzz_capture
+	$(B)/fuzz/fuzz_capture -max_total_time=$(FUZZ_TIME) $(B)/fuzz/corpus-capture \
+		tests/fuzz/corpus-capture
 
 $(B)/tests/tap.o: tests/tap.c tests/tap.h
 	@mkdir -p $(dir $@)
