@@ -631,13 +631,19 @@ result() {
 	printf '[%s] %s - %s\n' "$KERNEL" "$1" "$2" | tee -a "$RESULT_LINES"
 }
 
-# Lines "NAME: ok N - desc" from tests/guest/run-tests.sh.
+# Lines "NAME: ok N - desc" from tests/guest/run-tests.sh.  The "#" lines
+# after a failure are its diagnostics and are shown under it.
 parse_guest_tap() {
-	local line name rest status desc
+	local line name rest status desc failed_name=""
 	while IFS= read -r line; do
 		[[ $line =~ ^([A-Za-z0-9_.-]+):\ (.*)$ ]] || continue
 		name=${BASH_REMATCH[1]}
 		rest=${BASH_REMATCH[2]}
+		if [ "$name" = "$failed_name" ] && [[ $rest =~ ^# ]]; then
+			printf '    %s\n' "$rest"
+			continue
+		fi
+		failed_name=""
 		if [[ $rest =~ ^1\.\.0\ *#\ *[Ss][Kk][Ii][Pp]\ *(.*)$ ]]; then
 			result skip "$name: skipped: ${BASH_REMATCH[1]}"
 			continue
@@ -649,6 +655,7 @@ parse_guest_tap() {
 			status=skip
 		fi
 		result "$status" "$name: $desc"
+		[ "$status" = "not ok" ] && failed_name=$name
 	done
 }
 
@@ -657,6 +664,7 @@ parse_guest_tap() {
 # failed without a failed case (e.g. its init failed) is one failure.
 parse_kunit() {
 	local log=$1 line suite="" case_fail=0 seen=0 began=0 ended=0 status desc
+	local diag=()	# "# ..." lines of the current case, shown if it fails
 	while IFS= read -r line; do
 		line=${line%$'\r'}
 		case $line in
@@ -669,6 +677,7 @@ parse_kunit() {
 		if [[ $line =~ ^\ {4}#\ Subtest:\ (.*)$ ]]; then
 			suite=${BASH_REMATCH[1]}
 			case_fail=0
+			diag=()
 		elif [[ $line =~ ^\ {4}(not ok|ok)\ [0-9]+\ (.*)$ ]]; then
 			status=${BASH_REMATCH[1]}
 			desc=${BASH_REMATCH[2]}
@@ -676,15 +685,21 @@ parse_kunit() {
 				status=skip
 				desc="${BASH_REMATCH[1]} (${BASH_REMATCH[2]})"
 			fi
-			[ "$status" = "not ok" ] && case_fail=1
 			result "$status" "kunit $suite: $desc"
+			if [ "$status" = "not ok" ]; then
+				case_fail=1
+				[ ${#diag[@]} -eq 0 ] || printf '    %s\n' "${diag[@]}"
+			fi
+			diag=()
+		elif [[ ! $line =~ ^\ {4}(#\ module:|1\.\.) ]] && [[ $line =~ ^\ {4}(#.*|[^ok#].*)$ ]]; then
+			diag+=("${BASH_REMATCH[1]}")
 		elif [[ $line =~ ^(not ok|ok)\ [0-9]+\ ([^ ]*) ]]; then
 			seen=$((seen + 1))
 			if [ "${BASH_REMATCH[1]}" = "not ok" ] && [ $case_fail = 0 ]; then
 				result "not ok" "kunit suite ${BASH_REMATCH[2]} reported failure"
 			fi
 		fi
-	done < <(cat "$log")
+	done <"$log"
 	if [ $began = 0 ] || [ $ended = 0 ] || [ $seen = 0 ]; then
 		result "not ok" "kunit: no KUnit results on the console"
 	fi
