@@ -27,5 +27,9 @@ writer orders 2
 step "the reader restarts and resumes exactly after the last record it handled"
 reader orders billing 2
 
+step "an operator looks at the log with shmring-dump (as JSON for the last 2)"
+shmring-dump orders
+shmring-dump --json -n 2 orders
+
 step "what the kernel says about the ring (/proc/shmring)"
 cat /proc/shmring
