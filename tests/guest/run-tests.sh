@@ -66,9 +66,10 @@ for t in "$dir"/t_*; do
 		/^not ok/ && !/# *[Tt][Oo][Dd][Oo]/ { failed++ }
 		/^1\.\.[0-9]+/ { split($1, p, "\\.\\."); plan = p[2] + 0; has_plan = 1 }
 		/^Bail out!/ { bail = $0 }
-		END { printf "%d %d %d %s\n", ran, failed, has_plan ? plan : -1, bail > sum }
+		/^SUMMARY: [A-Za-z]+Sanitizer/ { san = $0 }
+		END { printf "%d %d %d\n%s\n%s\n", ran, failed, has_plan ? plan : -1, bail, san > sum }
 	' "$out"
-	read -r ran failed plan bail <"$sum"
+	{ read -r ran failed plan; read -r bail; read -r san; } <"$sum"
 
 	why=""
 	if [ $timed_out = 1 ]; then
@@ -77,6 +78,8 @@ for t in "$dir"/t_*; do
 		why="killed by signal $((rc - 128))"
 	elif [ -n "$bail" ]; then
 		why="$bail"
+	elif [ -n "$san" ]; then
+		why="exited with status $rc: $san"
 	elif [ $rc -ne 0 ] && [ "$failed" -eq 0 ]; then
 		why="exited with status $rc"
 	elif [ "$plan" -lt 0 ]; then
