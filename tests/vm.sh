@@ -407,7 +407,7 @@ INIT
 	chmod 755 "$1"
 }
 
-# make_initramfs <k> <mode> CMD...: build/vm/<k>/initramfs.cpio
+# make_initramfs <k> <mode> CMD...: build/vm/<k>-<pid>.cpio (removed after the boot)
 make_initramfs() {
 	local k=$1 mode=$2 kver st f kunit=0 mdir
 	shift 2
