@@ -536,6 +536,7 @@ run_vm() {
 	make_initramfs "$k" "$mode" "$@"
 	flock -u 8 2>/dev/null || true
 	initrd=$B/vm/$k-$$.cpio
+	trap 'rm -f "$initrd"' EXIT
 	say "initramfs: $(du -h "$initrd" | cut -f1) in $((SECONDS - t0))s"
 	t0=$SECONDS
 	img=$(kernel_image "$k")
