@@ -123,6 +123,30 @@ else
 	grep -E 'error' $B/asan.log | head -n 20
 	result "not ok" "build: unit tests with ASan+UBSan (log: $B/asan.log)"
 fi
+# valgrind where ASan cannot go: the plain builds, memcheck, leaks are errors.
+for t in $(unit_targets $B); do
+	if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+		"$t" >"$t.valgrind.log" 2>&1; then
+		result ok "valgrind: ${t##*/}"
+	else
+		tail -n 20 "$t.valgrind.log"
+		result "not ok" "valgrind: ${t##*/} (log: $t.valgrind.log)"
+	fi
+done
+phase_end
+
+phase fuzz
+# The capture reader's fuzzer, bounded in time, from the seed corpus.
+if make -s fuzz FUZZ_TIME=${SHMRING_FUZZ_TIME:-30} >$B/fuzz.log 2>&1; then
+	result ok "fuzz: capture reader, ${SHMRING_FUZZ_TIME:-30} s of libFuzzer ($(grep -o 'Done [0-9]* runs' $B/fuzz.log))"
+else
+	tail -n 30 $B/fuzz.log
+	result "not ok" "fuzz: capture reader (log: $B/fuzz.log)"
+fi
+phase_end
+
+phase install
+count_tap < <(bash tests/install-check.sh 2>&1)
 phase_end
 
 # --- the VMs ------------------------------------------------------------------
