@@ -137,8 +137,8 @@ phase_end
 
 phase fuzz
 # The capture reader's fuzzer, bounded in time, from the seed corpus.
-if make -s fuzz FUZZ_TIME=${SHMRING_FUZZ_TIME:-30} >$B/fuzz.log 2>&1; then
-	result ok "fuzz: capture reader, ${SHMRING_FUZZ_TIME:-30} s of libFuzzer ($(grep -o 'Done [0-9]* runs' $B/fuzz.log))"
+if make -s fuzz FUZZ_TIME=${SHMRING_FUZZ_TIME:-20} >$B/fuzz.log 2>&1; then
+	result ok "fuzz: capture reader, ${SHMRING_FUZZ_TIME:-20} s of libFuzzer ($(grep -o 'Done [0-9]* runs' $B/fuzz.log))"
 else
 	tail -n 30 $B/fuzz.log
 	result "not ok" "fuzz: capture reader (log: $B/fuzz.log)"

@@ -21,6 +21,10 @@
 #   SHMRING_CACHE         kernel cache (default /var/cache/shmring)
 #   SHMRING_VM_TIMEOUT    seconds before a guest is killed (default 600)
 #   SHMRING_TEST_TIMEOUT  seconds per test program in the guest (default 300)
+#   SHMRING_DEBUG_STRESS_RECORDS, SHMRING_DEBUG_EPOLL_RECORDS
+#                         t_stress records per writer / t_epoll records on the
+#                         debug kernel (default 50000 / 200000; stock runs
+#                         the full 200000 / 1000000)
 #
 # A run fails when CMD fails, the guest hangs, the end marker is missing, or
 # the serial log contains a kernel report (BUG:, WARNING:, KASAN, lockdep...).
@@ -342,6 +346,7 @@ export PATH=/shmring/bin:/shmring/tests:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/
 export HOME=/root
 . /shmring/config
 export SHMRING_TEST_TIMEOUT SHMRING_VM=1
+export SHMRING_STRESS_RECORDS SHMRING_EPOLL_RECORDS
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -462,6 +467,13 @@ make_initramfs() {
 	EOF
 	printf 'MODE=%s\nKUNIT=%s\nSHMRING_TEST_TIMEOUT=%s\n' \
 		"$mode" "$kunit" "$TEST_TIMEOUT" >"$st/shmring/config"
+	# The long tests run at full scale on stock; on the debug kernel, where
+	# KASAN and lockdep slow every call, a smaller run finds the same bugs.
+	if [ "$k" = debug ]; then
+		printf 'SHMRING_STRESS_RECORDS=%s\nSHMRING_EPOLL_RECORDS=%s\n' \
+			"${SHMRING_DEBUG_STRESS_RECORDS:-50000}" \
+			"${SHMRING_DEBUG_EPOLL_RECORDS:-200000}" >>"$st/shmring/config"
+	fi
 	{ printf '%q ' "$@"; echo; } >"$st/shmring/cmd.sh"
 	write_init "$st/init"
 
