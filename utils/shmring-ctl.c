@@ -1,23 +1,37 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * shmring-ctl: load, unload and inspect the shmring kernel module.
+ * shmring-ctl: load, unload and inspect the shmring kernel module, and
+ * manage its rings.
  *
  *   shmring-ctl [-v] load [-m PATH] [PARAM=VALUE]...
  *   shmring-ctl [-v] unload [-f]
  *   shmring-ctl status [--json]
+ *   shmring-ctl [-v] create NAME [-s SIZE] [-p POLICY] [-r BYTES] [-c] [-m MODE] [-x]
+ *   shmring-ctl [-v] delete NAME...
+ *   shmring-ctl list [--json]
+ *   shmring-ctl stat NAME [--json]
+ *   shmring-ctl subs NAME [--json | --delete SUB]
+ *   shmring-ctl write NAME [-t TYPE] [-n] {DATA | - | --lines}
  *
- * Modules are found and inserted through libkmod, as modprobe does; every
- * failure is turned into one readable sentence and its own exit status
- * (enum ctl_exit, documented in man/shmring-ctl.8). Subcommands are rows
- * of the command table at the end of this file.
+ * Modules are found and inserted through libkmod, as modprobe does; rings
+ * are handled through libshmring, and list/stat read /proc/shmring (there
+ * is no list ioctl, and reading it attaches no reader). Every failure is
+ * turned into one readable sentence and its own exit status (enum
+ * ctl_exit, documented in man/shmring-ctl.8). Subcommands are rows of the
+ * command table at the end of this file.
  */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +44,8 @@
 
 #include <libkmod.h>
 #include <linux/shmring.h>
+
+#include "shmring.h"
 
 #ifndef SHMRING_VERSION
 #error "SHMRING_VERSION is defined by the Makefile (-DSHMRING_VERSION='\"x.y.z\"')"
@@ -52,7 +68,11 @@ enum ctl_exit {
 	CTL_BAD_PARAM = 8,	/* the kernel rejected a parameter */
 	CTL_BAD_SYMBOL = 9,	/* unknown symbol */
 	CTL_NO_MODULES = 10,	/* kernel without loadable module support */
-	CTL_BUSY = 11,		/* unload: module in use */
+	CTL_BUSY = 11,		/* unload: module in use; subs --delete: attached */
+	CTL_NO_RING = 12,	/* no such ring (or subscription) */
+	CTL_EXISTS = 13,	/* create --exclusive: the ring exists */
+	CTL_LIMIT = 14,		/* a ring limit: max_total, max_user, max_rings */
+	CTL_DENIED = CTL_NOT_ROOT,	/* rings: mode bits or ownership refuse */
 };
 
 /* Global options, given before the subcommand. */
@@ -991,6 +1011,1369 @@ static int cmd_status(const struct ctl_cmd *cmd, const struct ctl_opts *o,
 	return s.state >= 0 ? CTL_OK : CTL_NOT_LOADED;
 }
 
+/* ---- rings: names, numbers, errors ---------------------------------------------- */
+
+#define PROC_SHMRING	"/proc/shmring"
+#define MAX_SUBS	64	/* durable subscriptions per ring (docs/design.md) */
+#define TABLE_COLS	16
+
+/* Ring and subscription names as the kernel accepts them (docs/errors.md). */
+static bool name_ok(const char *s, size_t max)
+{
+	size_t len = strnlen(s, max);
+
+	if (len == 0 || len == max || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch >= 0x80 || (!isalnum(ch) && ch != '.' && ch != '_' && ch != '-'))
+			return false;
+	}
+	return true;
+}
+
+static int check_name(const struct ctl_cmd *cmd, const char *what, const char *s,
+		      size_t max)
+{
+	if (name_ok(s, max))
+		return CTL_OK;
+	err_msg("invalid %s name '%s': 1 to %zu characters of A-Z a-z 0-9 . _ - "
+		"(not '.' or '..')", what, s, max - 1);
+	return cmd_bad_usage(cmd);
+}
+
+/* The one ring NAME operand left after the options. */
+static int ring_operand(const struct ctl_cmd *cmd, int argc, char **argv,
+			const char **name)
+{
+	if (optind >= argc) {
+		err_msg("%s: missing ring NAME", cmd->name);
+		return cmd_bad_usage(cmd);
+	}
+	if (argc - optind > 1) {
+		err_msg("%s: unexpected argument '%s'", cmd->name, argv[optind + 1]);
+		return cmd_bad_usage(cmd);
+	}
+	*name = argv[optind];
+	return check_name(cmd, "ring", *name, SHMRING_NAME_MAX);
+}
+
+/* Decimal, or hexadecimal with 0x; false without digits or on overflow. */
+static bool parse_u64(const char *s, uint64_t *v, const char **end)
+{
+	int base = 10;
+	char *e;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+		if (!isxdigit((unsigned char)s[0]) || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
+			return false;
+	} else if (!isdigit((unsigned char)s[0])) {
+		return false;
+	}
+	errno = 0;
+	*v = strtoull(s, &e, base);
+	*end = e;
+	return errno == 0;
+}
+
+/* BYTES, with an optional k, M or G suffix (binary: 4k = 4096; kB, KiB too). */
+static bool parse_size(const char *s, uint64_t *out)
+{
+	unsigned int shift = 0;
+	const char *end;
+	uint64_t v;
+
+	if (!parse_u64(s, &v, &end))
+		return false;
+	switch (*end) {
+	case 'k': case 'K':
+		shift = 10;
+		break;
+	case 'm': case 'M':
+		shift = 20;
+		break;
+	case 'g': case 'G':
+		shift = 30;
+		break;
+	}
+	if (shift) {
+		end++;
+		if (!strcmp(end, "B") || !strcmp(end, "iB"))
+			end += strlen(end);
+	}
+	if (*end || (v << shift) >> shift != v)
+		return false;
+	*out = v << shift;
+	return true;
+}
+
+static bool parse_u32(const char *s, uint32_t *out)
+{
+	const char *end;
+	uint64_t v;
+
+	if (!parse_u64(s, &v, &end) || *end || v > UINT32_MAX)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+/* A module parameter for a message, "?" if unreadable. */
+static const char *param_or_unknown(const char *name, char *buf, size_t len)
+{
+	return param_value(name, buf, len) ? buf : "?";
+}
+
+/* A libshmring error about ring NAME as one sentence; returns the exit status. */
+static int ring_error(const char *name, int err)
+{
+	char a[32], b[32];
+
+	switch (err) {
+	case -ENODEV:
+		err_msg("%s is not loaded (no %s): load it with `%s load`",
+			MODNAME, SHMRING_DEVICE, PROG);
+		return CTL_NOT_LOADED;
+	case -ENOENT:
+		err_msg("%s: no ring by that name (`%s list` shows the rings)", name, PROG);
+		return CTL_NO_RING;
+	case -EEXIST:
+		err_msg("%s: a ring by that name already exists", name);
+		return CTL_EXISTS;
+	case -EACCES:
+		err_msg("%s: permission denied by the ring's mode (`%s stat %s` shows it)",
+			name, PROG, name);
+		return CTL_DENIED;
+	case -EPERM:
+		err_msg("%s: only the ring's owner (or CAP_IPC_OWNER) may do that", name);
+		return CTL_DENIED;
+	case -EDQUOT:
+		err_msg("%s: %s: max_user is %s bytes", name, shmring_strerror(err),
+			param_or_unknown("max_user", a, sizeof(a)));
+		return CTL_LIMIT;
+	case -ENOSPC:
+		err_msg("%s: %s: max_total is %s bytes, max_rings %s", name,
+			shmring_strerror(err), param_or_unknown("max_total", a, sizeof(a)),
+			param_or_unknown("max_rings", b, sizeof(b)));
+		return CTL_LIMIT;
+	default:
+		err_msg("%s: %s", name, shmring_strerror(err));
+		return CTL_FAIL;
+	}
+}
+
+static int flush_stdout(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		err_msg("write error: %s", strerror(errno));
+		return CTL_FAIL;
+	}
+	return CTL_OK;
+}
+
+/* ---- rings: output helpers -------------------------------------------------------- */
+
+/* ISO-8601 UTC with microseconds, as shmring-dump prints record times. */
+static const char *iso_time(uint64_t ns, char *buf, size_t size)
+{
+	time_t secs = (time_t)(ns / 1000000000ULL);
+	unsigned int usec = (unsigned int)(ns % 1000000000ULL / 1000);
+	struct tm tm;
+
+	if (!ns)
+		return "never";
+	if (!gmtime_r(&secs, &tm))
+		memset(&tm, 0, sizeof(tm));
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec);
+	return buf;
+}
+
+/* "ISO" or null: a JSON value for a time in ns (0 = never). */
+static void json_time(uint64_t ns)
+{
+	char buf[40];
+
+	if (ns)
+		printf("\"%s\"", iso_time(ns, buf, sizeof(buf)));
+	else
+		fputs("null", stdout);
+}
+
+/* 65536 -> "64K": sizes are powers of two, so exact units read best. */
+static const char *size_str(uint64_t v, char *buf, size_t size)
+{
+	static const char units[] = "KMGTPE";
+	int u = -1;
+
+	while (v >= 1024 && v % 1024 == 0 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, size, "%" PRIu64, v);
+	else
+		snprintf(buf, size, "%" PRIu64 "%c", v, units[u]);
+	return buf;
+}
+
+static const char *user_str(uint64_t uid, char *buf, size_t size)
+{
+	struct passwd *pw = getpwuid((uid_t)uid);
+
+	if (pw)
+		snprintf(buf, size, "%s", pw->pw_name);
+	else
+		snprintf(buf, size, "%" PRIu64, uid);
+	return buf;
+}
+
+static const char *group_str(uint64_t gid, char *buf, size_t size)
+{
+	struct group *gr = getgrgid((gid_t)gid);
+
+	if (gr)
+		snprintf(buf, size, "%s", gr->gr_name);
+	else
+		snprintf(buf, size, "%" PRIu64, gid);
+	return buf;
+}
+
+/*
+ * A text table: rows are printf'ed with cells separated by tabs, then
+ * printed with columns padded to their widest cell, two spaces apart.
+ */
+struct table {
+	unsigned int right;	/* bit i: column i is right-aligned (numbers) */
+	size_t nrows;
+	char **rows;
+	bool oom;
+};
+
+static void __attribute__((format(printf, 2, 3))) table_add(struct table *t, const char *fmt, ...)
+{
+	char **rows, *row;
+	va_list ap;
+	int n;
+
+	rows = realloc(t->rows, (t->nrows + 1) * sizeof(*rows));
+	if (!rows) {
+		t->oom = true;
+		return;
+	}
+	t->rows = rows;
+	va_start(ap, fmt);
+	n = vasprintf(&row, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		t->oom = true;
+		return;
+	}
+	t->rows[t->nrows++] = row;
+}
+
+static int table_print(struct table *t)
+{
+	int width[TABLE_COLS] = { 0 };
+	int ret = CTL_OK;
+
+	for (size_t r = 0; r < t->nrows; r++) {
+		const char *p = t->rows[r];
+
+		for (int c = 0; c < TABLE_COLS && *p; c++) {
+			int n = (int)strcspn(p, "\t");
+
+			if (n > width[c])
+				width[c] = n;
+			p += n + (p[n] == '\t');
+		}
+	}
+	for (size_t r = 0; r < t->nrows; r++) {
+		const char *p = t->rows[r];
+
+		for (int c = 0; c < TABLE_COLS && *p; c++) {
+			int n = (int)strcspn(p, "\t");
+			bool last = p[n] != '\t';
+			bool right = t->right & (1U << c);
+
+			printf("%*s%.*s%*s", right ? width[c] - n : 0, "", n, p,
+			       right || last ? 0 : width[c] - n + 2, "");
+			if (right && !last)
+				fputs("  ", stdout);
+			p += n + !last;
+		}
+		putchar('\n');
+	}
+	if (t->oom) {
+		err_msg("out of memory");
+		ret = CTL_FAIL;
+	}
+	for (size_t r = 0; r < t->nrows; r++)
+		free(t->rows[r]);
+	free(t->rows);
+	return ret;
+}
+
+/* ---- rings: /proc/shmring ------------------------------------------------------------ */
+
+/*
+ * /proc/shmring (docs/design.md): "ring NAME key=value..." per ring of the
+ * caller's IPC namespace, then "  reader|sub|sub+ NAME key=value..." per
+ * cursor. Keys are looked up by name: unknown (newer) keys are skipped and
+ * missing ones read as 0.
+ */
+struct pcursor {
+	char kind[8];			/* reader, sub, sub+ (attached) */
+	char name[SHMRING_NAME_MAX];	/* subscription, or "-" */
+	uint64_t pid, pos, seq, lag_bytes, lag_records, read, lost, last_read_ns;
+};
+
+struct pring {
+	char name[SHMRING_NAME_MAX];
+	char policy[16];
+	uint64_t size, max_record, flags, mode, uid, gid, head, tail, head_seq,
+		 tail_seq, bytes, records, lost, writer_waits, last_write_ns,
+		 readers, subs;
+	struct pcursor *cur;
+	size_t ncur;
+};
+
+struct pview {
+	struct pring *rings;
+	size_t n;
+};
+
+struct pfield {
+	const char *key;
+	size_t off;
+};
+
+#define RING_FIELD(f)	{ #f, offsetof(struct pring, f) }
+static const struct pfield ring_fields[] = {
+	RING_FIELD(size), RING_FIELD(max_record), RING_FIELD(flags), RING_FIELD(mode),
+	RING_FIELD(uid), RING_FIELD(gid), RING_FIELD(head), RING_FIELD(tail),
+	RING_FIELD(head_seq), RING_FIELD(tail_seq), RING_FIELD(bytes),
+	RING_FIELD(records), RING_FIELD(lost), RING_FIELD(writer_waits),
+	RING_FIELD(last_write_ns), RING_FIELD(readers), RING_FIELD(subs),
+};
+
+#define CURSOR_FIELD(f)	{ #f, offsetof(struct pcursor, f) }
+static const struct pfield cursor_fields[] = {
+	CURSOR_FIELD(pid), CURSOR_FIELD(pos), CURSOR_FIELD(seq),
+	CURSOR_FIELD(lag_bytes), CURSOR_FIELD(lag_records), CURSOR_FIELD(read),
+	CURSOR_FIELD(lost), CURSOR_FIELD(last_read_ns),
+};
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* The next blank-separated word of *p, NUL-terminated in place; NULL at the end. */
+static char *next_word(char **p)
+{
+	char *w = *p + strspn(*p, " "), *e;
+
+	if (!*w)
+		return NULL;
+	e = w + strcspn(w, " ");
+	if (*e)
+		*e++ = '\0';
+	*p = e;
+	return w;
+}
+
+/* key=value words into the uint64_t fields of obj (mode=0600 is octal). */
+static void parse_fields(char *s, const struct pfield *f, size_t nf, void *obj,
+			 char *policy, size_t plen)
+{
+	char *w;
+
+	while ((w = next_word(&s))) {
+		char *val = strchr(w, '=');
+
+		if (!val)
+			continue;
+		*val++ = '\0';
+		if (policy && !strcmp(w, "policy")) {
+			snprintf(policy, plen, "%s", val);
+			continue;
+		}
+		for (size_t i = 0; i < nf; i++) {
+			if (!strcmp(w, f[i].key)) {
+				*(uint64_t *)((char *)obj + f[i].off) = strtoull(val, NULL, 0);
+				break;
+			}
+		}
+	}
+}
+
+static int proc_ring(struct pview *v, const char *name, char *rest)
+{
+	struct pring *rings = realloc(v->rings, (v->n + 1) * sizeof(*rings));
+	struct pring *r;
+
+	if (!rings)
+		return -ENOMEM;
+	v->rings = rings;
+	r = &rings[v->n++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	parse_fields(rest, ring_fields, ARRAY_SIZE(ring_fields), r, r->policy,
+		     sizeof(r->policy));
+	return 0;
+}
+
+static int proc_cursor(struct pring *r, const char *kind, const char *name, char *rest)
+{
+	struct pcursor *cur = realloc(r->cur, (r->ncur + 1) * sizeof(*cur));
+	struct pcursor *c;
+
+	if (!cur)
+		return -ENOMEM;
+	r->cur = cur;
+	c = &cur[r->ncur++];
+	memset(c, 0, sizeof(*c));
+	snprintf(c->kind, sizeof(c->kind), "%s", kind);
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	parse_fields(rest, cursor_fields, ARRAY_SIZE(cursor_fields), c, NULL, 0);
+	return 0;
+}
+
+static int proc_line(struct pview *v, char *line)
+{
+	bool indented = line[0] == ' ';
+	char *kind, *name;
+
+	line[strcspn(line, "\n")] = '\0';
+	kind = next_word(&line);
+	name = kind ? next_word(&line) : NULL;
+	if (!name)
+		return 0;
+	if (!indented && !strcmp(kind, "ring"))
+		return proc_ring(v, name, line);
+	if (indented && v->n && (!strcmp(kind, "reader") || !strcmp(kind, "sub") ||
+				 !strcmp(kind, "sub+")))
+		return proc_cursor(&v->rings[v->n - 1], kind, name, line);
+	return 0;	/* the header line, or something newer */
+}
+
+static void proc_free(struct pview *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		free(v->rings[i].cur);
+	free(v->rings);
+}
+
+/*
+ * One snapshot of /proc/shmring (the module prints it in one go under its
+ * lock). Returns an exit status, with the message printed.
+ */
+static int proc_load(struct pview *v)
+{
+	FILE *f = fopen(PROC_SHMRING, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int err = 0;
+
+	memset(v, 0, sizeof(*v));
+	if (!f) {
+		if (errno == ENOENT)
+			return ring_error(NULL, -ENODEV);
+		err_msg("cannot open %s: %s", PROC_SHMRING, strerror(errno));
+		return CTL_FAIL;
+	}
+	while (!err && getline(&line, &cap, f) > 0)
+		err = proc_line(v, line);
+	if (!err && ferror(f))
+		err = -EIO;
+	free(line);
+	fclose(f);
+	if (err) {
+		err_msg("cannot read %s: %s", PROC_SHMRING, strerror(-err));
+		proc_free(v);
+		return CTL_FAIL;
+	}
+	return CTL_OK;
+}
+
+static const struct pring *proc_find(const struct pview *v, const char *name)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (!strcmp(v->rings[i].name, name))
+			return &v->rings[i];
+	return NULL;
+}
+
+/* The pid of the reader attached to subscription SUB, or 0. */
+static uint64_t sub_reader_pid(const struct pring *r, const char *sub)
+{
+	for (size_t i = 0; i < r->ncur; i++)
+		if (!strcmp(r->cur[i].kind, "reader") && !strcmp(r->cur[i].name, sub))
+			return r->cur[i].pid;
+	return 0;
+}
+
+/* ---- create ------------------------------------------------------------------------------ */
+
+struct create_req {
+	const char *name;
+	struct shmring_attr attr;
+	unsigned int mode;
+	bool excl;
+	bool size_set, policy_set, max_set, csum_set;
+};
+
+static int create_parse(const struct ctl_cmd *cmd, struct create_req *c,
+			int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "size", required_argument, NULL, 's' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "max-record", required_argument, NULL, 'r' },
+		{ "csum", no_argument, NULL, 'c' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "exclusive", no_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	char *end;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "s:p:r:cm:xh", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			if (!parse_size(optarg, &v) || v < SHMRING_MIN_DATA_SIZE ||
+			    (v & (v - 1))) {
+				err_msg("invalid size '%s': a power of two of at least 4096 "
+					"bytes, with an optional k, M or G suffix (64k, 1M)",
+					optarg);
+				return cmd_bad_usage(cmd);
+			}
+			c->attr.data_size = v;
+			c->size_set = true;
+			break;
+		case 'p':
+			if (!strcmp(optarg, "overwrite")) {
+				c->attr.policy = SHMRING_POLICY_OVERWRITE;
+			} else if (!strcmp(optarg, "lossless")) {
+				c->attr.policy = SHMRING_POLICY_LOSSLESS;
+			} else {
+				err_msg("invalid policy '%s': overwrite or lossless", optarg);
+				return cmd_bad_usage(cmd);
+			}
+			c->policy_set = true;
+			break;
+		case 'r':
+			if (!parse_size(optarg, &v) || v > UINT32_MAX) {
+				err_msg("invalid max-record '%s': BYTES below 4G, with an "
+					"optional k, M or G suffix", optarg);
+				return cmd_bad_usage(cmd);
+			}
+			c->attr.max_record = (uint32_t)v;
+			c->max_set = true;
+			break;
+		case 'c':
+			c->attr.flags |= SHMRING_ATTR_CSUM;
+			c->csum_set = true;
+			break;
+		case 'm':
+			errno = 0;
+			v = strtoull(optarg, &end, 8);
+			if (errno || !*optarg || *end || v > 0777 || strchr(optarg, '-')) {
+				err_msg("invalid mode '%s': octal permission bits, at most 0777",
+					optarg);
+				return cmd_bad_usage(cmd);
+			}
+			c->mode = (unsigned int)v;
+			break;
+		case 'x':
+			c->excl = true;
+			break;
+		case 'h':
+			cmd_usage(cmd, stdout);
+			return -1;
+		default:
+			return cmd_bad_usage(cmd);
+		}
+	}
+	return ring_operand(cmd, argc, argv, &c->name);
+}
+
+/* The ring size the kernel will use: --size, else default_size; 0 if unknown. */
+static uint64_t create_size(const struct create_req *c)
+{
+	char buf[32];
+
+	if (c->size_set)
+		return c->attr.data_size;
+	if (param_value("default_size", buf, sizeof(buf)))
+		return strtoull(buf, NULL, 0);
+	return 0;
+}
+
+/* A record of max_record payload bytes and its header must fit in the ring. */
+static int create_check_record(const struct ctl_cmd *cmd, const struct create_req *c)
+{
+	uint64_t size = create_size(c);
+
+	if (!c->max_set || !size || SHMRING_REC_TOTAL((uint64_t)c->attr.max_record) <= size)
+		return CTL_OK;
+	err_msg("max-record %u does not fit in a ring of %" PRIu64 " bytes: a record "
+		"takes a %zu-byte header plus its payload, so at most %" PRIu64,
+		c->attr.max_record, size, sizeof(struct shmring_rec),
+		size - sizeof(struct shmring_rec));
+	return cmd_bad_usage(cmd);
+}
+
+/* EINVAL after the checks above: the size is above the module's max_size. */
+static int create_einval(const struct create_req *c)
+{
+	uint64_t size = create_size(c);
+	char buf[32];
+
+	if (param_value("max_size", buf, sizeof(buf)) && size > strtoull(buf, NULL, 0)) {
+		err_msg("%s: size %" PRIu64 " is above the module's max_size (%s bytes); "
+			"reload it with a larger max_size=", c->name, size, buf);
+		return CTL_FAIL;
+	}
+	err_msg("%s: the kernel rejected the ring's attributes (size %" PRIu64
+		", max_record %u): %s", c->name, size, c->attr.max_record, strerror(EINVAL));
+	return CTL_FAIL;
+}
+
+static void print_attr(const char *what, const char *name, const struct shmring_attr *a)
+{
+	char sz[32];
+
+	printf("%s %s: size %s, policy %s, max_record %u%s\n", what, name,
+	       size_str(a->data_size, sz, sizeof(sz)),
+	       a->policy == SHMRING_POLICY_LOSSLESS ? "lossless" : "overwrite",
+	       a->max_record, a->flags & SHMRING_ATTR_CSUM ? ", csum" : "");
+}
+
+/* An existing ring is left as it is: say so if it differs from what was asked. */
+static void create_compare(const struct create_req *c, const struct shmring_attr *a)
+{
+	char sz[32];
+
+	if ((c->size_set && a->data_size != c->attr.data_size) ||
+	    (c->policy_set && a->policy != c->attr.policy) ||
+	    (c->max_set && c->attr.max_record && a->max_record != c->attr.max_record) ||
+	    (c->csum_set && !(a->flags & SHMRING_ATTR_CSUM)))
+		warn_msg("ring %s already exists with size %s, policy %s, max_record %u%s; "
+			 "it was left as it is (--exclusive makes this an error)", c->name,
+			 size_str(a->data_size, sz, sizeof(sz)),
+			 a->policy == SHMRING_POLICY_LOSSLESS ? "lossless" : "overwrite",
+			 a->max_record, a->flags & SHMRING_ATTR_CSUM ? ", csum" : ", no csum");
+}
+
+static int cmd_create(const struct ctl_cmd *cmd, const struct ctl_opts *o,
+		      int argc, char **argv)
+{
+	struct create_req c = { .mode = 0644 };
+	struct shmring_info info;
+	struct shmring *r;
+	bool existed = false;
+	int ret;
+
+	ret = create_parse(cmd, &c, argc, argv);
+	if (ret)
+		return ret < 0 ? CTL_OK : ret;
+	ret = create_check_record(cmd, &c);
+	if (ret)
+		return ret;
+	ret = shmring_open(c.name, SHMRING_O_CREAT | SHMRING_O_EXCL | SHMRING_O_WRITE,
+			   c.mode, &c.attr, &r);
+	if (ret == -EEXIST && !c.excl) {
+		existed = true;
+		ret = shmring_open(c.name, SHMRING_O_CREAT | SHMRING_O_WRITE, c.mode,
+				   &c.attr, &r);
+	}
+	if (ret == -EINVAL)
+		return create_einval(&c);
+	if (ret)
+		return ring_error(c.name, ret);
+	ret = shmring_info(r, &info);
+	shmring_close(r);
+	if (ret)
+		return ring_error(c.name, ret);
+	if (existed)
+		create_compare(&c, &info.attr);
+	if (o->verbose)
+		print_attr(existed ? "exists" : "created", c.name, &info.attr);
+	return flush_stdout();
+}
+
+/* ---- delete ------------------------------------------------------------------------------ */
+
+static int cmd_delete(const struct ctl_cmd *cmd, const struct ctl_opts *o,
+		      int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, ret = CTL_OK;
+
+	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			cmd_usage(cmd, stdout);
+			return CTL_OK;
+		default:
+			return cmd_bad_usage(cmd);
+		}
+	}
+	if (optind >= argc) {
+		err_msg("delete: missing ring NAME");
+		return cmd_bad_usage(cmd);
+	}
+	for (int i = optind; i < argc; i++)
+		if (check_name(cmd, "ring", argv[i], SHMRING_NAME_MAX))
+			return CTL_USAGE;
+	/* Like rm: every NAME is tried; the status is the first failure's. */
+	for (int i = optind; i < argc; i++) {
+		int err = shmring_unlink(argv[i]);
+		int st = err ? ring_error(argv[i], err) : CTL_OK;
+
+		if (!err && o->verbose)
+			printf("deleted %s\n", argv[i]);
+		if (ret == CTL_OK)
+			ret = st;
+		if (err == -ENODEV)
+			break;
+	}
+	return ret == CTL_OK ? flush_stdout() : ret;
+}
+
+/* ---- list --------------------------------------------------------------------------------- */
+
+/* Options: --json and --help only. 1 for --json, 0 for text, -1 after --help. */
+static int json_opt(const struct ctl_cmd *cmd, int argc, char **argv, int *json)
+{
+	static const struct option lopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*json = 0;
+	while ((c = getopt_long(argc, argv, "jh", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			*json = 1;
+			break;
+		case 'h':
+			cmd_usage(cmd, stdout);
+			return -1;
+		default:
+			return cmd_bad_usage(cmd);
+		}
+	}
+	return CTL_OK;
+}
+
+static void list_text(const struct pview *v, struct table *t)
+{
+	char sz[32], own[64];
+
+	/* right-aligned: SIZE, RECORDS, LOST, READERS, SUBS */
+	t->right = 1U << 1 | 1U << 3 | 1U << 4 | 1U << 5 | 1U << 6;
+	table_add(t, "NAME\tSIZE\tPOLICY\tRECORDS\tLOST\tREADERS\tSUBS\tMODE\tOWNER");
+	for (size_t i = 0; i < v->n; i++) {
+		const struct pring *r = &v->rings[i];
+
+		table_add(t, "%s\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
+			  "\t%04" PRIo64 "\t%s", r->name, size_str(r->size, sz, sizeof(sz)),
+			  r->policy, r->head_seq - r->tail_seq, r->lost, r->readers, r->subs,
+			  r->mode, user_str(r->uid, own, sizeof(own)));
+	}
+}
+
+/* The fields list and stat share, without braces. */
+static void ring_json_common(const struct pring *r)
+{
+	char buf[64];
+
+	fputs("\"name\": ", stdout);
+	json_str(r->name);
+	printf(", \"size\": %" PRIu64 ", \"policy\": ", r->size);
+	json_str(r->policy);
+	printf(", \"max_record\": %" PRIu64 ", \"csum\": %s, \"mode\": \"%04" PRIo64
+	       "\", \"uid\": %" PRIu64 ", \"gid\": %" PRIu64 ", \"owner\": ", r->max_record,
+	       r->flags & SHMRING_ATTR_CSUM ? "true" : "false", r->mode, r->uid, r->gid);
+	json_str(user_str(r->uid, buf, sizeof(buf)));
+	fputs(", \"group\": ", stdout);
+	json_str(group_str(r->gid, buf, sizeof(buf)));
+	printf(", \"records\": %" PRIu64 ", \"records_written\": %" PRIu64
+	       ", \"lost\": %" PRIu64 ", \"readers\": %" PRIu64 ", \"subs\": %" PRIu64,
+	       r->head_seq - r->tail_seq, r->records, r->lost, r->readers, r->subs);
+}
+
+/* A JSON array, one ring object per line. */
+static void list_json(const struct pview *v)
+{
+	putchar('[');
+	for (size_t i = 0; i < v->n; i++) {
+		fputs(i ? ",\n  {" : "\n  {", stdout);
+		ring_json_common(&v->rings[i]);
+		putchar('}');
+	}
+	fputs(v->n ? "\n]\n" : "]\n", stdout);
+}
+
+static int cmd_list(const struct ctl_cmd *cmd, const struct ctl_opts *o,
+		    int argc, char **argv)
+{
+	struct table t = { 0 };
+	struct pview v;
+	int json, ret;
+
+	(void)o;
+	ret = json_opt(cmd, argc, argv, &json);
+	if (ret)
+		return ret < 0 ? CTL_OK : ret;
+	if (optind < argc) {
+		err_msg("list takes no arguments");
+		return cmd_bad_usage(cmd);
+	}
+	ret = proc_load(&v);
+	if (ret)
+		return ret;
+	if (json) {
+		list_json(&v);
+	} else {
+		list_text(&v, &t);
+		ret = table_print(&t);
+	}
+	proc_free(&v);
+	return ret ? ret : flush_stdout();
+}
+
+/* ---- stat --------------------------------------------------------------------------------- */
+
+static void __attribute__((format(printf, 2, 3))) stat_line(const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%-15s ", key);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+/* Plain readers, then subscriptions with the pid of their reader if attached. */
+static void stat_cursors(const struct pring *r, struct table *t)
+{
+	char when[40], pid[24];
+
+	/* right-aligned: PID .. LOST */
+	t->right = 0x3fU << 2;
+	table_add(t, "CURSOR\tNAME\tPID\tSEQ\tLAG_RECORDS\tLAG_BYTES\tREAD\tLOST\tLAST_READ");
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < r->ncur; i++) {
+			const struct pcursor *c = &r->cur[i];
+			bool reader = !strcmp(c->kind, "reader");
+			uint64_t p = reader ? c->pid : sub_reader_pid(r, c->name);
+
+			/* a reader of a subscription is shown on the sub's row */
+			if (pass == 0 ? !reader || strcmp(c->name, "-") : reader)
+				continue;
+			if (p)
+				snprintf(pid, sizeof(pid), "%" PRIu64, p);
+			else
+				snprintf(pid, sizeof(pid), "-");
+			table_add(t, "%s\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%"
+				  PRIu64 "\t%" PRIu64 "\t%s", reader ? "reader" : "sub", c->name,
+				  pid, c->seq, c->lag_records, c->lag_bytes, c->read, c->lost,
+				  iso_time(c->last_read_ns, when, sizeof(when)));
+		}
+	}
+}
+
+static int stat_text(const struct pring *r)
+{
+	char a[64], b[64], sz[32];
+	struct table t = { 0 };
+
+	stat_line("name:", "%s", r->name);
+	stat_line("size:", "%" PRIu64 " bytes (%s)", r->size, size_str(r->size, sz, sizeof(sz)));
+	stat_line("policy:", "%s", r->policy);
+	stat_line("max record:", "%" PRIu64 " bytes", r->max_record);
+	stat_line("checksums:", "%s", r->flags & SHMRING_ATTR_CSUM ? "crc32c" : "no");
+	stat_line("mode:", "%04" PRIo64, r->mode);
+	stat_line("owner:", "%s (uid %" PRIu64 "), group %s (gid %" PRIu64 ")",
+		  user_str(r->uid, a, sizeof(a)), r->uid, group_str(r->gid, b, sizeof(b)),
+		  r->gid);
+	stat_line("head:", "seq %" PRIu64 ", byte %" PRIu64, r->head_seq, r->head);
+	stat_line("tail:", "seq %" PRIu64 ", byte %" PRIu64, r->tail_seq, r->tail);
+	stat_line("held:", "%" PRIu64 " records, %" PRIu64 " bytes",
+		  r->head_seq - r->tail_seq, r->head - r->tail);
+	stat_line("written:", "%" PRIu64 " records, %" PRIu64 " payload bytes",
+		  r->records, r->bytes);
+	stat_line("lost:", "%" PRIu64 " records", r->lost);
+	stat_line("writer waits:", "%" PRIu64, r->writer_waits);
+	stat_line("last write:", "%s", iso_time(r->last_write_ns, a, sizeof(a)));
+	stat_line("readers:", "%" PRIu64, r->readers);
+	stat_line("subscriptions:", "%" PRIu64, r->subs);
+	putchar('\n');
+	stat_cursors(r, &t);
+	return table_print(&t);
+}
+
+static void stat_json_cursor(const struct pring *r, const struct pcursor *c, bool first)
+{
+	bool reader = !strcmp(c->kind, "reader");
+	uint64_t pid = reader ? c->pid : sub_reader_pid(r, c->name);
+
+	printf("%s\n    {\"kind\": \"%s\", \"name\": ", first ? "" : ",",
+	       reader ? "reader" : "sub");
+	if (reader)
+		fputs("null", stdout);
+	else
+		json_str(c->name);
+	if (pid)
+		printf(", \"pid\": %" PRIu64, pid);
+	else
+		fputs(", \"pid\": null", stdout);
+	printf(", \"attached\": %s, \"pos\": %" PRIu64 ", \"seq\": %" PRIu64
+	       ", \"lag_bytes\": %" PRIu64 ", \"lag_records\": %" PRIu64 ", \"read\": %"
+	       PRIu64 ", \"lost\": %" PRIu64 ", \"last_read_ns\": %" PRIu64
+	       ", \"last_read\": ", reader || !strcmp(c->kind, "sub+") ? "true" : "false",
+	       c->pos, c->seq, c->lag_bytes, c->lag_records, c->read, c->lost,
+	       c->last_read_ns);
+	json_time(c->last_read_ns);
+	putchar('}');
+}
+
+static void stat_json(const struct pring *r)
+{
+	bool first = true;
+
+	fputs("{\n  ", stdout);
+	ring_json_common(r);
+	printf(",\n  \"head\": %" PRIu64 ", \"tail\": %" PRIu64 ", \"head_seq\": %" PRIu64
+	       ", \"tail_seq\": %" PRIu64 ", \"held_bytes\": %" PRIu64 ",\n  \"bytes_written\": %"
+	       PRIu64 ", \"writer_waits\": %" PRIu64 ", \"last_write_ns\": %" PRIu64
+	       ", \"last_write\": ", r->head, r->tail, r->head_seq, r->tail_seq,
+	       r->head - r->tail, r->bytes, r->writer_waits, r->last_write_ns);
+	json_time(r->last_write_ns);
+	fputs(",\n  \"cursors\": [", stdout);
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < r->ncur; i++) {
+			const struct pcursor *c = &r->cur[i];
+			bool reader = !strcmp(c->kind, "reader");
+
+			if (pass == 0 ? !reader || strcmp(c->name, "-") : reader)
+				continue;
+			stat_json_cursor(r, c, first);
+			first = false;
+		}
+	}
+	fputs(first ? "]\n}\n" : "\n  ]\n}\n", stdout);
+}
+
+static int cmd_stat(const struct ctl_cmd *cmd, const struct ctl_opts *o,
+		    int argc, char **argv)
+{
+	const struct pring *r;
+	const char *name;
+	struct pview v;
+	int json, ret;
+
+	(void)o;
+	ret = json_opt(cmd, argc, argv, &json);
+	if (ret)
+		return ret < 0 ? CTL_OK : ret;
+	ret = ring_operand(cmd, argc, argv, &name);
+	if (ret)
+		return ret;
+	ret = proc_load(&v);
+	if (ret)
+		return ret;
+	r = proc_find(&v, name);
+	if (!r)
+		ret = ring_error(name, -ENOENT);
+	else if (json)
+		stat_json(r);
+	else
+		ret = stat_text(r);
+	proc_free(&v);
+	return ret ? ret : flush_stdout();
+}
+
+/* ---- subs --------------------------------------------------------------------------------- */
+
+/*
+ * SUB_LIST and SUB_DEL need a file bound to the ring. Bound for writing,
+ * it is not a reader and changes nothing; a caller who may only read
+ * attaches a reader at the head for a moment (it holds nothing back).
+ */
+static int open_admin(const char *name, struct shmring **r)
+{
+	int ret = shmring_open(name, SHMRING_O_WRITE, 0, NULL, r);
+
+	if (ret == -EACCES)
+		ret = shmring_open(name, SHMRING_O_READ | SHMRING_O_FROM_HEAD, 0, NULL, r);
+	return ret;
+}
+
+static int subs_delete(const char *name, const char *sub)
+{
+	struct shmring *r;
+	int ret = open_admin(name, &r);
+
+	if (ret)
+		return ring_error(name, ret);
+	ret = shmring_sub_delete(r, sub);
+	shmring_close(r);
+	switch (ret) {
+	case 0:
+		return CTL_OK;
+	case -ENOENT:
+		err_msg("%s: no subscription '%s' (`%s subs %s` lists them)", name, sub,
+			PROG, name);
+		return CTL_NO_RING;
+	case -EBUSY:
+		err_msg("%s: subscription '%s' is attached to a reader; stop the reader first",
+			name, sub);
+		return CTL_BUSY;
+	case -EPERM:
+		err_msg("%s: only the subscription's creator or the ring's owner (or "
+			"CAP_IPC_OWNER) may delete '%s'", name, sub);
+		return CTL_DENIED;
+	default:
+		return ring_error(name, ret);
+	}
+}
+
+static void subs_print(const struct shmring_sub_info *s, unsigned int n,
+		       const struct shmring_info *info, bool json)
+{
+	struct table t = { .right = 0xfU << 2 };
+	char when[40];
+
+	if (!json)
+		table_add(&t, "NAME\tATTACHED\tPOS\tSEQ\tLAG_RECORDS\tLAG_BYTES\tLAST_READ");
+	else
+		putchar('[');
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t lag_rec = info->head_seq - s[i].seq, lag_bytes = info->head - s[i].pos;
+
+		if (!json) {
+			table_add(&t, "%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
+				  "\t%s", s[i].name, s[i].attached ? "yes" : "no", (uint64_t)s[i].pos,
+				  (uint64_t)s[i].seq, lag_rec, lag_bytes,
+				  iso_time(s[i].last_read_ns, when, sizeof(when)));
+			continue;
+		}
+		fputs(i ? ",\n  {\"name\": " : "\n  {\"name\": ", stdout);
+		json_str(s[i].name);
+		printf(", \"attached\": %s, \"pos\": %" PRIu64 ", \"seq\": %" PRIu64
+		       ", \"lag_records\": %" PRIu64 ", \"lag_bytes\": %" PRIu64
+		       ", \"last_read_ns\": %" PRIu64 ", \"last_read\": ",
+		       s[i].attached ? "true" : "false", (uint64_t)s[i].pos, (uint64_t)s[i].seq,
+		       lag_rec, lag_bytes, (uint64_t)s[i].last_read_ns);
+		json_time(s[i].last_read_ns);
+		putchar('}');
+	}
+	if (json)
+		fputs(n ? "\n]\n" : "]\n", stdout);
+	else
+		table_print(&t);
+}
+
+static int subs_list(const char *name, bool json)
+{
+	struct shmring_sub_info subs[MAX_SUBS];
+	struct shmring_info info;
+	unsigned int total = 0;
+	struct shmring *r;
+	int n, ret;
+
+	ret = open_admin(name, &r);
+	if (ret)
+		return ring_error(name, ret);
+	n = shmring_sub_list(r, subs, MAX_SUBS, &total);
+	/* after the list: head is never behind a position it holds */
+	ret = n < 0 ? n : shmring_info(r, &info);
+	shmring_close(r);
+	if (ret)
+		return ring_error(name, ret);
+	subs_print(subs, (unsigned int)n, &info, json);
+	if (total > (unsigned int)n)
+		warn_msg("%u more subscriptions not shown", total - (unsigned int)n);
+	return flush_stdout();
+}
+
+static int cmd_subs(const struct ctl_cmd *cmd, const struct ctl_opts *o,
+		    int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "delete", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name, *del = NULL;
+	bool json = false;
+	int c, ret;
+
+	(void)o;
+	while ((c = getopt_long(argc, argv, "jd:h", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'd':
+			del = optarg;
+			break;
+		case 'h':
+			cmd_usage(cmd, stdout);
+			return CTL_OK;
+		default:
+			return cmd_bad_usage(cmd);
+		}
+	}
+	ret = ring_operand(cmd, argc, argv, &name);
+	if (ret)
+		return ret;
+	if (del && json) {
+		err_msg("subs: --delete and --json do not go together");
+		return cmd_bad_usage(cmd);
+	}
+	if (del) {
+		ret = check_name(cmd, "subscription", del, SHMRING_SUB_NAME_MAX);
+		return ret ? ret : subs_delete(name, del);
+	}
+	return subs_list(name, json);
+}
+
+/* ---- write -------------------------------------------------------------------------------- */
+
+struct write_req {
+	const char *name;
+	const char *data;	/* DATA, "-" for stdin, NULL with --lines */
+	uint32_t type;
+	bool lines;
+	bool nonblock;
+	struct shmring *r;
+	uint32_t max_record;
+};
+
+static int write_parse(const struct ctl_cmd *cmd, struct write_req *w, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ "lines", no_argument, NULL, 'l' },
+		{ "nonblock", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "t:lnh", lopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (!parse_u32(optarg, &w->type)) {
+				err_msg("invalid type '%s': a number below 2^32 (decimal or 0x hex)",
+					optarg);
+				return cmd_bad_usage(cmd);
+			}
+			break;
+		case 'l':
+			w->lines = true;
+			break;
+		case 'n':
+			w->nonblock = true;
+			break;
+		case 'h':
+			cmd_usage(cmd, stdout);
+			return -1;
+		default:
+			return cmd_bad_usage(cmd);
+		}
+	}
+	if (optind >= argc) {
+		err_msg("write: missing ring NAME");
+		return cmd_bad_usage(cmd);
+	}
+	w->name = argv[optind++];
+	if (optind < argc)
+		w->data = argv[optind++];
+	if (optind < argc) {
+		err_msg("write: unexpected argument '%s' (quote DATA with blanks)", argv[optind]);
+		return cmd_bad_usage(cmd);
+	}
+	if (w->lines && w->data && strcmp(w->data, "-")) {
+		err_msg("write: --lines reads standard input; give no DATA (or -)");
+		return cmd_bad_usage(cmd);
+	}
+	if (!w->lines && !w->data) {
+		err_msg("write: missing DATA (or - for standard input, or --lines)");
+		return cmd_bad_usage(cmd);
+	}
+	return check_name(cmd, "ring", w->name, SHMRING_NAME_MAX);
+}
+
+/* One record; the payload was checked against max_record. */
+static int write_record(struct write_req *w, const void *data, size_t len, const char *what)
+{
+	char subject[SHMRING_NAME_MAX + 48];
+	int ret = shmring_write(w->r, w->type, data, len);
+
+	if (ret >= 0)
+		return CTL_OK;
+	snprintf(subject, sizeof(subject), "%s%s%s", w->name, what ? ": " : "", what ? what : "");
+	if (ret == -EAGAIN && w->nonblock) {
+		err_msg("%s: the lossless ring is full (a reader or subscription is behind) "
+			"and --nonblock was given: not written", subject);
+		return CTL_FAIL;
+	}
+	return ring_error(subject, ret);
+}
+
+/* Standard input, up to limit bytes; -EMSGSIZE if there is more. */
+static int read_stdin(size_t limit, char **bufp, size_t *lenp)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap), *nb;
+	ssize_t n;
+
+	for (;;) {
+		if (!buf)
+			return -ENOMEM;
+		if (len == cap) {
+			nb = realloc(buf, cap *= 2);
+			if (!nb)
+				free(buf);
+			buf = nb;
+			continue;
+		}
+		n = read(STDIN_FILENO, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			n = -errno;
+			free(buf);
+			return (int)n;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > limit) {
+			free(buf);
+			return -EMSGSIZE;
+		}
+	}
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+}
+
+static int write_stdin(struct write_req *w)
+{
+	size_t len = 0;
+	char *buf = NULL;
+	int ret = read_stdin(w->max_record, &buf, &len);
+
+	if (ret == -EMSGSIZE) {
+		err_msg("%s: standard input holds more than the ring's max_record (%u bytes): "
+			"nothing written", w->name, w->max_record);
+		return CTL_FAIL;
+	}
+	if (ret) {
+		err_msg("cannot read standard input: %s", strerror(-ret));
+		return CTL_FAIL;
+	}
+	ret = write_record(w, buf, len, NULL);
+	free(buf);
+	return ret;
+}
+
+/*
+ * One record per line, without its newline. A line above max_record is
+ * reported with its number and skipped, the others are written; any other
+ * failure stops at that line.
+ */
+static int write_lines(struct write_req *w)
+{
+	unsigned long lineno = 0, oversize = 0;
+	char *line = NULL, what[48];
+	size_t cap = 0;
+	ssize_t n;
+	int ret = CTL_OK;
+
+	while (ret == CTL_OK && (n = getline(&line, &cap, stdin)) >= 0) {
+		size_t len = (size_t)n;
+
+		lineno++;
+		if (len && line[len - 1] == '\n')
+			len--;
+		if (len > w->max_record) {
+			err_msg("%s: line %lu: %zu bytes, above the ring's max_record (%u): "
+				"not written", w->name, lineno, len, w->max_record);
+			oversize++;
+			continue;
+		}
+		snprintf(what, sizeof(what), "line %lu", lineno);
+		ret = write_record(w, line, len, what);
+		if (ret != CTL_OK)
+			err_msg("%s: line %lu and the lines after it were not written",
+				w->name, lineno);
+	}
+	if (ret == CTL_OK && ferror(stdin)) {
+		err_msg("cannot read standard input after line %lu: %s", lineno, strerror(errno));
+		ret = CTL_FAIL;
+	}
+	free(line);
+	if (ret == CTL_OK && oversize) {
+		err_msg("%s: %lu of %lu lines not written (above max_record)", w->name,
+			oversize, lineno);
+		ret = CTL_FAIL;
+	}
+	return ret;
+}
+
+static int cmd_write(const struct ctl_cmd *cmd, const struct ctl_opts *o,
+		     int argc, char **argv)
+{
+	struct write_req w = { 0 };
+	struct shmring_info info;
+	int ret;
+
+	(void)o;
+	ret = write_parse(cmd, &w, argc, argv);
+	if (ret)
+		return ret < 0 ? CTL_OK : ret;
+	ret = shmring_open(w.name, SHMRING_O_WRITE | (w.nonblock ? SHMRING_O_NONBLOCK : 0),
+			   0, NULL, &w.r);
+	if (!ret)
+		ret = shmring_info(w.r, &info);
+	if (ret) {
+		shmring_close(w.r);
+		return ring_error(w.name, ret);
+	}
+	w.max_record = info.attr.max_record;
+	if (w.lines) {
+		ret = write_lines(&w);
+	} else if (!strcmp(w.data, "-")) {
+		ret = write_stdin(&w);
+	} else if (strlen(w.data) > w.max_record) {
+		err_msg("%s: DATA is %zu bytes, above the ring's max_record (%u): not written",
+			w.name, strlen(w.data), w.max_record);
+		ret = CTL_FAIL;
+	} else {
+		ret = write_record(&w, w.data, strlen(w.data), NULL);
+	}
+	shmring_close(w.r);
+	return ret;
+}
+
 /* ---- main --------------------------------------------------------------------------- */
 
 static const struct ctl_cmd ctl_commands[] = {
@@ -1021,6 +2404,68 @@ static const struct ctl_cmd ctl_commands[] = {
 		"  -j, --json  print a JSON object instead of text\n"
 		"  -h, --help  show this help\n",
 	},
+	{
+		"create", cmd_create,
+		"NAME [-s SIZE] [-p overwrite|lossless] [-r BYTES] [-c] [-m MODE] [-x]",
+		"Create a ring (nothing happens if it exists, unless --exclusive)",
+		"  -s, --size BYTES        data size: a power of two, at least 4096; k, M, G\n"
+		"                          suffixes (64k, 1M); default: the module's default_size\n"
+		"  -p, --policy POLICY     overwrite (default: writers never wait, the oldest\n"
+		"                          records are lost) or lossless (writers wait for\n"
+		"                          the slowest reader)\n"
+		"  -r, --max-record BYTES  largest payload; default a quarter of the size\n"
+		"  -c, --csum              the kernel stores a crc32c of every payload\n"
+		"  -m, --mode MODE         octal permission bits, umask applied (default 0644)\n"
+		"  -x, --exclusive         fail (exit 13) if the ring already exists\n"
+		"  -h, --help              show this help\n\n"
+		"An existing ring is left as it is; a warning says so when its attributes\n"
+		"differ from the ones given. Silent on success (-v says what happened).\n",
+	},
+	{
+		"delete", cmd_delete, "NAME...",
+		"Unlink rings (open handles keep working until closed)",
+		"  -h, --help  show this help\n\n"
+		"Needs the ring's owner or CAP_IPC_OWNER. Every NAME is tried; the exit\n"
+		"status is that of the first failure.\n",
+	},
+	{
+		"list", cmd_list, "[--json]",
+		"List the rings of this IPC namespace",
+		"Columns: NAME SIZE POLICY RECORDS (held now) LOST READERS SUBS MODE OWNER,\n"
+		"from /proc/shmring.\n\n"
+		"  -j, --json  print a JSON array, one ring object per line\n"
+		"  -h, --help  show this help\n",
+	},
+	{
+		"stat", cmd_stat, "NAME [--json]",
+		"Show one ring: counters, positions, readers, subscriptions",
+		"Read from /proc/shmring: no handle is opened, so the ring and its\n"
+		"readers are seen as they are, and no permission on the ring is needed.\n\n"
+		"  -j, --json  print a JSON object instead of text\n"
+		"  -h, --help  show this help\n",
+	},
+	{
+		"subs", cmd_subs, "NAME [--json | -d|--delete SUB]",
+		"List or delete the durable subscriptions of a ring",
+		"  -j, --json        print a JSON array instead of text\n"
+		"  -d, --delete SUB  delete subscription SUB (not while a reader uses it;\n"
+		"                    needs its creator, the ring's owner or CAP_IPC_OWNER)\n"
+		"  -h, --help        show this help\n\n"
+		"Needs read or write permission on the ring.\n",
+	},
+	{
+		"write", cmd_write, "NAME [-t TYPE] [-n] {DATA | - | -l|--lines}",
+		"Write records to a ring",
+		"DATA is one record; - writes all of standard input as one record; --lines\n"
+		"writes one record per line of standard input, without the newline.\n\n"
+		"  -t, --type TYPE  record type (command code), decimal or 0x hex; default 0\n"
+		"  -l, --lines      one record per line of standard input\n"
+		"  -n, --nonblock   fail instead of waiting when a lossless ring is full\n"
+		"  -h, --help       show this help\n\n"
+		"Input above the ring's max_record is never cut or dropped silently: the\n"
+		"record (with --lines: each such line, by number) is reported, the rest is\n"
+		"written, and the exit status is 1.\n",
+	},
 };
 
 #define NR_COMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
@@ -1029,15 +2474,17 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: %s [-v] COMMAND [ARGS]...\n"
 		"       %s COMMAND --help\n\n"
-		"Load, unload and inspect the shmring kernel module.\n\nCommands:\n",
+		"Load, unload and inspect the shmring kernel module; create, inspect,\n"
+		"write and delete its rings.\n\nCommands:\n",
 		PROG, PROG);
 	for (size_t i = 0; i < NR_COMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", ctl_commands[i].name, ctl_commands[i].help);
 	fputs("\nOptions:\n"
-	      "  -v, --verbose  show what is inserted and libkmod's messages\n"
+	      "  -v, --verbose  show what is inserted and libkmod's messages; what\n"
+	      "                 create and delete did\n"
 	      "  -h, --help     show this help\n"
 	      "  -V, --version  show the version\n\n"
-	      "See shmring-ctl(8) for exit statuses and module parameters.\n", f);
+	      "See shmring-ctl(8) for exit statuses, module parameters and output formats.\n", f);
 }
 
 static const struct ctl_cmd *find_command(const char *name)

@@ -211,8 +211,33 @@ t "--help: usage on stdout, exit 0" '[ $rc = 0 ] && grep -q "^Usage: shmring-dum
 dump -V
 t "-V: version" '[ $rc = 0 ] && grep -Eq "^shmring-dump [0-9]+\.[0-9]+" "$tmp/out"'
 
-# --- Not covered here ------------------------------------------------------
-skip "lost-record line on a lapped overwrite ring" \
-	"no shell tool creates an overwrite ring yet; t_capture covers the lost line and frame"
+# --- Lost records ------------------------------------------------------------
+# Subscriptions at seq 0 of a 4 KiB overwrite ring, lapped by 200 records.
+O=dump.lost
+if command -v shmring-ctl >/dev/null; then
+	shmring-ctl delete $O 2>/dev/null
+	shmring-ctl create $O --size 4k --policy overwrite
+	for s in lag lagj lagw; do dump -s $s $O; done
+	seq 0 199 | shmring-ctl write $O --lines
+	dump -s lag $O
+	cp "$tmp/out" "$tmp/lost.txt"
+	nlost=$(sed -n '1s/^-- lost \([0-9]*\) records (seq 0\.\.[0-9]*) --$/\1/p' "$tmp/out")
+	t "lapped subscription: '-- lost N records (seq 0..N-1) --' first" \
+		'[ $rc = 0 ] && [ "${nlost:-0}" -gt 0 ] && head -n 1 "$tmp/out" | grep -qF "(seq 0..$((nlost - 1))) --"'
+	t "then the records it still holds, seq N..199, payload = seq" \
+		'[ "$(lines "$tmp/out")" = $((201 - nlost)) ] && sed -n 2p "$tmp/out" | grep -q "^$nlost .* $nlost\$" && tail -n 1 "$tmp/out" | grep -q "^199 .* 199\$"'
+	dump --json -s lagj $O
+	t "--json: a lost object first, with the same range" \
+		'[ $rc = 0 ] && head -n 1 "$tmp/out" | grep -qx "{\"lost\":$nlost,\"from\":0,\"to\":$((nlost - 1))}" && [ "$(lines "$tmp/out")" = $((201 - nlost)) ]'
+	dump -s lagw -w "$tmp/lost.cap" $O
+	t "-w: the loss is counted on stderr" 'grep -q "^shmring-dump: $nlost records lost\$" "$tmp/err"'
+	dump -r "$tmp/lost.cap"
+	t "-r of that capture: the same lost line and records" 'cmp -s "$tmp/out" "$tmp/lost.txt"'
+	shmring-ctl delete $O
+else
+	for d in "lost line" "records after it" "--json lost object" "-w counts the loss" "-r"; do
+		skip "lapped subscription: $d" "shmring-ctl is not on PATH"
+	done
+fi
 
 echo "1..$n"
