@@ -95,7 +95,8 @@ $(B)/tests/%: $(B)/tests/%.o $(B)/tests/tap.o $(LIB_A)
 # shmring-dump, t_capture and the fuzzer #include utils/capture.c.
 $(B)/utils/shmring-dump.o $(B)/tests/unit/t_capture.o: utils/capture.c utils/capture.h
 
-# Coverage-guided fuzzing of the capture reader (clang's libFuzzer).
+# Coverage-guided fuzzing of the capture reader and the record validator
+# (clang's libFuzzer), FUZZ_TIME seconds each.
 FUZZ_TIME ?= 30
 fuzz:
 	@mkdir -p $(B)/fuzz/corpus-capture
@@ -104,6 +105,11 @@ fuzz:
 		tests/fuzz/fuzz_capture.c lib/shmring.c -o $(B)/fuzz/fuzz_capture
 	$(B)/fuzz/fuzz_capture -max_total_time=$(FUZZ_TIME) $(B)/fuzz/corpus-capture \
 		tests/fuzz/corpus-capture
+	@mkdir -p $(B)/fuzz/corpus-record
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
+		tests/fuzz/fuzz_record.c lib/shmring.c -o $(B)/fuzz/fuzz_record
+	$(B)/fuzz/fuzz_record -max_total_time=$(FUZZ_TIME) $(B)/fuzz/corpus-record \
+		tests/fuzz/corpus-record
 
 $(B)/tests/tap.o: tests/tap.c tests/tap.h
 	@mkdir -p $(dir $@)

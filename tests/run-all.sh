@@ -136,12 +136,13 @@ done
 phase_end
 
 phase fuzz
-# The capture reader's fuzzer, bounded in time, from the seed corpus.
-if make -s fuzz FUZZ_TIME=${SHMRING_FUZZ_TIME:-20} >$B/fuzz.log 2>&1; then
-	result ok "fuzz: capture reader, ${SHMRING_FUZZ_TIME:-20} s of libFuzzer ($(grep -o 'Done [0-9]* runs' $B/fuzz.log))"
+# The capture reader's and the record validator's fuzzers, bounded in time,
+# from the seed corpora in tests/fuzz/.
+if make -s fuzz FUZZ_TIME=${SHMRING_FUZZ_TIME:-10} >$B/fuzz.log 2>&1; then
+	result ok "fuzz: capture reader and record validator, ${SHMRING_FUZZ_TIME:-10} s each ($(grep -o 'Done [0-9]* runs' $B/fuzz.log | tr '\n' ' '))"
 else
 	tail -n 30 $B/fuzz.log
-	result "not ok" "fuzz: capture reader (log: $B/fuzz.log)"
+	result "not ok" "fuzz: capture reader or record validator (log: $B/fuzz.log)"
 fi
 phase_end
 
