@@ -125,7 +125,7 @@ else
 fi
 # valgrind where ASan cannot go: the plain builds, memcheck, leaks are errors.
 for t in $(unit_targets $B); do
-	if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	if SHMRING_TEST_QUICK=1 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 		"$t" >"$t.valgrind.log" 2>&1; then
 		result ok "valgrind: ${t##*/}"
 	else
@@ -138,8 +138,8 @@ phase_end
 phase fuzz
 # The capture reader's and the record validator's fuzzers, bounded in time,
 # from the seed corpora in tests/fuzz/.
-if make -s fuzz FUZZ_TIME=${SHMRING_FUZZ_TIME:-10} >$B/fuzz.log 2>&1; then
-	result ok "fuzz: capture reader and record validator, ${SHMRING_FUZZ_TIME:-10} s each ($(grep -o 'Done [0-9]* runs' $B/fuzz.log | tr '\n' ' '))"
+if make -s fuzz FUZZ_TIME=${SHMRING_FUZZ_TIME:-6} >$B/fuzz.log 2>&1; then
+	result ok "fuzz: capture reader and record validator, ${SHMRING_FUZZ_TIME:-6} s each ($(grep -o 'Done [0-9]* runs' $B/fuzz.log | tr '\n' ' '))"
 else
 	tail -n 30 $B/fuzz.log
 	result "not ok" "fuzz: capture reader or record validator (log: $B/fuzz.log)"

@@ -23,7 +23,7 @@
 #   SHMRING_TEST_TIMEOUT  seconds per test program in the guest (default 300)
 #   SHMRING_DEBUG_STRESS_RECORDS, SHMRING_DEBUG_EPOLL_RECORDS
 #                         t_stress records per writer / t_epoll records on the
-#                         debug kernel (default 50000 / 200000; stock runs
+#                         debug kernel (default 30000 / 100000; stock runs
 #                         the full 200000 / 1000000)
 #
 # A run fails when CMD fails, the guest hangs, the end marker is missing, or
@@ -471,8 +471,8 @@ make_initramfs() {
 	# KASAN and lockdep slow every call, a smaller run finds the same bugs.
 	if [ "$k" = debug ]; then
 		printf 'SHMRING_STRESS_RECORDS=%s\nSHMRING_EPOLL_RECORDS=%s\n' \
-			"${SHMRING_DEBUG_STRESS_RECORDS:-50000}" \
-			"${SHMRING_DEBUG_EPOLL_RECORDS:-200000}" >>"$st/shmring/config"
+			"${SHMRING_DEBUG_STRESS_RECORDS:-30000}" \
+			"${SHMRING_DEBUG_EPOLL_RECORDS:-100000}" >>"$st/shmring/config"
 	fi
 	{ printf '%q ' "$@"; echo; } >"$st/shmring/cmd.sh"
 	write_init "$st/init"

@@ -198,9 +198,12 @@ static void test_truncation(const unsigned char *file, size_t size)
 	}
 	is_int(bad, 0, "a file cut inside the header is refused, at every length");
 
-	/* Every other length: all complete frames, then a note, never more. */
+	/*
+	 * Every other length: all complete frames, then a note, never more.
+	 * SHMRING_TEST_QUICK (set for the valgrind pass) takes every 7th.
+	 */
 	bad = 0;
-	for (len = CAP_HDR_LEN_V1; len < size; len++) {
+	for (len = CAP_HDR_LEN_V1; len < size; len += getenv("SHMRING_TEST_QUICK") ? 7 : 1) {
 		want = 0;
 		for (i = 0; i < NR_SAMPLE; i++)
 			want += frame_end[i] <= len;
