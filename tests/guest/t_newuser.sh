@@ -18,12 +18,11 @@ shmring-dump -f newuser >$out 2>/tmp/newuser.err &
 dump=$!
 sleep 1
 t "write a record from the shell" "shmring-ctl write newuser 'hello from the shell'"
-writer newuser 100000 >/dev/null 2>&1 &
+writer newuser 100000000 >/dev/null 2>&1 &
 w=$!
 sleep 1
-kill -9 $w
+t "the example writer was killed with SIGKILL mid-run" "kill -9 $w"
 wait $w 2>/dev/null
-t "the example writer was killed with SIGKILL mid-run" "true"
 t "start it again and let it finish" "writer newuser 20"
 t "write another record from the shell" "shmring-ctl write newuser 'bye'"
 sleep 2
@@ -31,7 +30,7 @@ kill -INT $dump
 wait $dump
 t "shmring-dump -f exits 0 on SIGINT" "[ \$? -eq 0 ]"
 total=$(grep -c . $out)
-expect=$(sed -n 's/.* head_seq=\([0-9]*\) .*/\1/p' /proc/shmring | head -1)
+expect=$(sed -n 's/^ring newuser .* head_seq=\([0-9]*\) .*/\1/p' /proc/shmring)
 t "the tail shows every record the ring holds ($total of $expect)" "[ '$total' = '$expect' ] && [ '$total' -gt 22 ]"
 t "in order, from the shell record to the last one, no gap" \
 	"head -1 $out | grep -q 'hello from the shell' && tail -1 $out | grep -q bye && \
