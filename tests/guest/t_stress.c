@@ -191,7 +191,7 @@ static pid_t spawn(void (*fn)(int), int arg)
 
 int main(int argc, char **argv)
 {
-	struct shmring_attr a = { .data_size = 65536, .policy = SHMRING_POLICY_LOSSLESS,
+	struct shmring_attr a = { .data_size = 262144, .policy = SHMRING_POLICY_LOSSLESS,
 				  .flags = SHMRING_ATTR_CSUM };
 	int kills_wanted = argc > 2 ? atoi(argv[2]) : 40;
 	int wkills = 0, rkills = 0, i, status, live;
