@@ -93,62 +93,77 @@ else
 fi
 phase_end
 
-# --- static checks ------------------------------------------------------------
-phase static
-count_tap < <(bash tests/static-checks.sh)
-phase_end
+# --- host checks: static, unit, fuzz, install ---------------------------------
+# They need about one core while the VMs leave most of one idle, so they
+# run beside the VM phases; their output is shown after them.
+host_checks() {
+	# --- static checks ------------------------------------------------------------
+	phase static
+	count_tap < <(bash tests/static-checks.sh)
+	phase_end
 
-# --- native unit tests --------------------------------------------------------
-phase unit
-unit_targets() { for f in tests/unit/t_*.c; do [ -f "$f" ] && echo "$1/${f%.c}"; done; }
-# run_unit DIR LABEL: every test program of DIR through the in-guest runner,
-# which works on the host as well.
-run_unit() {
-	if [ -d "$1" ]; then
-		count_tap < <(sh tests/guest/run-tests.sh "$1" | sed "/^#/!s/^/$2/")
-	fi
-}
-run_unit $B/tests/unit ""
+	# --- native unit tests --------------------------------------------------------
+	phase unit
+	unit_targets() { for f in tests/unit/t_*.c; do [ -f "$f" ] && echo "$1/${f%.c}"; done; }
+	# run_unit DIR LABEL: every test program of DIR through the in-guest runner,
+	# which works on the host as well.
+	run_unit() {
+		if [ -d "$1" ]; then
+			count_tap < <(sh tests/guest/run-tests.sh "$1" | sed "/^#/!s/^/$2/")
+		fi
+	}
+	run_unit $B/tests/unit ""
 
-asan_flags='-fsanitize=address,undefined -fno-omit-frame-pointer'
-if [ -z "$(unit_targets $B/asan)" ]; then
-	result skip "unit (ASan+UBSan): no tests/unit/t_*.c yet"
-elif make -k B=$B/asan EXTRA_CFLAGS="$asan_flags" LDFLAGS='-fsanitize=address,undefined' \
-	$(unit_targets $B/asan) >$B/asan.log 2>&1; then
-	result ok "build: unit tests with ASan+UBSan"
-	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		run_unit $B/asan/tests/unit "asan-"
-else
-	grep -E 'error' $B/asan.log | head -n 20
-	result "not ok" "build: unit tests with ASan+UBSan (log: $B/asan.log)"
-fi
-# valgrind where ASan cannot go: the plain builds, memcheck, leaks are errors.
-for t in $(unit_targets $B); do
-	if SHMRING_TEST_QUICK=1 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-		"$t" >"$t.valgrind.log" 2>&1; then
-		result ok "valgrind: ${t##*/}"
+	asan_flags='-fsanitize=address,undefined -fno-omit-frame-pointer'
+	if [ -z "$(unit_targets $B/asan)" ]; then
+		result skip "unit (ASan+UBSan): no tests/unit/t_*.c yet"
+	elif make -k B=$B/asan EXTRA_CFLAGS="$asan_flags" LDFLAGS='-fsanitize=address,undefined' \
+		$(unit_targets $B/asan) >$B/asan.log 2>&1; then
+		result ok "build: unit tests with ASan+UBSan"
+		ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+			run_unit $B/asan/tests/unit "asan-"
 	else
-		tail -n 20 "$t.valgrind.log"
-		result "not ok" "valgrind: ${t##*/} (log: $t.valgrind.log)"
+		grep -E 'error' $B/asan.log | head -n 20
+		result "not ok" "build: unit tests with ASan+UBSan (log: $B/asan.log)"
 	fi
-done
-phase_end
+	# valgrind where ASan cannot go: the plain builds, memcheck, leaks are errors.
+	for t in $(unit_targets $B); do
+		if SHMRING_TEST_QUICK=1 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+			"$t" >"$t.valgrind.log" 2>&1; then
+			result ok "valgrind: ${t##*/}"
+		else
+			tail -n 20 "$t.valgrind.log"
+			result "not ok" "valgrind: ${t##*/} (log: $t.valgrind.log)"
+		fi
+	done
+	phase_end
 
-phase fuzz
-# The capture reader's and the record validator's fuzzers, bounded in time,
-# from the seed corpora in tests/fuzz/.
-if make -s fuzz FUZZ_TIME=${SHMRING_FUZZ_TIME:-6} >$B/fuzz.log 2>&1; then
-	result ok "fuzz: capture reader and record validator, ${SHMRING_FUZZ_TIME:-6} s each ($(grep -o 'Done [0-9]* runs' $B/fuzz.log | tr '\n' ' '))"
-else
-	tail -n 30 $B/fuzz.log
-	result "not ok" "fuzz: capture reader or record validator (log: $B/fuzz.log)"
-fi
-phase_end
+	phase fuzz
+	# The capture reader's and the record validator's fuzzers, bounded in time,
+	# from the seed corpora in tests/fuzz/.
+	if make -s fuzz FUZZ_TIME=${SHMRING_FUZZ_TIME:-6} >$B/fuzz.log 2>&1; then
+		result ok "fuzz: capture reader and record validator, ${SHMRING_FUZZ_TIME:-6} s each ($(grep -o 'Done [0-9]* runs' $B/fuzz.log | tr '\n' ' '))"
+	else
+		tail -n 30 $B/fuzz.log
+		result "not ok" "fuzz: capture reader or record validator (log: $B/fuzz.log)"
+	fi
+	phase_end
 
-phase install
-count_tap < <(bash tests/install-check.sh 2>&1)
-phase_end
+	phase install
+	count_tap < <(bash tests/install-check.sh 2>&1)
+	phase_end
+}
+
+mkdir -p $B/results
+rm -f $B/results/host.counts $B/results/host.times
+(
+	PASSED=0 FAILED=0 SKIPPED=0 TIMES=()
+	host_checks
+	printf '%s\n' "${TIMES[@]}" >$B/results/host.times
+	echo "passed=$PASSED failed=$FAILED skipped=$SKIPPED" >$B/results/host.counts
+) >$B/host-checks.log 2>&1 </dev/null &
+HOST_PID=$!
 
 # --- the VMs ------------------------------------------------------------------
 for k in stock debug; do
@@ -161,6 +176,16 @@ for k in stock debug; do
 	fi
 	phase_end
 done
+
+wait $HOST_PID
+printf '\n=== host checks (ran beside the VMs)\n'
+cat $B/host-checks.log
+if [ -f $B/results/host.counts ]; then
+	add_counts $B/results/host.counts
+	mapfile -t -O ${#TIMES[@]} TIMES <$B/results/host.times
+else
+	result "not ok" "host checks produced no results (log: $B/host-checks.log)"
+fi
 
 printf '\n=== elapsed per phase\n'
 printf '%s\n' "${TIMES[@]}"
