@@ -83,6 +83,13 @@ $(LIB_A): $(LIB_OBJS)
 $(B)/utils/shmring-ctl: $(B)/utils/shmring-ctl.o $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(KMOD_LIBS)
 
+# shmring-bench counts its system calls: every libc entry point it (or
+# libshmring.a) enters the kernel through is wrapped at link time.
+BENCH_WRAP := write read ioctl poll epoll_wait send recv sendmmsg recvmmsg \
+	      mq_send mq_receive
+$(B)/utils/shmring-bench: $(B)/utils/shmring-bench.o $(LIB_A)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(BENCH_WRAP:%=-Wl,--wrap=%) -lrt
+
 $(B)/utils/%: $(B)/utils/%.o $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^
 

@@ -21,6 +21,8 @@
 #   SHMRING_CACHE         kernel cache (default /var/cache/shmring)
 #   SHMRING_VM_TIMEOUT    seconds before a guest is killed (default 600)
 #   SHMRING_TEST_TIMEOUT  seconds per test program in the guest (default 300)
+#   SHMRING_VM_OUTPUT     run: also save what CMD printed (the results port,
+#                         no kernel messages) to this file
 #   SHMRING_DEBUG_STRESS_RECORDS, SHMRING_DEBUG_EPOLL_RECORDS
 #                         t_stress records per writer / t_epoll records on the
 #                         debug kernel (default 30000 / 100000; stock runs
@@ -596,6 +598,8 @@ run_vm() {
 	for m in $(sed -n 's/^SHMRING-UNLOAD-FAILED //p' <<<"$results"); do
 		VM_PROBLEMS+=("unloading $m failed (still in use?)")
 	done
+	# The command's own output, for callers that parse it (make bench).
+	[ -z "${SHMRING_VM_OUTPUT:-}" ] || printf '%s\n' "$results" >"$SHMRING_VM_OUTPUT"
 	VM_CMD_RC=$(sed -n 's/^SHMRING-RC=\([0-9]*\)$/\1/p' <<<"$results" | tail -n 1)
 	if [ -z "$VM_CMD_RC" ] && [ "$mode" != shell ]; then
 		VM_PROBLEMS+=("no SHMRING-RC marker: the guest died before CMD finished")
