@@ -8,6 +8,7 @@
 #   make user            only userspace
 #   make check           every test (static checks, native, both VM kernels)
 #   make demo            boot the VM, load the module, show /dev/shmring
+#   make bench           shmring-bench in the VM; report in docs/bench.md
 #   make vm-shell        interactive shell in the VM, module loaded
 #   make install         library, headers, tools, man pages (PREFIX, DESTDIR)
 
@@ -48,7 +49,7 @@ EXAMPLES    := $(patsubst %.c,$(B)/%,$(wildcard examples/*.c))
 
 KMOD_LIBS := $(shell pkg-config --libs libkmod 2>/dev/null || echo -lkmod)
 
-.PHONY: all module user lib utils tests examples fuzz check demo vm-shell install clean \
+.PHONY: all module user lib utils tests examples fuzz check demo bench vm-shell install clean \
 	static-checks
 
 all: module user
@@ -130,6 +131,10 @@ static-checks:
 
 demo:
 	bash tests/vm.sh demo
+
+# A benchmark, not a test (docs/bench.md). BENCH_ARGS: shmring-bench options.
+bench:
+	bash bench/run.sh $(BENCH_ARGS)
 
 vm-shell:
 	bash tests/vm.sh shell

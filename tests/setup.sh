@@ -5,6 +5,9 @@
 #  1. install what tests/packages.txt lists and is missing (apt-get, as root);
 #  2. fetch the stock kernel and build the debug kernel into the cache
 #     (tests/vm.sh kernels; reused while their inputs are unchanged).
+#
+#   setup.sh             both steps
+#   setup.sh --packages  step 1 only (make bench: the VM fetches its kernel)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,5 +32,5 @@ else
 	echo "setup.sh: all packages of tests/packages.txt are installed"
 fi
 
-bash "$ROOT/tests/vm.sh" kernels
+[ "${1:-}" = --packages ] || bash "$ROOT/tests/vm.sh" kernels
 echo "setup.sh: done in $((SECONDS - t0))s"

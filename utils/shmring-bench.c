@@ -352,7 +352,8 @@ static int shm_setup(struct run *run)
 
 	snprintf(run->name, sizeof(run->name), "bench-%d", (int)getpid());
 	shmring_unlink(run->name);
-	ret = shmring_open(run->name, SHMRING_O_CREAT | SHMRING_O_EXCL, 0600, &attr, &h);
+	ret = shmring_open(run->name, SHMRING_O_CREAT | SHMRING_O_EXCL | SHMRING_O_WRITE, 0600,
+			   &attr, &h);
 	if (ret)
 		return ret;
 	shmring_close(h);	/* the named ring stays until unlinked */

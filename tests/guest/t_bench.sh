@@ -1,0 +1,87 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# shmring-bench in the guest (busybox sh), TAP output: a small run of every
+# implementation must deliver every record (the benchmark checks each
+# record's writer and counter itself), and bad options must be refused.
+# This checks that the benchmark measures what it says; it times nothing.
+# shellcheck disable=SC2016
+
+n=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+N=300	# records per writer in --quick
+
+pass() { n=$((n + 1)); echo "ok $n - $1"; }
+fail() { n=$((n + 1)); echo "not ok $n - $1"; }
+t() {
+	if eval "$2"; then
+		pass "$1"
+	else
+		fail "$1"
+		echo "#   condition: $2"
+		for f in "$tmp"/err "$tmp"/bad; do
+			[ -s "$f" ] && sed 's/^/#   '"${f##*/}"': /' "$f" | head -n 20
+		done
+	fi
+}
+# field NAME < LINE: a number or string field of one JSON line
+field() { sed -n 's/.*"'"$1"'":"\{0,1\}\([^",}]*\).*/\1/p'; }
+
+if [ ! -c /dev/shmring ]; then
+	echo "1..0 # SKIP /dev/shmring is missing"
+	exit 0
+fi
+nimpl=$(shmring-bench --list | wc -l)
+
+timeout 240 shmring-bench --quick -s 16,4096 -S 1x1,4x4 -o "$tmp/out" 2>"$tmp/err"
+rc=$?
+t "quick run of every implementation exits 0" '[ $rc -eq 0 ]'
+t "a meta line first, with the kernel" \
+	'head -n 1 "$tmp/out" | grep -q "\"kind\":\"meta\".*\"kernel\":\"$(uname -r)\""'
+t "system calls are counted" 'grep -q "\"syscalls_counted\":true" "$tmp/out"'
+t "no error lines" '! grep -q "\"kind\":\"error\"" "$tmp/out"'
+t "a throughput line per implementation, scenario and size" \
+	'[ "$(grep -c "\"kind\":\"throughput\"" "$tmp/out")" -eq $((nimpl * 2 * 2)) ]'
+t "a latency and an idle line per reading implementation" \
+	'[ "$(grep -c "\"kind\":\"latency\"" "$tmp/out")" -eq $((nimpl - 1)) ] &&
+	 [ "$(grep -c "\"kind\":\"idle\"" "$tmp/out")" -eq $((nimpl - 1)) ]'
+
+# Every record reached every reader: delivered (+ lost, overwrite only).
+: >"$tmp/bad"
+grep '"kind":"throughput"' "$tmp/out" | while read -r line; do
+	impl=$(echo "$line" | field impl)
+	pol=$(echo "$line" | field policy)
+	w=$(echo "$line" | field writers)
+	r=$(echo "$line" | field readers)
+	got=$(echo "$line" | field records_delivered)
+	lost=$(echo "$line" | field records_lost)
+	want=$((w * N * r))
+	if [ "$pol" = overwrite ]; then got=$((got + lost)); elif [ "$lost" != 0 ]; then
+		echo "$impl ${w}x$r: lost $lost" >>"$tmp/bad"
+	fi
+	[ "$got" = "$want" ] || echo "$impl ${w}x$r: $got of $want records" >>"$tmp/bad"
+done
+t "every record delivered to every reader" '[ ! -s "$tmp/bad" ]'
+t "shmring records cost system calls, counted" \
+	'grep "\"impl\":\"shmring-write\"" "$tmp/out" | head -n 1 |
+	 field syscalls_per_rec | grep -qv "^0\.0000$"'
+t "the memfd ring needs fewer system calls than a record each" \
+	'grep "\"impl\":\"uring\".*\"writers\":1,\"readers\":1,\"size\":16," "$tmp/out" |
+	 field syscalls_per_rec | awk "{ exit !(\$1 < 1) }"'
+
+# Bad options: exit 2 and say what is wrong.
+shmring-bench -t nosuch >/dev/null 2>"$tmp/err"
+t "unknown implementation: exit 2" '[ $? -eq 2 ] && grep -q "unknown implementation .nosuch." "$tmp/err"'
+shmring-bench -S 5x1 >/dev/null 2>"$tmp/err"
+t "scenario out of range: exit 2" '[ $? -eq 2 ] && grep -q "invalid scenario" "$tmp/err"'
+shmring-bench --ring-size 100000 >/dev/null 2>"$tmp/err"
+t "ring size not a power of two: exit 2" '[ $? -eq 2 ] && grep -q "not a power of two" "$tmp/err"'
+shmring-bench -s 8 >/dev/null 2>"$tmp/err"
+t "record smaller than the header: exit 2" '[ $? -eq 2 ] && grep -q "invalid record sizes" "$tmp/err"'
+shmring-bench -s 524288 >/dev/null 2>"$tmp/err"
+t "record too big for the ring: exit 2" '[ $? -eq 2 ] && grep -q "does not fit" "$tmp/err"'
+shmring-bench --help >"$tmp/err" 2>&1
+t "--help exits 0 and lists the implementations" '[ $? -eq 0 ] && grep -q "seqpacket-batch" "$tmp/err"'
+
+echo "1..$n"
