@@ -129,6 +129,19 @@ void shmring_sub_free(struct shmring_sub *sub);
 void shmring_ring_set_start(struct shmring_ring *ring, u64 pos, u64 seq);
 ssize_t shmring_ring_write(struct shmring_ring *ring, struct iov_iter *from,
 			   u32 type, pid_t pid, bool nonblock);
+
+/* A batch of writes made visible at once (shmring_ring.c). */
+struct shmring_wbatch {
+	bool locked;		/* wlock held */
+	u64 pub_head;		/* hdr->head as last published */
+	u64 woken_head;		/* head the readers were last told about */
+};
+
+int shmring_wbatch_begin(struct shmring_ring *ring, struct shmring_wbatch *wb);
+ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
+			   struct iov_iter *from, u32 type, pid_t pid,
+			   bool nonblock);
+void shmring_wbatch_end(struct shmring_ring *ring, struct shmring_wbatch *wb);
 ssize_t shmring_ring_read(struct shmring_ring *ring, struct shmring_cursor *c,
 			  struct iov_iter *to, bool nonblock);
 void shmring_cursor_init(struct shmring_cursor *c, struct shmring_reader *rp,

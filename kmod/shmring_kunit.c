@@ -804,6 +804,114 @@ static void shmring_lossless_nonblock_write_gets_eagain(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ring->records_lost, 0);
 }
 
+/* ---- batches: committed one by one, visible together ----------------------- */
+
+static ssize_t shmring_test_batch_add(struct kunit *test, struct shmring_ring *ring,
+				      struct shmring_wbatch *wb, u32 len,
+				      bool nonblock)
+{
+	struct kvec kv = {
+		.iov_base = (void *)shmring_test_payload(test, ring->head_seq),
+		.iov_len = len,
+	};
+	struct iov_iter it;
+
+	iov_iter_kvec(&it, ITER_SOURCE, &kv, 1, len);
+	return shmring_wbatch_add(ring, wb, &it, TEST_TYPE, TEST_PID, nonblock);
+}
+
+static void shmring_batch_visible_at_end(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_LOSSLESS, 0);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_wbatch wb;
+	u64 i, recs;
+
+	KUNIT_ASSERT_EQ(test, shmring_wbatch_begin(ring, &wb), 0);
+	for (i = 0; i < 3; i++) {
+		KUNIT_ASSERT_EQ(test, shmring_test_batch_add(test, ring, &wb,
+							     LEN_512, true),
+				LEN_512);
+		/* Committed, not yet published: readers see nothing. */
+		KUNIT_EXPECT_EQ(test, ring->head, (i + 1) * 512);
+		KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head), 0);
+		KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head_seq), 0);
+		KUNIT_EXPECT_EQ(test, shmring_cursor_pending(ring, r->c.rp, &recs), 0);
+	}
+	shmring_wbatch_end(ring, &wb);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head), 3 * 512);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head_seq), 3);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_pending(ring, r->c.rp, &recs), 3 * 512);
+	KUNIT_EXPECT_EQ(test, recs, 3);
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), 3 * 512);
+	shmring_test_check_recs(test, ring, 3, LEN_512, 0);
+	KUNIT_EXPECT_EQ(test, ring->records_written, 3);
+	/* wlock was released: a plain write goes through. */
+	shmring_test_write_read(test, r, 100, "write after a batch");
+}
+
+/*
+ * An overwrite batch bigger than the ring: the tail may only move over
+ * published records, so readers never find the tail ahead of the head.
+ */
+static void shmring_batch_overwrite_tail_never_passes_head(struct kunit *test)
+{
+	const u64 fit = SZ_4K / 512, n = 20;
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_wbatch wb;
+	u64 i, head, tail;
+
+	KUNIT_ASSERT_EQ(test, shmring_wbatch_begin(ring, &wb), 0);
+	for (i = 0; i < n; i++) {
+		KUNIT_ASSERT_EQ(test, shmring_test_batch_add(test, ring, &wb,
+							     LEN_512, true),
+				LEN_512);
+		head = READ_ONCE(ring->hdr->head);
+		tail = READ_ONCE(ring->hdr->tail);
+		KUNIT_ASSERT_GE_MSG(test, (s64)(head - tail), 0,
+				    "record %llu: tail %llu past head %llu", i, tail, head);
+		KUNIT_ASSERT_LE(test, head - tail, (u64)SZ_4K);
+	}
+	shmring_wbatch_end(ring, &wb);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head), n * 512);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head_seq), n);
+	KUNIT_EXPECT_EQ(test, ring->records_lost, n - fit);
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), SZ_4K);
+	shmring_test_check_recs(test, ring, fit, LEN_512, n - fit);
+	KUNIT_EXPECT_EQ(test, r->c.rp->records_lost, n - fit);
+}
+
+/* A lossless batch that runs out of room keeps (and shows) what fitted. */
+static void shmring_batch_lossless_nonblock_keeps_what_fits(struct kunit *test)
+{
+	const u64 fit = SZ_4K / 512;
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_LOSSLESS, 0);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_wbatch wb;
+	u64 i;
+
+	KUNIT_ASSERT_EQ(test, shmring_wbatch_begin(ring, &wb), 0);
+	for (i = 0; i < fit; i++)
+		KUNIT_ASSERT_EQ(test, shmring_test_batch_add(test, ring, &wb,
+							     LEN_512, true),
+				LEN_512);
+	KUNIT_EXPECT_EQ(test, shmring_test_batch_add(test, ring, &wb, LEN_512, true),
+			-EAGAIN);
+	KUNIT_EXPECT_EQ(test, shmring_test_batch_add(test, ring, &wb, BUF_LEN, true),
+			-EMSGSIZE);
+	shmring_wbatch_end(ring, &wb);
+	KUNIT_EXPECT_EQ(test, ring->writer_waits, 1);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head), SZ_4K);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head_seq), fit);
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), SZ_4K);
+	shmring_test_check_recs(test, ring, fit, LEN_512, 0);
+	KUNIT_EXPECT_EQ(test, ring->records_lost, 0);
+}
+
 static void shmring_lossless_without_reader_reclaims(struct kunit *test)
 {
 	const u64 fit = SZ_4K / 512, n = 20;
@@ -1231,6 +1339,9 @@ static struct kunit_case shmring_ring_cases[] = {
 	KUNIT_CASE(shmring_overwrite_without_reader_loses_nothing),
 	KUNIT_CASE(shmring_cursor_start_from_head),
 	KUNIT_CASE(shmring_lossless_nonblock_write_gets_eagain),
+	KUNIT_CASE(shmring_batch_visible_at_end),
+	KUNIT_CASE(shmring_batch_overwrite_tail_never_passes_head),
+	KUNIT_CASE(shmring_batch_lossless_nonblock_keeps_what_fits),
 	KUNIT_CASE(shmring_lossless_without_reader_reclaims),
 	KUNIT_CASE(shmring_lossless_waits_for_detached_sub),
 	KUNIT_CASE(shmring_lossless_writer_wakes_after_read),

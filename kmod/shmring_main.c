@@ -697,25 +697,22 @@ static long shmring_ioc_info(struct shmring_file *sf, struct shmring_ring *ring,
 	return copy_to_user(uarg, &in, in.size) ? -EFAULT : 0;
 }
 
-static ssize_t shmring_write_user(struct file *file, struct shmring_ring *ring,
-				  u64 data, u32 len, u32 type)
-{
-	void __user *ubuf = u64_to_user_ptr(data);
-	struct iov_iter iter;
-
-	if (!access_ok(ubuf, len))
-		return -EFAULT;
-	iov_iter_ubuf(&iter, ITER_SOURCE, ubuf, len);
-	return shmring_ring_write(ring, &iter, type, task_tgid_vnr(current),
-				  file->f_flags & O_NONBLOCK);
-}
-
+/*
+ * SHMRING_IOC_WRITE_BATCH: the records are committed under one hold of
+ * wlock and become visible together. Descriptors are read one at a time
+ * (under wlock, which may sleep) so a bad one stops the batch there.
+ */
 static long shmring_ioc_batch(struct file *file, struct shmring_ring *ring,
 			      void __user *uarg)
 {
+	bool nonblock = file->f_flags & O_NONBLOCK;
 	struct shmring_batch_rec __user *urec;
+	pid_t pid = task_tgid_vnr(current);
+	struct shmring_wbatch wb;
 	struct shmring_batch_rec r;
 	struct shmring_batch b;
+	struct iov_iter iter;
+	void __user *ubuf;
 	ssize_t ret = 0;
 	u32 i;
 
@@ -725,6 +722,9 @@ static long shmring_ioc_batch(struct file *file, struct shmring_ring *ring,
 	if (b.flags || b.nr > SHMRING_BATCH_MAX)
 		return -EINVAL;
 	urec = u64_to_user_ptr(b.recs);
+	ret = b.nr ? shmring_wbatch_begin(ring, &wb) : 0;
+	if (ret)
+		return ret;
 	for (i = 0; i < b.nr; i++) {
 		if (copy_from_user(&r, urec + i, sizeof(r))) {
 			ret = -EFAULT;
@@ -734,10 +734,18 @@ static long shmring_ioc_batch(struct file *file, struct shmring_ring *ring,
 			ret = -EINVAL;
 			break;
 		}
-		ret = shmring_write_user(file, ring, r.data, r.len, r.type);
+		ubuf = u64_to_user_ptr(r.data);
+		if (!access_ok(ubuf, r.len)) {
+			ret = -EFAULT;
+			break;
+		}
+		iov_iter_ubuf(&iter, ITER_SOURCE, ubuf, r.len);
+		ret = shmring_wbatch_add(ring, &wb, &iter, r.type, pid, nonblock);
 		if (ret < 0)
 			break;
 	}
+	if (b.nr)
+		shmring_wbatch_end(ring, &wb);
 	if (put_user(i, (u32 __user *)(uarg + offsetof(struct shmring_batch, done))))
 		return -EFAULT;
 	/* Records before a failing one stay committed; report how many. */

@@ -485,50 +485,112 @@ static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
 }
 
 /*
- * Write one record gathered from @from. Either the whole record becomes
- * visible or nothing does. Returns the payload length or -errno.
+ * A batch of writes: records are committed one by one under wlock but
+ * made visible together, with one store of head ([W1]) and one pass over
+ * the readers for wakeups. begin() takes wlock, add() commits a record
+ * (dropping and retaking wlock while it waits for room, after publishing
+ * what the batch committed so far, so readers can free that room), end()
+ * publishes, drops wlock and wakes readers.
  */
-ssize_t shmring_ring_write(struct shmring_ring *ring, struct iov_iter *from,
-			   u32 type, pid_t pid, bool nonblock)
+int shmring_wbatch_begin(struct shmring_ring *ring, struct shmring_wbatch *wb)
+{
+	if (mutex_lock_interruptible(&ring->wlock))
+		return -ERESTARTSYS;
+	wb->locked = true;
+	wb->pub_head = ring->head;
+	wb->woken_head = ring->head;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_begin);
+
+/* Under wlock: readers may now see every record committed so far. */
+static void shmring_wbatch_publish(struct shmring_ring *ring,
+				   struct shmring_wbatch *wb)
+{
+	if (wb->pub_head == ring->head)
+		return;
+	WRITE_ONCE(ring->hdr->head_seq, ring->head_seq);
+	/* [W1] the records are complete before readers can see them. */
+	smp_store_release(&ring->hdr->head, ring->head);
+	wb->pub_head = ring->head;
+}
+
+/* Publish, drop wlock, wake the readers the new records made ready. */
+static void shmring_wbatch_unlock(struct shmring_ring *ring,
+				  struct shmring_wbatch *wb)
+{
+	u64 head_seq = ring->head_seq, old = wb->woken_head;
+
+	shmring_wbatch_publish(ring, wb);
+	wb->locked = false;
+	wb->woken_head = wb->pub_head;
+	mutex_unlock(&ring->wlock);
+	if (old != wb->pub_head)
+		shmring_wake_readers(ring, old, wb->pub_head, head_seq);
+}
+
+void shmring_wbatch_end(struct shmring_ring *ring, struct shmring_wbatch *wb)
+{
+	if (wb->locked)
+		shmring_wbatch_unlock(ring, wb);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_end);
+
+/*
+ * Commit one record gathered from @from (not yet visible: see end()).
+ * Either the whole record is committed or nothing is. Returns the
+ * payload length or -errno; on -errno wlock may have been dropped, and
+ * end() must still be called.
+ */
+ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
+			   struct iov_iter *from, u32 type, pid_t pid,
+			   bool nonblock)
 {
 	size_t len = iov_iter_count(from);
 	struct shmring_hdr *hdr = ring->hdr;
 	struct shmring_rec *rec;
-	u64 total, old_head, head_seq, pad;
-	u64 now;
-	ssize_t ret;
+	u64 total, pad, now;
+	int ret;
 
+	if (!wb->locked)
+		return -EINTR;
 	if (len > ring->max_record)
 		return -EMSGSIZE;
 	total = shmring_rec_total(len);
 	/* Fault the source in first so a bad buffer costs no old record. */
 	if (fault_in_iov_iter_readable(from, len))
 		return -EFAULT;
-	if (mutex_lock_interruptible(&ring->wlock))
-		return -ERESTARTSYS;
 	for (;;) {
-		ret = -EIDRM;
 		if (READ_ONCE(ring->unlinked))
-			goto out;
+			return -EIDRM;
+		/*
+		 * Overwrite: the tail only moves over records older than
+		 * head + total - data_size; keep that before what readers
+		 * can see, so the tail never passes the published head.
+		 */
+		if (ring->head - wb->pub_head + total > ring->data_size)
+			shmring_wbatch_publish(ring, wb);
 		ret = shmring_make_room(ring, total);
 		if (!ret)
 			break;
 		ring->writer_waits++;
 		if (nonblock)
-			goto out;
-		mutex_unlock(&ring->wlock);
+			return ret;
+		/* Readers free room only in what they can see: publish. */
+		shmring_wbatch_unlock(ring, wb);
 		ret = shmring_wait_room(ring, total);
 		if (ret)
 			return ret;
 		if (mutex_lock_interruptible(&ring->wlock))
 			return -ERESTARTSYS;
+		wb->locked = true;
+		wb->pub_head = ring->head;
+		wb->woken_head = ring->head;
 	}
 
 	rec = ring->data + (ring->head & ring->mask);
-	if (copy_from_iter(rec + 1, len, from) != len) {
-		ret = -EFAULT;
-		goto out;
-	}
+	if (copy_from_iter(rec + 1, len, from) != len)
+		return -EFAULT;
 	pad = total - sizeof(*rec) - len;
 	if (pad)
 		memset((char *)(rec + 1) + len, 0, pad);
@@ -547,22 +609,32 @@ ssize_t shmring_ring_write(struct shmring_ring *ring, struct iov_iter *from,
 		rec->flags |= SHMRING_REC_CSUM;
 	}
 
-	old_head = ring->head;
 	ring->head += total;
 	ring->head_seq++;
 	ring->bytes_written += len;
 	ring->records_written++;
 	WRITE_ONCE(hdr->last_write_ns, now);
 	WRITE_ONCE(hdr->last_write_len, len);
-	WRITE_ONCE(hdr->head_seq, ring->head_seq);
-	/* [W1] the record is complete before readers can see it. */
-	smp_store_release(&hdr->head, ring->head);
-	head_seq = ring->head_seq;
-	mutex_unlock(&ring->wlock);
-	shmring_wake_readers(ring, old_head, old_head + total, head_seq);
 	return len;
-out:
-	mutex_unlock(&ring->wlock);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_add);
+
+/*
+ * Write one record gathered from @from: a batch of one. Either the whole
+ * record becomes visible or nothing does. Returns the payload length or
+ * -errno.
+ */
+ssize_t shmring_ring_write(struct shmring_ring *ring, struct iov_iter *from,
+			   u32 type, pid_t pid, bool nonblock)
+{
+	struct shmring_wbatch wb;
+	ssize_t ret;
+
+	ret = shmring_wbatch_begin(ring, &wb);
+	if (ret)
+		return ret;
+	ret = shmring_wbatch_add(ring, &wb, from, type, pid, nonblock);
+	shmring_wbatch_end(ring, &wb);
 	return ret;
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_ring_write);
