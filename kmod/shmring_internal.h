@@ -95,6 +95,9 @@ struct shmring_ring {
 	wait_queue_head_t write_wq;	/* lossless writers and POLLOUT */
 	u32 nr_blocked;			/* writers asleep for room, under lock */
 	bool poll_waiting;		/* a writer polled without POLLOUT */
+	bool want_set;			/* want_pos holds a waiter's need */
+	u64 want_pos;			/* lowest need of the waiters, under lock */
+	u64 want_gen;			/* publications of want_pos, under lock */
 
 	/* Producer state, authoritative copies under wlock. */
 	u64 head;

@@ -1042,6 +1042,9 @@ static void shmring_lossless_writer_wakes_after_read(struct kunit *test)
 			msleep(20);
 	}
 	KUNIT_EXPECT_EQ(test, waiting, 1);
+	/* It fits once the reader is past the first record; kick 256 later. */
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->wait_pos), 512 + SZ_4K / 16);
+	KUNIT_EXPECT_GE(test, READ_ONCE(ring->hdr->wait_gen), 1);
 	KUNIT_EXPECT_FALSE(test, completion_done(&w->done));
 	KUNIT_EXPECT_EQ(test, ring->head_seq, fit);
 

@@ -1137,6 +1137,8 @@ static void shmring_abi_checks(void)
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, head_seq) != 72);
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, last_write_ns) != 80);
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, writers_waiting) != 92);
+	BUILD_BUG_ON(offsetof(struct shmring_hdr, wait_pos) != 96);
+	BUILD_BUG_ON(offsetof(struct shmring_hdr, wait_gen) != 104);
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, tail) != 128);
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, tail_seq) != 136);
 	BUILD_BUG_ON(sizeof(struct shmring_hdr) != 192);

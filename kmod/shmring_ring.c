@@ -14,8 +14,10 @@
  *        pairs with [R2] reader: read bytes, smp_rmb(), READ_ONCE(hdr->tail).
  *   [W3] writer: smp_load_acquire(rp->pos) before reusing space
  *        pairs with [R3] reader: read bytes, smp_store_release(rp->pos).
- *   [W4] writer: publish writers_waiting, full barrier, recheck positions
- *        pairs with [R4] reader: store pos, smp_mb(), read writers_waiting.
+ *   [W4] writer: publish writers_waiting and wait_pos, full barrier,
+ *        recheck positions
+ *        pairs with [R4] reader: store pos, smp_mb(), read writers_waiting
+ *        and wait_pos.
  *   [W5] writer: store head, smp_mb() (wq_has_sleeper), read reader pos
  *        pairs with [R5] reader: store pos, smp_mb(), reread head, sleep.
  */
@@ -324,6 +326,16 @@ static int shmring_make_room(struct shmring_ring *ring, u64 total)
 		tail += shmring_rec_total(shmring_len_at(ring, tail));
 		tail_seq++;
 	}
+	/*
+	 * While at it, reclaim up to a sixteenth of the ring more, but only
+	 * records every cursor has consumed: the next writes then find room
+	 * without walking the cursors and moving the tail each time.
+	 */
+	while (pos_before(tail, min) &&
+	       ring->head - tail + total + (ring->data_size >> 4) > ring->data_size) {
+		tail += shmring_rec_total(shmring_len_at(ring, tail));
+		tail_seq++;
+	}
 	ring->tail = tail;
 	ring->tail_seq = tail_seq;
 	ring->records_lost += lost;
@@ -359,11 +371,17 @@ static bool shmring_room_for(struct shmring_ring *ring, u64 total)
 	       ring->data_size;
 }
 
-/* Mirror who waits for room into the header, for readers. Under lock. */
+/*
+ * Mirror who waits for room into the header, for readers. Under lock.
+ * With nobody waiting, the next waiter's need starts afresh.
+ */
 static void shmring_publish_waiting(struct shmring_ring *ring)
 {
-	WRITE_ONCE(ring->hdr->writers_waiting,
-		   ring->nr_blocked + (ring->poll_waiting ? 1 : 0));
+	u32 waiting = ring->nr_blocked + (ring->poll_waiting ? 1 : 0);
+
+	if (!waiting)
+		ring->want_set = false;
+	WRITE_ONCE(ring->hdr->writers_waiting, waiting);
 }
 
 static void shmring_set_blocked(struct shmring_ring *ring, int delta)
@@ -376,13 +394,58 @@ static void shmring_set_blocked(struct shmring_ring *ring, int delta)
 	smp_mb();
 }
 
+/*
+ * A writer needs every cursor at or past @pos to fit: publish the lowest
+ * such need as hdr->wait_pos, so readers kick only once they reach it
+ * instead of after every record. Followed by [W4]'s barrier.
+ */
+static void shmring_want_pos(struct shmring_ring *ring, u64 pos)
+{
+	spin_lock(&ring->lock);
+	if (!ring->want_set || pos_before(pos, ring->want_pos)) {
+		ring->want_pos = pos;
+		ring->want_set = true;
+	}
+	WRITE_ONCE(ring->hdr->wait_pos, ring->want_pos);
+	/* Readers that kicked already kick again for this one. */
+	WRITE_ONCE(ring->hdr->wait_gen, ++ring->want_gen);
+	spin_unlock(&ring->lock);
+}
+
+/*
+ * Where every cursor must be for @total bytes to fit, plus a sixteenth of
+ * the ring: a waiting writer is woken when readers have freed that much
+ * (or drained), not after every record they consume. Never past head, so
+ * a reader that drains always reaches it.
+ */
+static u64 shmring_need_pos(struct shmring_ring *ring, u64 total)
+{
+	u64 slack = min(ring->data_size >> 4, ring->data_size - total);
+
+	return READ_ONCE(ring->head) + total + slack - ring->data_size;
+}
+
 static int shmring_wait_room(struct shmring_ring *ring, u64 total)
 {
-	int ret;
+	DEFINE_WAIT(wait);
+	int ret = 0;
 
 	shmring_set_blocked(ring, 1);
-	ret = wait_event_interruptible(ring->write_wq,
-				       shmring_room_for(ring, total));
+	for (;;) {
+		prepare_to_wait(&ring->write_wq, &wait, TASK_INTERRUPTIBLE);
+		/* After every wakeup: head may have moved, need again. */
+		shmring_want_pos(ring, shmring_need_pos(ring, total));
+		/* [W4] the need is visible before we recheck; pairs with [R4]. */
+		smp_mb();
+		if (shmring_room_for(ring, total))
+			break;
+		if (signal_pending(current)) {
+			ret = -ERESTARTSYS;
+			break;
+		}
+		schedule();
+	}
+	finish_wait(&ring->write_wq, &wait);
 	shmring_set_blocked(ring, -1);
 	return ret;
 }
@@ -394,6 +457,9 @@ void shmring_poll_wait_room(struct shmring_ring *ring)
 	ring->poll_waiting = true;
 	shmring_publish_waiting(ring);
 	spin_unlock(&ring->lock);
+	/* POLLOUT means room for the largest record. */
+	shmring_want_pos(ring, shmring_need_pos(ring,
+			 shmring_rec_total(ring->max_record)));
 	/* [W4] as in shmring_set_blocked(). */
 	smp_mb();
 }
@@ -411,6 +477,8 @@ void shmring_kick(struct shmring_ring *ring)
 {
 	spin_lock(&ring->lock);
 	ring->poll_waiting = false;
+	/* The writers we wake publish their need afresh if they sleep again. */
+	ring->want_set = false;
 	shmring_publish_waiting(ring);
 	spin_unlock(&ring->lock);
 	wake_up_interruptible_all(&ring->write_wq);

@@ -34,6 +34,8 @@ struct shmring {
 	uint64_t lost;
 	uint64_t peek_total;		/* bytes of the peeked record, or 0 */
 	uint64_t peek_seq;
+	int wait_pos;			/* kernel has SHMRING_FEAT_WAIT_POS */
+	uint64_t kicked_gen;		/* hdr->wait_gen we last kicked for */
 };
 
 /*
@@ -147,7 +149,30 @@ static int map_reader(struct shmring *r)
 		return -EPROTO;
 	r->pos = load_acquire(&r->rp->pos);
 	r->seq = r->rp->seq;
+	r->wait_pos = !!(info.features & SHMRING_FEAT_WAIT_POS);
 	return 0;
+}
+
+/*
+ * Lossless rings: wake writers waiting for room ([R4] done by the caller).
+ * With wait_pos, once we reach the position they need, and once per
+ * publication of it (wait_gen): a writer that sleeps again publishes
+ * again. Without it, after every record.
+ */
+static void kick_writers(struct shmring *r)
+{
+	uint64_t gen;
+
+	if (!__atomic_load_n(&r->hdr->writers_waiting, __ATOMIC_RELAXED))
+		return;
+	if (r->wait_pos) {
+		gen = load_relaxed(&r->hdr->wait_gen);
+		if (gen == r->kicked_gen ||
+		    before(r->pos, load_relaxed(&r->hdr->wait_pos)))
+			return;
+		r->kicked_gen = gen;
+	}
+	sys_ioctl(r->fd, SHMRING_IOC_KICK, NULL);
 }
 
 static int open_common(struct shmring_open *o, unsigned int flags,
@@ -473,8 +498,7 @@ int shmring_consume(struct shmring *r)
 	__atomic_store_n(&rp->pos, r->pos, __ATOMIC_RELEASE);
 	/* [R4] pairs with [W4]: pos is visible before we look for writers. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (__atomic_load_n(&r->hdr->writers_waiting, __ATOMIC_RELAXED))
-		sys_ioctl(r->fd, SHMRING_IOC_KICK, NULL);
+	kick_writers(r);
 	return stale ? -ESTALE : 0;
 }
 

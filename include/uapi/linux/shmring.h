@@ -33,8 +33,10 @@
 #define SHMRING_FEAT_SUBS	(1U << 1)	/* durable subscriptions */
 #define SHMRING_FEAT_CSUM	(1U << 2)	/* SHMRING_ATTR_CSUM */
 #define SHMRING_FEAT_WATERMARK	(1U << 3)	/* SHMRING_OPT_WATERMARK_* */
+#define SHMRING_FEAT_WAIT_POS	(1U << 4)	/* shmring_hdr.wait_pos */
 #define SHMRING_FEAT_ALL	(SHMRING_FEAT_BATCH | SHMRING_FEAT_SUBS | \
-				 SHMRING_FEAT_CSUM | SHMRING_FEAT_WATERMARK)
+				 SHMRING_FEAT_CSUM | SHMRING_FEAT_WATERMARK | \
+				 SHMRING_FEAT_WAIT_POS)
 
 /* Ring policies (shmring_attr.policy). */
 #define SHMRING_POLICY_OVERWRITE 0	/* writers never block, old records lost */
@@ -217,7 +219,17 @@ struct shmring_hdr {
 	__u64 last_write_ns;	/* CLOCK_REALTIME of the last commit */
 	__u32 last_write_len;	/* payload bytes of the last commit */
 	__u32 writers_waiting;	/* lossless: writers wait for space (see docs) */
-	__u64 __pad2[4];
+	/*
+	 * Lossless, while writers_waiting: the waiting writers fit once every
+	 * cursor is at or past wait_pos. A reader consuming in place kicks
+	 * (SHMRING_IOC_KICK) when its position is there, once per value of
+	 * wait_gen, which changes whenever a writer publishes wait_pos.
+	 * Both 0 on kernels without SHMRING_FEAT_WAIT_POS: kick after every
+	 * consume while writers_waiting.
+	 */
+	__u64 wait_pos;
+	__u64 wait_gen;
+	__u64 __pad2[2];
 	/* Reclaim cache line: moved before space is overwritten. */
 	__u64 tail;		/* oldest record still valid (release) */
 	__u64 tail_seq;		/* its sequence number */
