@@ -170,7 +170,7 @@ static struct {
 	FILE *out;
 	int errors;
 } opt = {
-	.ring_size = 1 << 20, .batch = 64, .reps = 3, .target_s = 0.25,
+	.ring_size = 1 << 20, .batch = 64, .reps = 5, .target_s = 0.25,
 	.samples = 2000, .gap_us = 300, .idle_s = 0.5,
 };
 
@@ -1718,7 +1718,7 @@ static void usage(FILE *f)
 "  -s, --sizes LIST       record payload bytes (default 16,64,512,4096,65536)\n"
 "  -S, --scenarios LIST   writers x readers (default 1x1,4x1,1x4,4x4)\n"
 "  -m, --metrics LIST     throughput,latency,idle (default all three)\n"
-"  -r, --reps N           repetitions of every measurement (default 3)\n"
+"  -r, --reps N           repetitions of every measurement (default 5)\n"
 "  -d, --duration SEC     calibrate each throughput run to last SEC (default 0.25)\n"
 "  -n, --records N        fixed records per writer instead of calibrating\n"
 "  -b, --batch N          records per batch call (default 64, at most %u)\n"
