@@ -697,24 +697,26 @@ static long shmring_ioc_info(struct shmring_file *sf, struct shmring_ring *ring,
 	return copy_to_user(uarg, &in, in.size) ? -EFAULT : 0;
 }
 
+#define SHMRING_BATCH_CHUNK	16	/* descriptors copied in at a time */
+
 /*
  * SHMRING_IOC_WRITE_BATCH: the records are committed under one hold of
- * wlock and become visible together. Descriptors are read one at a time
- * (under wlock, which may sleep) so a bad one stops the batch there.
+ * wlock and become visible together. Descriptors are copied in a few at
+ * a time (under wlock, which may sleep); a bad one stops the batch there.
  */
 static long shmring_ioc_batch(struct file *file, struct shmring_ring *ring,
 			      void __user *uarg)
 {
+	struct shmring_batch_rec chunk[SHMRING_BATCH_CHUNK], *r;
 	bool nonblock = file->f_flags & O_NONBLOCK;
 	struct shmring_batch_rec __user *urec;
 	pid_t pid = task_tgid_vnr(current);
 	struct shmring_wbatch wb;
-	struct shmring_batch_rec r;
 	struct shmring_batch b;
 	struct iov_iter iter;
 	void __user *ubuf;
+	u32 i, have = 0, next = 0;
 	ssize_t ret = 0;
-	u32 i;
 
 	ret = shmring_copy_in(&b, sizeof(b), sizeof(b), uarg);
 	if (ret)
@@ -726,21 +728,30 @@ static long shmring_ioc_batch(struct file *file, struct shmring_ring *ring,
 	if (ret)
 		return ret;
 	for (i = 0; i < b.nr; i++) {
-		if (copy_from_user(&r, urec + i, sizeof(r))) {
-			ret = -EFAULT;
-			break;
+		if (next == have) {
+			have = min_t(u32, b.nr - i, SHMRING_BATCH_CHUNK);
+			next = 0;
+			/* The array may end early: then one descriptor at a time. */
+			if (copy_from_user(chunk, urec + i, have * sizeof(*r))) {
+				have = 1;
+				if (copy_from_user(chunk, urec + i, sizeof(*r))) {
+					ret = -EFAULT;
+					break;
+				}
+			}
 		}
-		if (r.flags || r.__reserved0) {
+		r = &chunk[next++];
+		if (r->flags || r->__reserved0) {
 			ret = -EINVAL;
 			break;
 		}
-		ubuf = u64_to_user_ptr(r.data);
-		if (!access_ok(ubuf, r.len)) {
+		ubuf = u64_to_user_ptr(r->data);
+		if (!access_ok(ubuf, r->len)) {
 			ret = -EFAULT;
 			break;
 		}
-		iov_iter_ubuf(&iter, ITER_SOURCE, ubuf, r.len);
-		ret = shmring_wbatch_add(ring, &wb, &iter, r.type, pid, nonblock);
+		iov_iter_ubuf(&iter, ITER_SOURCE, ubuf, r->len);
+		ret = shmring_wbatch_add(ring, &wb, &iter, r->type, pid, nonblock);
 		if (ret < 0)
 			break;
 	}

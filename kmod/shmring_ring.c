@@ -625,8 +625,13 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 	if (len > ring->max_record)
 		return -EMSGSIZE;
 	total = shmring_rec_total(len);
-	/* Fault the source in first so a bad buffer costs no old record. */
-	if (fault_in_iov_iter_readable(from, len))
+	/*
+	 * Making room may drop old records: fault the source in first so a
+	 * bad buffer costs none. (With room to spare a failed copy costs
+	 * nothing, and the common case saves the walk.)
+	 */
+	if (ring->head - ring->tail + total > ring->data_size &&
+	    fault_in_iov_iter_readable(from, len))
 		return -EFAULT;
 	for (;;) {
 		if (READ_ONCE(ring->unlinked))

@@ -234,6 +234,33 @@ static void test_bound_errors(int wfd, int rfd)
 	is_int(xioctl(wfd, SHMRING_IOC_WRITE_BATCH, &b), 0, "WRITE_BATCH partial batch succeeds");
 	is_int(b.done, 1, "WRITE_BATCH partial batch reports done=1");
 	committed++;
+	/*
+	 * A descriptor array that ends at an unmapped page after 18 good
+	 * descriptors (more than the kernel copies in at a time): those 18
+	 * are committed, done says 18.
+	 */
+	{
+		long pg = sysconf(_SC_PAGESIZE);
+		char *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		struct shmring_batch_rec *end;
+		int k;
+
+		if (m == MAP_FAILED || munmap(m + pg, pg)) {
+			bail_out("mmap: %s", strerror(errno));
+		}
+		end = (struct shmring_batch_rec *)(m + pg) - 18;
+		for (k = 0; k < 18; k++)
+			end[k] = recs[0];
+		b.recs = (uintptr_t)end;
+		b.nr = 20;
+		is_int(xioctl(wfd, SHMRING_IOC_WRITE_BATCH, &b), 0,
+		       "WRITE_BATCH array cut short by an unmapped page succeeds");
+		is_int(b.done, 18, "WRITE_BATCH array cut short reports done=18");
+		committed += 18;
+		munmap(m, pg);
+		b.recs = (uintptr_t)recs;
+	}
 
 	memset(&opt, 0, sizeof(opt));
 	opt.opt = 99;
