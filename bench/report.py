@@ -28,6 +28,8 @@ from pathlib import Path
 
 IMPL_NOTES = {      # known impls, in display order
     "shmring-write": "shmring, one shmring_write(3) per record, lossless ring",
+    "shmring-write2": "shmring, write(2) on the ring's fd, one record per "
+                      "call, lossless ring",
     "shmring-batch": "shmring, shmring_write_batch(3), lossless ring",
     "shmring-ow-write": "shmring, shmring_write(3), overwrite ring (writers "
                         "never wait)",

@@ -385,6 +385,23 @@ static int shm_w_write(struct run *run, unsigned int w, char *const *recs, unsig
 	return 0;
 }
 
+/* The kernel's own write(2) path, without libshmring's batch of one. */
+static int shm_w_syswrite(struct run *run, unsigned int w, char *const *recs, unsigned int n)
+{
+	unsigned int i;
+	ssize_t k;
+
+	(void)w;
+	for (i = 0; i < n; i++) {
+		do
+			k = write(shmring_fd(me.h), recs[i], run->size);
+		while (k < 0 && errno == EINTR);
+		if (k < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 static int shm_w_batch(struct run *run, unsigned int w, char *const *recs, unsigned int n)
 {
 	struct shmring_msg msgs[SHMRING_BATCH_MAX];
@@ -1120,6 +1137,7 @@ static int memcpy_w_send(struct run *run, unsigned int w, char *const *recs, uns
 
 static const struct impl impls[] = {
 	SHM("shmring-write", "lossless", "write", shm_w_write),
+	SHM("shmring-write2", "lossless", "write2", shm_w_syswrite),
 	SHM("shmring-batch", "lossless", "batch", shm_w_batch),
 	SHM("shmring-ow-write", "overwrite", "write", shm_w_write),
 	SHM("shmring-ow-batch", "overwrite", "batch", shm_w_batch),
