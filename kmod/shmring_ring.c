@@ -652,13 +652,10 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 		/* Readers free room only in what they can see: publish. */
 		shmring_wbatch_unlock(ring, wb);
 		ret = shmring_wait_room(ring, total);
+		if (!ret)
+			ret = shmring_wbatch_begin(ring, wb);
 		if (ret)
 			return ret;
-		if (mutex_lock_interruptible(&ring->wlock))
-			return -ERESTARTSYS;
-		wb->locked = true;
-		wb->pub_head = ring->head;
-		wb->woken_head = ring->head;
 	}
 
 	rec = ring->data + (ring->head & ring->mask);

@@ -213,6 +213,20 @@ static void *xmap(size_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* A number from a /proc file, or -1. */
+static long read_long(const char *path)
+{
+	long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
 static int set_nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -280,7 +294,7 @@ struct impl {
 	const char *name, *transport, *path, *policy;
 	int (*setup)(struct run *run);
 	void (*cleanup)(struct run *run);
-	int (*w_open)(struct run *run, unsigned int w);
+	int (*w_open)(struct run *run, unsigned int w);	/* optional */
 	/* n records of run->size bytes at recs[], to every reader */
 	int (*w_send)(struct run *run, unsigned int w, char *const *recs, unsigned int n);
 	/* add the reader's fds to me.ep */
@@ -748,19 +762,14 @@ static void mqb_cleanup(struct run *run);
 
 static int mqb_setup(struct run *run)
 {
+	long msg_max = read_long("/proc/sys/fs/mqueue/msg_max");
 	struct mq_attr a = { .mq_msgsize = run->size };
-	long msg_max = 10;
 	char name[80];
 	unsigned int r;
-	FILE *f;
 	mqd_t q;
 
-	f = fopen("/proc/sys/fs/mqueue/msg_max", "r");
-	if (f) {
-		if (fscanf(f, "%ld", &msg_max) != 1)
-			msg_max = 10;
-		fclose(f);
-	}
+	if (msg_max < 1)
+		msg_max = 10;	/* the kernel's default */
 	/* The same buffer as every other transport, as far as msg_max allows. */
 	run->mq_depth = opt.ring_size / run->size;
 	if (run->mq_depth > (uint64_t)msg_max)
@@ -941,13 +950,6 @@ static int efd_signal(int fd)
 	uint64_t one = 1;
 
 	return write(fd, &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
-}
-
-static int uring_w_open(struct run *run, unsigned int w)
-{
-	(void)run;
-	(void)w;
-	return 0;
 }
 
 /* Room for @need bytes: wait on our eventfd until the reader frees some. */
@@ -1152,7 +1154,7 @@ static const struct impl impls[] = {
 	{ "mq", "posix-mq", "single", "lossless", mqb_setup, mqb_cleanup, mqb_w_open,
 	  mqb_w_send, mqb_r_open, mqb_r_drain, NULL, NULL, 0 },
 	{ "uring", "memfd-ring", "single", "lossless", uring_setup, uring_cleanup,
-	  uring_w_open, uring_w_send, uring_r_open, uring_r_drain, uring_r_presleep,
+	  NULL, uring_w_send, uring_r_open, uring_r_drain, uring_r_presleep,
 	  uring_r_woken, 0 },
 	{ "memcpy", "memcpy", "single", "none", memcpy_setup, NULL, memcpy_w_open,
 	  memcpy_w_send, NULL, NULL, NULL, NULL, 1 },
@@ -1174,11 +1176,10 @@ static unsigned int send_batch(const struct impl *im, uint32_t size, enum mode m
 
 /* --- Children ---------------------------------------------------------------- */
 
-static void start_child(struct run *run, struct proc_res *res, int ready, int go)
+static void start_child(struct proc_res *res, int ready, int go)
 {
 	char c = res->err ? 'E' : 'R';
 
-	(void)run;
 	if (write(ready, &c, 1) != 1)
 		_exit(1);
 	close(ready);
@@ -1223,10 +1224,10 @@ static int writer_main(struct run *run, unsigned int w, int ready, int go)
 		fail(res, -ENOMEM, "out of memory");
 	for (k = 0; mem && k < run->batch; k++)
 		recs[k] = mem + (size_t)k * run->size;
-	ret = mem ? im->w_open(run, w) : -ENOMEM;
+	ret = !mem ? -ENOMEM : im->w_open ? im->w_open(run, w) : 0;
 	if (ret)
 		fail(res, ret, "writer open: %s", strerror(-ret));
-	start_child(run, res, ready, go);
+	start_child(res, ready, go);
 	if (res->err)
 		return 1;
 	getrusage(RUSAGE_SELF, &r0);
@@ -1276,7 +1277,7 @@ static int reader_main(struct run *run, unsigned int r, int ready, int go)
 	ret = me.ep < 0 ? -errno : im->r_open(run, r);
 	if (ret)
 		fail(res, ret, "reader open: %s", strerror(-ret));
-	start_child(run, res, ready, go);
+	start_child(res, ready, go);
 	if (res->err)
 		return 1;
 	getrusage(RUSAGE_SELF, &r0);
@@ -1646,19 +1647,6 @@ static void idle_cell(const struct impl *im)
 }
 
 /* --- Limits: raise what the IPC peers are allowed, as root ------------------------ */
-
-static long read_long(const char *path)
-{
-	long v = -1;
-	FILE *f = fopen(path, "r");
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
 
 static void raise_to(const char *path, long want)
 {
