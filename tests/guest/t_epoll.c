@@ -180,7 +180,13 @@ static void test_idle(void)
 	close(pfd[1]);
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader blocked in poll for 2 s");
 	ok(now_mono_ns() - t0 >= 1900000000ULL, "it really waited");
-	ok(used <= 10000, "and used %llu us of CPU (utime+stime) while blocked",
+	/*
+	 * A reader that spins or wakes periodically uses most of the 2 s;
+	 * one that sleeps uses the poll entry and exit: 0.5-2 ms seen here,
+	 * 10.4 ms once on the debug kernel while the host checks loaded the
+	 * machine. 2.5% of the wait keeps the first far out and the second in.
+	 */
+	ok(used <= 50000, "and used %llu us of CPU (utime+stime) while blocked",
 	   (unsigned long long)used);
 	shmring_close(w);
 	shmring_unlink(RING);
