@@ -30,7 +30,6 @@
 
 #define SHMRING_VERSION		"0.1.0"
 #define SHMRING_HARD_MAX_SIZE	(1ULL << 30)
-#define SHMRING_MAX_SUBS	64
 
 struct shmring_limits shmring_limits = {
 	.default_size	= 1ULL << 20,
@@ -618,11 +617,19 @@ out:
 	return ret;
 }
 
-static int shmring_copy_name(char *name, size_t size, void __user *uarg)
+/* A struct shmring_name whose name is at most @max - 1 bytes. */
+static int shmring_copy_name(struct shmring_name *n, size_t max,
+			     void __user *uarg)
 {
-	if (copy_from_user(name, uarg, size))
-		return -EFAULT;
-	return shmring_name_valid(name, size) ? 0 : -EINVAL;
+	int ret = shmring_copy_in(n, sizeof(*n), SHMRING_NAME_SIZE_VER0, uarg);
+
+	if (ret)
+		return ret;
+	if (n->flags)
+		return -EINVAL;
+	if (memchr_inv(n->name + max, 0, sizeof(n->name) - max))
+		return -EINVAL;
+	return shmring_name_valid(n->name, max) ? 0 : -EINVAL;
 }
 
 static long shmring_ioc_unlink(void __user *uarg)
@@ -632,7 +639,7 @@ static long shmring_ioc_unlink(void __user *uarg)
 	struct shmring_ns *ns;
 	int ret;
 
-	ret = shmring_copy_name(n.name, sizeof(n.name), uarg);
+	ret = shmring_copy_name(&n, sizeof(n.name), uarg);
 	if (ret)
 		return ret;
 	mutex_lock(&shmring_lock);
@@ -767,11 +774,11 @@ static long shmring_ioc_set_opt(struct shmring_file *sf,
 				struct shmring_ring *ring, void __user *uarg)
 {
 	struct shmring_opt opt;
+	int ret;
 
-	if (copy_from_user(&opt, uarg, sizeof(opt)))
-		return -EFAULT;
-	if (opt.__reserved0)
-		return -EINVAL;
+	ret = shmring_copy_in(&opt, sizeof(opt), SHMRING_OPT_SIZE_VER0, uarg);
+	if (ret)
+		return ret;
 	switch (opt.opt) {
 	case SHMRING_OPT_WRITE_TYPE:
 		if (!(sf->oflags & SHMRING_O_WRITE))
@@ -843,11 +850,12 @@ static long shmring_ioc_sub_list(struct shmring_ring *ring, void __user *uarg)
 
 static long shmring_ioc_sub_del(struct shmring_ring *ring, void __user *uarg)
 {
-	char name[SHMRING_SUB_NAME_MAX];
+	struct shmring_name n;
+	const char *name = n.name;
 	struct shmring_sub *sub;
 	int ret;
 
-	ret = shmring_copy_name(name, sizeof(name), uarg);
+	ret = shmring_copy_name(&n, SHMRING_SUB_NAME_MAX, uarg);
 	if (ret)
 		return ret;
 	mutex_lock(&ring->wlock);
@@ -1136,7 +1144,17 @@ static void shmring_abi_checks(void)
 	BUILD_BUG_ON(offsetof(struct shmring_info, readers) != 224);
 	BUILD_BUG_ON(sizeof(struct shmring_info) != 240);
 	BUILD_BUG_ON(sizeof(struct shmring_opt) != 16);
+	BUILD_BUG_ON(offsetof(struct shmring_opt, opt) != 4);
 	BUILD_BUG_ON(offsetof(struct shmring_opt, val) != 8);
+	BUILD_BUG_ON(sizeof(struct shmring_name) != SHMRING_NAME_SIZE_VER0);
+	BUILD_BUG_ON(offsetof(struct shmring_name, flags) != 4);
+	BUILD_BUG_ON(offsetof(struct shmring_name, name) != 8);
+	BUILD_BUG_ON(sizeof(struct shmring_features) != 64);
+	BUILD_BUG_ON(offsetof(struct shmring_features, max_subs) != 16);
+	BUILD_BUG_ON(offsetof(struct shmring_features, max_readers) != 24);
+	BUILD_BUG_ON(offsetof(struct shmring_features, batch_max) != 36);
+	BUILD_BUG_ON(offsetof(struct shmring_features, max_data_size) != 40);
+	BUILD_BUG_ON(offsetof(struct shmring_features, max_user) != 56);
 	BUILD_BUG_ON(sizeof(struct shmring_sub_info) != 64);
 	BUILD_BUG_ON(offsetof(struct shmring_sub_info, pos) != 32);
 	BUILD_BUG_ON(offsetof(struct shmring_sub_info, attached) != 56);
@@ -1153,9 +1171,13 @@ static void shmring_abi_checks(void)
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, tail) != 128);
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, tail_seq) != 136);
 	BUILD_BUG_ON(sizeof(struct shmring_hdr) != 192);
-	BUILD_BUG_ON(sizeof(struct shmring_reader) != 64);
+	BUILD_BUG_ON(sizeof(struct shmring_reader) != 128);
 	BUILD_BUG_ON(offsetof(struct shmring_reader, seq) != 8);
 	BUILD_BUG_ON(offsetof(struct shmring_reader, records_lost) != 32);
+	BUILD_BUG_ON(offsetof(struct shmring_reader, txn_pos) != 40);
+	BUILD_BUG_ON(offsetof(struct shmring_reader, txn_seq) != 48);
+	BUILD_BUG_ON(offsetof(struct shmring_reader, txn_read) != 56);
+	BUILD_BUG_ON(offsetof(struct shmring_reader, txn_lost) != 64);
 	BUILD_BUG_ON(sizeof(struct shmring_hdr) > PAGE_SIZE);
 }
 

@@ -269,6 +269,7 @@ int shmring_unlink(const char *name)
 	int fd, ret = 0;
 
 	memset(&n, 0, sizeof(n));
+	n.size = sizeof(n);
 	ret = name_copy(n.name, sizeof(n.name), name);
 	if (ret)
 		return ret;
@@ -282,7 +283,9 @@ int shmring_unlink(const char *name)
 
 int shmring_set_write_type(struct shmring *r, uint32_t type)
 {
-	struct shmring_opt opt = { .opt = SHMRING_OPT_WRITE_TYPE, .val = type };
+	struct shmring_opt opt = {
+		.size = sizeof(opt), .opt = SHMRING_OPT_WRITE_TYPE, .val = type
+	};
 
 	return sys_ioctl(r->fd, SHMRING_IOC_SET_OPT, &opt);
 }
@@ -521,7 +524,9 @@ int shmring_wait(struct shmring *r, int timeout_ms)
 
 int shmring_set_watermark(struct shmring *r, uint64_t bytes, uint64_t records)
 {
-	struct shmring_opt opt = { .opt = SHMRING_OPT_WATERMARK_BYTES, .val = bytes };
+	struct shmring_opt opt = {
+		.size = sizeof(opt), .opt = SHMRING_OPT_WATERMARK_BYTES, .val = bytes
+	};
 
 	if (records) {
 		opt.opt = SHMRING_OPT_WATERMARK_RECS;
@@ -562,6 +567,7 @@ int shmring_sub_delete(struct shmring *r, const char *sub)
 	int ret;
 
 	memset(&n, 0, sizeof(n));
+	n.size = sizeof(n);
 	ret = name_copy(n.name, SHMRING_SUB_NAME_MAX, sub);
 	if (ret)
 		return ret;

@@ -166,6 +166,7 @@ static void test_unlink_errors(void)
 	int fd = dev_fd(O_RDWR);
 
 	memset(&n, 0, sizeof(n));
+	n.size = sizeof(n);
 	EXPECT(xioctl(fd, SHMRING_IOC_UNLINK, &n), EINVAL, "UNLINK empty name");
 	strcpy(n.name, "a/b");
 	EXPECT(xioctl(fd, SHMRING_IOC_UNLINK, &n), EINVAL, "UNLINK name with '/'");
@@ -263,12 +264,13 @@ static void test_bound_errors(int wfd, int rfd)
 	}
 
 	memset(&opt, 0, sizeof(opt));
+	opt.size = sizeof(opt);
 	opt.opt = 99;
 	EXPECT(xioctl(wfd, SHMRING_IOC_SET_OPT, &opt), EINVAL, "SET_OPT unknown option");
 	opt.opt = SHMRING_OPT_WRITE_TYPE;
-	opt.__reserved0 = 1;
-	EXPECT(xioctl(wfd, SHMRING_IOC_SET_OPT, &opt), EINVAL, "SET_OPT reserved set");
-	opt.__reserved0 = 0;
+	opt.size = 8;
+	EXPECT(xioctl(wfd, SHMRING_IOC_SET_OPT, &opt), EINVAL, "SET_OPT size below the first layout");
+	opt.size = sizeof(opt);
 	opt.val = 1ULL << 32;
 	EXPECT(xioctl(wfd, SHMRING_IOC_SET_OPT, &opt), EINVAL, "SET_OPT write type above 32 bits");
 	opt.val = 1;
@@ -287,6 +289,7 @@ static void test_bound_errors(int wfd, int rfd)
 	l.subs = (uintptr_t)bad_ptr();
 	is_int(xioctl(rfd, SHMRING_IOC_SUB_LIST, &l), 0, "SUB_LIST with no subscriptions copies nothing");
 	memset(&n, 0, sizeof(n));
+	n.size = sizeof(n);
 	strcpy(n.name, "nosuch");
 	EXPECT(xioctl(rfd, SHMRING_IOC_SUB_DEL, &n), ENOENT, "SUB_DEL missing subscription");
 	strcpy(n.name, "a/b");

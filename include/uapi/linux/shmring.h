@@ -5,9 +5,12 @@
  * This header is the whole kernel/user ABI. It is included by the module
  * (kmod/), by libshmring (lib/) and by the tools. Rules:
  *   - fields are fixed-size __u32/__u64, padding is explicit and must be 0;
- *   - structs passed to ioctls start with a __u32 size so they can grow at
- *     the end (the kernel accepts older/smaller and newer/larger structs
- *     whose unknown tail is zero, see copy_struct_from_user());
+ *   - every struct passed to an ioctl starts with a __u32 size, and the
+ *     kernel dispatches on the ioctl's type and number only (never on the
+ *     size encoded in the command): a struct may grow at the end, an older
+ *     kernel accepts a larger struct whose unknown tail is zero (E2BIG
+ *     otherwise) and a newer kernel accepts the older, smaller layout
+ *     (SHMRING_*_SIZE_VER0 is the smallest each ioctl takes);
  *   - every unknown flag bit and every non-zero reserved field is EINVAL;
  *   - new capabilities are announced through SHMRING_FEAT_* bits.
  * docs/design.md describes the layout and docs/errors.md the errno table.
@@ -34,9 +37,21 @@
 #define SHMRING_FEAT_CSUM	(1U << 2)	/* SHMRING_ATTR_CSUM */
 #define SHMRING_FEAT_WATERMARK	(1U << 3)	/* SHMRING_OPT_WATERMARK_* */
 #define SHMRING_FEAT_WAIT_POS	(1U << 4)	/* shmring_hdr.wait_pos */
+#define SHMRING_FEAT_SUB_OWNER	(1U << 5)	/* subscriptions belong to their creator */
+#define SHMRING_FEAT_CURSOR_TXN	(1U << 6)	/* shmring_reader.txn_* (crash-atomic) */
+#define SHMRING_FEAT_FEATURES	(1U << 7)	/* SHMRING_IOC_FEATURES */
 #define SHMRING_FEAT_ALL	(SHMRING_FEAT_BATCH | SHMRING_FEAT_SUBS | \
 				 SHMRING_FEAT_CSUM | SHMRING_FEAT_WATERMARK | \
-				 SHMRING_FEAT_WAIT_POS)
+				 SHMRING_FEAT_WAIT_POS | SHMRING_FEAT_SUB_OWNER | \
+				 SHMRING_FEAT_CURSOR_TXN | SHMRING_FEAT_FEATURES)
+
+/*
+ * Fixed limits of this ABI. Memory and reader caps that an administrator
+ * sets (module parameters) are reported by SHMRING_IOC_FEATURES.
+ */
+#define SHMRING_MAX_SUBS	64	/* durable subscriptions per ring */
+#define SHMRING_MAX_SUBS_OTHER	8	/* per ring, created by one user who
+					 * does not own the ring */
 
 /* Ring policies (shmring_attr.policy). */
 #define SHMRING_POLICY_OVERWRITE 0	/* writers never block, old records lost */
@@ -62,9 +77,16 @@ struct shmring_attr {
 #define SHMRING_O_WRITE		(1U << 3)	/* allow write(2) and batches */
 #define SHMRING_O_SUB		(1U << 4)	/* reader uses durable cursor sub_name */
 #define SHMRING_O_FROM_HEAD	(1U << 5)	/* new reader starts at head, not tail */
+/*
+ * With SUB, when the subscription is created: any user who may read the
+ * ring may attach to it later (default: only its creator, or
+ * CAP_IPC_OWNER in the ring's user namespace).
+ */
+#define SHMRING_O_SUB_SHARED	(1U << 6)
 #define SHMRING_O_FLAGS_ALL	(SHMRING_O_CREAT | SHMRING_O_EXCL | \
 				 SHMRING_O_READ | SHMRING_O_WRITE | \
-				 SHMRING_O_SUB | SHMRING_O_FROM_HEAD)
+				 SHMRING_O_SUB | SHMRING_O_FROM_HEAD | \
+				 SHMRING_O_SUB_SHARED)
 
 /*
  * SHMRING_IOC_OPEN binds a fresh /dev/shmring file to a named ring, as
@@ -131,8 +153,8 @@ struct shmring_info {
 #define SHMRING_OPT_WATERMARK_RECS	3	/* wake reader after N records */
 
 struct shmring_opt {
+	__u32 size;		/* sizeof(struct shmring_opt) */
 	__u32 opt;		/* SHMRING_OPT_* */
-	__u32 __reserved0;	/* must be 0 */
 	__u64 val;
 };
 
@@ -154,9 +176,44 @@ struct shmring_sub_list {
 	__u32 __reserved0;
 };
 
+/*
+ * A ring name (UNLINK) or a subscription name (SUB_DEL: at most
+ * SHMRING_SUB_NAME_MAX - 1 bytes, the rest of name[] zero).
+ */
 struct shmring_name {
-	char name[SHMRING_NAME_MAX];	/* ring, or subscription for SUB_DEL */
+	__u32 size;		/* sizeof(struct shmring_name) */
+	__u32 flags;		/* must be 0 */
+	char name[SHMRING_NAME_MAX];
 };
+
+/*
+ * What this kernel offers, readable on a file not bound to any ring
+ * (SHMRING_IOC_FEATURES). Caps are the module parameters in force.
+ */
+struct shmring_features {
+	__u32 size;		/* in: sizeof as caller knows it */
+	__u32 abi_version;	/* SHMRING_ABI_VERSION */
+	__u32 features;		/* SHMRING_FEAT_* */
+	__u32 page_size;
+	__u32 max_subs;		/* SHMRING_MAX_SUBS */
+	__u32 max_subs_other;	/* SHMRING_MAX_SUBS_OTHER */
+	__u32 max_readers;	/* attached readers per ring */
+	__u32 max_user_readers;	/* attached readers one user may have */
+	__u32 max_rings;	/* rings per IPC namespace */
+	__u32 batch_max;	/* SHMRING_BATCH_MAX */
+	__u64 max_data_size;	/* largest ring data size */
+	__u64 max_total;	/* bytes of all rings together */
+	__u64 max_user;		/* bytes charged to one user */
+};
+
+/* Smallest struct each ioctl accepts (its first published layout). */
+#define SHMRING_OPEN_SIZE_VER0		152
+#define SHMRING_NAME_SIZE_VER0		72
+#define SHMRING_INFO_SIZE_VER0		120	/* through attr */
+#define SHMRING_BATCH_SIZE_VER0		24
+#define SHMRING_OPT_SIZE_VER0		16
+#define SHMRING_SUB_LIST_SIZE_VER0	24
+#define SHMRING_FEATURES_SIZE_VER0	16	/* through page_size */
 
 #define SHMRING_IOC_MAGIC	0xB7
 #define SHMRING_IOC_OPEN	_IOWR(SHMRING_IOC_MAGIC, 0x01, struct shmring_open)
@@ -168,6 +225,7 @@ struct shmring_name {
 #define SHMRING_IOC_SUB_DEL	_IOW(SHMRING_IOC_MAGIC, 0x07, struct shmring_name)
 /* Lossless rings: wake writers waiting for space after consuming in place. */
 #define SHMRING_IOC_KICK	_IO(SHMRING_IOC_MAGIC, 0x08)
+#define SHMRING_IOC_FEATURES	_IOWR(SHMRING_IOC_MAGIC, 0x09, struct shmring_features)
 
 /*
  * Record header. Every record in the data area starts with one, at an
@@ -191,7 +249,8 @@ struct shmring_rec {
 #define SHMRING_REC_FLAGS_ALL	(SHMRING_REC_CSUM | SHMRING_REC_DISCARD)
 
 #define SHMRING_REC_ALIGN(x)	(((x) + 7ULL) & ~7ULL)
-#define SHMRING_REC_TOTAL(len)	SHMRING_REC_ALIGN(sizeof(struct shmring_rec) + (len))
+#define SHMRING_REC_TOTAL(len)	\
+	SHMRING_REC_ALIGN((__u64)sizeof(struct shmring_rec) + (__u64)(len))
 
 /*
  * Ring header: first page of the read-only mapping at map_ring_off. The
@@ -241,7 +300,19 @@ struct shmring_hdr {
  * Only its reader writes it; the kernel reads it (and clamps what it
  * reads) to know how far the reader got. For a durable subscription the
  * page belongs to the subscription and outlives the process.
+ *
+ * Moving the cursor is crash-atomic through the txn_* fields (a reader
+ * may be killed at any instruction):
+ *   1. txn_pos = SHMRING_TXN_NONE;
+ *   2. txn_seq, txn_read, txn_lost = the values for the new position;
+ *   3. txn_pos = new position (release);
+ *   4. pos = new position (release): this store commits;
+ *   5. seq, records_read, records_lost = the txn_* values.
+ * Whoever attaches the cursor next applies step 5 if txn_pos == pos
+ * (the commit happened), and otherwise ignores txn_*.
  */
+#define SHMRING_TXN_NONE	(~0ULL)	/* never a position: those are 8-aligned */
+
 struct shmring_reader {
 	__u64 pos;		/* next unread byte position (release) */
 	__u64 seq;		/* sequence number expected at pos */
@@ -249,7 +320,11 @@ struct shmring_reader {
 	__u64 last_read_ns;	/* CLOCK_REALTIME of the last consume */
 	__u64 records_read;	/* records this cursor consumed */
 	__u64 records_lost;	/* records overwritten before it read them */
-	__u64 __reserved[3];
+	__u64 txn_pos;		/* see above */
+	__u64 txn_seq;
+	__u64 txn_read;
+	__u64 txn_lost;
+	__u64 __reserved[7];
 };
 
 #endif /* _UAPI_LINUX_SHMRING_H */
