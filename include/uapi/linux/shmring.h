@@ -51,7 +51,9 @@
  */
 #define SHMRING_MAX_SUBS	64	/* durable subscriptions per ring */
 #define SHMRING_MAX_SUBS_OTHER	8	/* per ring, created by one user who
-					 * does not own the ring */
+					 * does not own the ring (EDQUOT) */
+#define SHMRING_MAX_SUBS_OTHERS	32	/* per ring, created by all users who
+					 * do not own it together (ENOSPC) */
 
 /* Ring policies (shmring_attr.policy). */
 #define SHMRING_POLICY_OVERWRITE 0	/* writers never block, old records lost */
