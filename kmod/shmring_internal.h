@@ -18,6 +18,10 @@
 
 #include "shmring_compat.h"
 
+#if BITS_PER_LONG != 64
+#error "shmring needs a 64-bit kernel (64-bit positions read with READ_ONCE)"
+#endif
+
 struct shmring_ns;
 
 /* Module-wide limits, set by module parameters (shmring_main.c). */
@@ -27,6 +31,8 @@ struct shmring_limits {
 	u64 max_total;		/* all rings together, bytes */
 	u64 max_user;		/* rings charged to one user, bytes */
 	u32 max_rings;		/* rings in one namespace */
+	u32 max_readers;	/* attached readers per ring */
+	u32 max_user_readers;	/* attached readers of one user */
 };
 
 extern struct shmring_limits shmring_limits;
@@ -37,7 +43,9 @@ struct shmring_sub {
 	char name[SHMRING_SUB_NAME_MAX];
 	struct page *page;		/* struct shmring_reader, user-mapped */
 	struct shmring_reader *rp;
-	kuid_t owner;			/* may delete it besides the ring owner */
+	kuid_t owner;			/* creator: charged, may attach/delete */
+	bool shared;			/* anyone who may read may attach */
+	bool other;			/* owner is not the ring's owner */
 	bool attached;			/* a reader uses it right now */
 	u64 last_attach_ns;
 };
@@ -55,14 +63,27 @@ struct shmring_cursor {
 	pid_t pid;			/* tgid of the opener, for the view */
 };
 
+/* What a file asks of a durable subscription when it attaches. */
+struct shmring_sub_req {
+	const char *name;
+	kuid_t uid;			/* the caller's fsuid */
+	bool capable;			/* CAP_IPC_OWNER in the ring's user ns */
+	bool ring_owner;		/* the caller owns the ring */
+	bool from_head;			/* a new subscription starts at head */
+	bool shared;			/* a new subscription is SUB_SHARED */
+	struct shmring_sub *fresh;	/* preallocated; consumed if created */
+};
+
 struct shmring_ring {
 	struct kref ref;		/* registry link + each bound file */
 	struct list_head node;		/* in ns->rings, under shmring_lock */
 	struct shmring_ns *ns;
+	/* The user namespace owning the ring's IPC namespace: capabilities. */
+	struct user_namespace *user_ns;
 	char name[SHMRING_NAME_MAX];
 	bool unlinked;			/* under shmring_lock; READ_ONCE else */
 
-	/* Owner and permissions, like an IPC object. */
+	/* Owner and permissions, like an IPC object (under shmring_lock). */
 	kuid_t uid;
 	kgid_t gid;
 	umode_t mode;
@@ -92,6 +113,7 @@ struct shmring_ring {
 	struct list_head subs;
 	unsigned int nr_readers;
 	unsigned int nr_subs;
+	unsigned int nr_subs_other;	/* subs whose owner is not uid */
 	wait_queue_head_t write_wq;	/* lossless writers and POLLOUT */
 	u32 nr_blocked;			/* writers asleep for room, under lock */
 	bool poll_waiting;		/* a writer polled without POLLOUT */
@@ -99,13 +121,13 @@ struct shmring_ring {
 	u64 want_pos;			/* lowest need of the waiters, under lock */
 	u64 want_gen;			/* publications of want_pos, under lock */
 
-	/* Producer state, authoritative copies under wlock. */
+	/* Producer state, written under wlock with WRITE_ONCE. */
 	u64 head;
 	u64 tail;
 	u64 head_seq;
 	u64 tail_seq;
 
-	/* Statistics, under wlock. */
+	/* Statistics, written under wlock with WRITE_ONCE. */
 	u64 bytes_written;
 	u64 records_written;
 	u64 records_lost;
@@ -128,7 +150,6 @@ u64 shmring_clamp_pos(u64 pos, u64 tail, u64 head);
 struct shmring_ring *shmring_ring_alloc(const struct shmring_attr *attr,
 					const char *name);
 void shmring_ring_free(struct shmring_ring *ring);
-void shmring_sub_free(struct shmring_sub *sub);
 void shmring_ring_set_start(struct shmring_ring *ring, u64 pos, u64 seq);
 ssize_t shmring_ring_write(struct shmring_ring *ring, struct iov_iter *from,
 			   u32 type, pid_t pid, bool nonblock);
@@ -138,6 +159,7 @@ struct shmring_wbatch {
 	bool locked;		/* wlock held */
 	u64 pub_head;		/* hdr->head as last published */
 	u64 woken_head;		/* head the readers were last told about */
+	u64 woken_seq;		/* head_seq at woken_head */
 };
 
 int shmring_wbatch_begin(struct shmring_ring *ring, struct shmring_wbatch *wb);
@@ -145,13 +167,16 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 			   struct iov_iter *from, u32 type, pid_t pid,
 			   bool nonblock);
 void shmring_wbatch_end(struct shmring_ring *ring, struct shmring_wbatch *wb);
+int shmring_wbatch_copy_in(struct shmring_ring *ring, struct shmring_wbatch *wb,
+			   void *dst, const void __user *src, size_t len);
 ssize_t shmring_ring_read(struct shmring_ring *ring, struct shmring_cursor *c,
 			  struct iov_iter *to, bool nonblock);
 void shmring_cursor_init(struct shmring_cursor *c, struct shmring_reader *rp,
 			 struct page *page);
-void shmring_cursor_start(struct shmring_ring *ring, struct shmring_reader *rp,
+void shmring_cursor_place(struct shmring_ring *ring, struct shmring_reader *rp,
 			  bool from_head);
-void shmring_attach_cursor(struct shmring_ring *ring, struct shmring_cursor *c);
+int shmring_attach_cursor(struct shmring_ring *ring, struct shmring_cursor *c,
+			  bool from_head);
 void shmring_detach_cursor(struct shmring_ring *ring, struct shmring_cursor *c);
 u64 shmring_cursor_pending(struct shmring_ring *ring, struct shmring_reader *rp,
 			   u64 *recs);
@@ -161,5 +186,39 @@ void shmring_poll_wait_room(struct shmring_ring *ring);
 void shmring_kick(struct shmring_ring *ring);
 void shmring_ring_kill(struct shmring_ring *ring);
 void shmring_wake_writers(struct shmring_ring *ring);
+
+/* Durable subscriptions (shmring_sub.c). */
+struct shmring_sub *shmring_sub_alloc(void);
+void shmring_sub_free(struct shmring_sub *sub);
+int shmring_sub_attach(struct shmring_ring *ring, struct shmring_cursor *c,
+		       struct shmring_sub_req *req);
+struct shmring_sub *shmring_sub_remove(struct shmring_ring *ring,
+				       const char *name, kuid_t uid,
+				       bool may_any);
+u32 shmring_sub_list(struct shmring_ring *ring, struct shmring_sub_info *infos,
+		     u32 nr, u32 *total);
+void shmring_sub_free_all(struct shmring_ring *ring);
+void shmring_sub_for_each(struct shmring_ring *ring,
+			  void (*fn)(struct shmring_sub *sub, void *arg),
+			  void *arg);
+
+/* Registry, permissions and caps (shmring_registry.c). */
+struct seq_file;
+struct shmring_ring *shmring_registry_get(struct shmring_open *o);
+void shmring_ring_put(struct shmring_ring *ring);
+int shmring_registry_unlink(const char *name);
+int shmring_registry_setattr(const struct shmring_setattr *sa);
+u32 shmring_registry_list(struct shmring_ring_entry *out, u32 nr, u32 skip,
+			  u32 *total);
+void shmring_registry_show(struct seq_file *m,
+			   void (*show)(struct seq_file *m,
+					struct shmring_ring *ring));
+u64 shmring_registry_total(void);
+void shmring_registry_exit(void);
+int shmring_charge(kuid_t uid, u64 bytes, u32 readers);
+void shmring_uncharge(kuid_t uid, u64 bytes, u32 readers);
+bool shmring_ring_capable(const struct shmring_ring *ring);
+bool shmring_is_ring_owner(const struct shmring_ring *ring);
+bool shmring_may_read(const struct shmring_ring *ring);
 
 #endif /* SHMRING_INTERNAL_H */

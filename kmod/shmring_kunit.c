@@ -97,6 +97,7 @@ shmring_test_reader(struct kunit *test, struct shmring_ring *ring,
 {
 	struct shmring_test_reader *r;
 	struct page *page;
+	int ret;
 
 	r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, r);
@@ -105,8 +106,10 @@ shmring_test_reader(struct kunit *test, struct shmring_ring *ring,
 	r->ring = ring;
 	shmring_cursor_init(&r->c, page_address(page), page);
 	r->c.pid = TEST_PID;
-	shmring_cursor_start(ring, r->c.rp, from_head);
-	shmring_attach_cursor(ring, &r->c);
+	ret = shmring_attach_cursor(ring, &r->c, from_head);
+	if (ret)
+		__free_page(page);
+	KUNIT_ASSERT_EQ(test, ret, 0);
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
 							shmring_test_reader_release,
 							r), 0);
@@ -930,6 +933,116 @@ static void shmring_lossless_without_reader_reclaims(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, shmring_can_write(ring));
 }
 
+/* Detach a cursor attached through shmring_sub_attach() in a test. */
+static void shmring_test_sub_cursor_release(void *data)
+{
+	struct shmring_test_reader *r = data;
+
+	shmring_detach_cursor(r->ring, &r->c);
+}
+
+/*
+ * Attach a test cursor to subscription @name as @uid (owning the ring or
+ * not); returns 0 or -errno. A created subscription belongs to the ring.
+ */
+static int shmring_test_sub_attach(struct kunit *test, struct shmring_ring *ring,
+				   struct shmring_test_reader *r, const char *name,
+				   kuid_t uid, bool ring_owner)
+{
+	struct shmring_sub_req req = {
+		.name = name,
+		.uid = uid,
+		.ring_owner = ring_owner,
+	};
+	int ret;
+
+	r->ring = ring;
+	shmring_cursor_init(&r->c, NULL, NULL);
+	req.fresh = shmring_sub_alloc();
+	KUNIT_ASSERT_NOT_NULL(test, req.fresh);
+	ret = shmring_sub_attach(ring, &r->c, &req);
+	shmring_sub_free(req.fresh);
+	return ret;
+}
+
+/* A subscription created by @uid and detached again, as after a crash. */
+static struct shmring_sub *shmring_test_detached_sub(struct kunit *test,
+						     struct shmring_ring *ring,
+						     const char *name, kuid_t uid,
+						     bool ring_owner)
+{
+	struct shmring_test_reader *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct shmring_sub *sub;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	KUNIT_ASSERT_EQ(test, shmring_test_sub_attach(test, ring, r, name, uid,
+						      ring_owner), 0);
+	sub = r->c.sub;
+	shmring_detach_cursor(ring, &r->c);
+	KUNIT_EXPECT_FALSE(test, sub->attached);
+	return sub;
+}
+
+/*
+ * Subscriptions belong to their creator: another user gets EACCES unless
+ * it is shared; a user who does not own the ring gets at most
+ * SHMRING_MAX_SUBS_OTHER of them (EDQUOT), all such users together
+ * SHMRING_MAX_SUBS_OTHERS (ENOSPC), and the owner still has room.
+ */
+static void shmring_sub_owner_and_slots(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	kuid_t owner = KUIDT_INIT(1000), other = KUIDT_INIT(1001);
+	char name[SHMRING_SUB_NAME_MAX];
+	unsigned int u, i;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	shmring_test_detached_sub(test, ring, "mine", owner, true);
+	KUNIT_EXPECT_EQ(test, shmring_test_sub_attach(test, ring, r, "mine",
+						      other, false), -EACCES);
+	KUNIT_EXPECT_EQ(test, shmring_test_sub_attach(test, ring, r, "mine",
+						      owner, true), 0);
+	KUNIT_EXPECT_EQ(test, shmring_test_sub_attach(test, ring,
+						      kunit_kzalloc(test, sizeof(*r), GFP_KERNEL),
+						      "mine", owner, true), -EBUSY);
+	shmring_test_sub_cursor_release(r);
+
+	for (i = 0; i < SHMRING_MAX_SUBS_OTHER; i++) {
+		snprintf(name, sizeof(name), "o%u", i);
+		shmring_test_detached_sub(test, ring, name, other, false);
+	}
+	KUNIT_EXPECT_EQ(test, shmring_test_sub_attach(test, ring, r, "one-more",
+						      other, false), -EDQUOT);
+	for (u = 1; ring->nr_subs_other < SHMRING_MAX_SUBS_OTHERS; u++) {
+		for (i = 0; i < SHMRING_MAX_SUBS_OTHER &&
+		     ring->nr_subs_other < SHMRING_MAX_SUBS_OTHERS; i++) {
+			snprintf(name, sizeof(name), "u%u-%u", u, i);
+			shmring_test_detached_sub(test, ring, name,
+						  KUIDT_INIT(2000 + u), false);
+		}
+	}
+	KUNIT_EXPECT_EQ(test, shmring_test_sub_attach(test, ring, r, "late",
+						      KUIDT_INIT(3000), false),
+			-ENOSPC);
+	/* The owner still has every remaining slot. */
+	while (ring->nr_subs < SHMRING_MAX_SUBS) {
+		snprintf(name, sizeof(name), "own%u", ring->nr_subs);
+		shmring_test_detached_sub(test, ring, name, owner, true);
+	}
+	KUNIT_EXPECT_EQ(test, shmring_test_sub_attach(test, ring, r, "full",
+						      owner, true), -ENOSPC);
+	/* Deleting: the creator or whoever may delete any; not others. */
+	KUNIT_EXPECT_EQ(test, PTR_ERR(shmring_sub_remove(ring, "o0", owner, false)),
+			-EPERM);
+	shmring_sub_free(shmring_sub_remove(ring, "o0", other, false));
+	shmring_sub_free(shmring_sub_remove(ring, "o1", owner, true));
+	KUNIT_EXPECT_EQ(test, ring->nr_subs, SHMRING_MAX_SUBS - 2);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(shmring_sub_remove(ring, "o1", owner, true)),
+			-ENOENT);
+}
+
 /*
  * A detached durable subscription holds a lossless ring back like an
  * attached reader; consuming in place (moving its page's position) and
@@ -941,24 +1054,11 @@ static void shmring_lossless_waits_for_detached_sub(struct kunit *test)
 	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
 						      SHMRING_POLICY_LOSSLESS, 0);
 	struct shmring_sub *sub;
-	struct page *page;
 	u64 i;
 
 	/* Owned by the ring from here: shmring_ring_free() frees it. */
-	sub = kzalloc(sizeof(*sub), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, sub);
-	page = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	if (!page)
-		kfree(sub);
-	KUNIT_ASSERT_NOT_NULL(test, page);
-	strscpy(sub->name, "kunit-sub", sizeof(sub->name));
-	sub->page = page;
-	sub->rp = page_address(page);
-	shmring_cursor_start(ring, sub->rp, false);
-	spin_lock(&ring->lock);
-	list_add_tail(&sub->node, &ring->subs);
-	ring->nr_subs++;
-	spin_unlock(&ring->lock);
+	sub = shmring_test_detached_sub(test, ring, "kunit-sub", GLOBAL_ROOT_UID,
+					true);
 
 	for (i = 0; i < fit; i++)
 		KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
@@ -1347,6 +1447,7 @@ static struct kunit_case shmring_ring_cases[] = {
 	KUNIT_CASE(shmring_batch_lossless_nonblock_keeps_what_fits),
 	KUNIT_CASE(shmring_lossless_without_reader_reclaims),
 	KUNIT_CASE(shmring_lossless_waits_for_detached_sub),
+	KUNIT_CASE(shmring_sub_owner_and_slots),
 	KUNIT_CASE(shmring_lossless_writer_wakes_after_read),
 	KUNIT_CASE(shmring_positions_wrap_at_2_64),
 	KUNIT_CASE(shmring_alloc_smallest_ring),

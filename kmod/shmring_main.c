@@ -2,25 +2,21 @@
 /*
  * shmring: named, kernel-owned rings of framed records behind /dev/shmring.
  *
- * This file is the user-facing half: module parameters, the per-IPC-
- * namespace registry of named rings, permissions and memory caps, and the
- * file operations (ioctl, read, write, poll, mmap) plus /proc/shmring.
- * The ring itself lives in shmring_ring.c.
+ * This file is the user-facing half: module parameters, the file
+ * operations (ioctl, read, write, poll, mmap) and /proc/shmring. The
+ * registry, permissions and caps are in shmring_registry.c, durable
+ * subscriptions in shmring_sub.c, the ring itself in shmring_ring.c.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
-#include <linux/ipc_namespace.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
-#include <linux/nsproxy.h>
 #include <linux/poll.h>
 #include <linux/proc_fs.h>
-#include <linux/proc_ns.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -28,7 +24,9 @@
 
 #include "shmring_internal.h"
 
-#define SHMRING_VERSION		"0.1.0"
+#ifndef SHMRING_VERSION
+#error "Kbuild defines SHMRING_VERSION from the top-level VERSION file"
+#endif
 #define SHMRING_HARD_MAX_SIZE	(1ULL << 30)
 
 struct shmring_limits shmring_limits = {
@@ -37,6 +35,8 @@ struct shmring_limits shmring_limits = {
 	.max_total	= 1ULL << 30,
 	.max_user	= 256ULL << 20,
 	.max_rings	= 1024,
+	.max_readers	= 256,
+	.max_user_readers = 1024,
 };
 
 /* ---- module parameters ------------------------------------------------ */
@@ -89,222 +89,10 @@ MODULE_PARM_DESC(max_user, "memory of the rings one user created, bytes (default
 module_param_named(max_rings, shmring_limits.max_rings, uint, 0644);
 MODULE_PARM_DESC(max_rings, "named rings per IPC namespace (default 1024)");
 
-/* ---- registry ---------------------------------------------------------- */
-
-/* Rings of one IPC namespace. The namespace is pinned while it has rings. */
-struct shmring_ns {
-	struct list_head node;		/* in shmring_namespaces */
-	struct ipc_namespace *ipc;	/* identity */
-	struct ns_common *pin;		/* our reference, NULL if unrefcounted */
-	struct list_head rings;
-	unsigned int nr_rings;
-};
-
-/* Memory charged to one user. */
-struct shmring_charge {
-	struct list_head node;
-	kuid_t uid;
-	u64 bytes;
-};
-
-/* shmring_lock protects everything below and ring->node/unlinked/ns. */
-static DEFINE_MUTEX(shmring_lock);
-static LIST_HEAD(shmring_namespaces);
-static LIST_HEAD(shmring_charges);
-static u64 shmring_total;
-
-static struct shmring_charge *shmring_charge_find(kuid_t uid)
-{
-	struct shmring_charge *ch;
-
-	list_for_each_entry(ch, &shmring_charges, node)
-		if (uid_eq(ch->uid, uid))
-			return ch;
-	return NULL;
-}
-
-/* Reserve @bytes for @uid under both caps. */
-static int shmring_charge(kuid_t uid, u64 bytes)
-{
-	struct shmring_charge *ch = shmring_charge_find(uid);
-	u64 used = ch ? ch->bytes : 0;
-
-	lockdep_assert_held(&shmring_lock);
-	if (shmring_total + bytes > READ_ONCE(shmring_limits.max_total))
-		return -ENOSPC;
-	if (used + bytes > READ_ONCE(shmring_limits.max_user))
-		return -EDQUOT;
-	if (!ch) {
-		ch = kzalloc(sizeof(*ch), GFP_KERNEL);
-		if (!ch)
-			return -ENOMEM;
-		ch->uid = uid;
-		list_add(&ch->node, &shmring_charges);
-	}
-	ch->bytes += bytes;
-	shmring_total += bytes;
-	return 0;
-}
-
-static void shmring_uncharge(kuid_t uid, u64 bytes)
-{
-	struct shmring_charge *ch = shmring_charge_find(uid);
-
-	lockdep_assert_held(&shmring_lock);
-	shmring_total -= bytes;
-	if (WARN_ON_ONCE(!ch))
-		return;
-	ch->bytes -= bytes;
-	if (!ch->bytes) {
-		list_del(&ch->node);
-		kfree(ch);
-	}
-}
-
-static struct shmring_ns *shmring_ns_find(struct ipc_namespace *ipc)
-{
-	struct shmring_ns *ns;
-
-	list_for_each_entry(ns, &shmring_namespaces, node)
-		if (ns->ipc == ipc)
-			return ns;
-	return NULL;
-}
-
-static struct shmring_ns *shmring_ns_get_current(void)
-{
-	struct ipc_namespace *ipc = current->nsproxy->ipc_ns;
-	struct shmring_ns *ns = shmring_ns_find(ipc);
-
-	if (ns)
-		return ns;
-	ns = kzalloc(sizeof(*ns), GFP_KERNEL);
-	if (!ns)
-		return NULL;
-	ns->ipc = ipc;
-	INIT_LIST_HEAD(&ns->rings);
-	/*
-	 * Pin the namespace through its own operations so the pointer we
-	 * compare against cannot be reused by a new namespace.
-	 */
-	if (ipc->ns.ops)
-		ns->pin = ipc->ns.ops->get(current);
-	list_add(&ns->node, &shmring_namespaces);
-	return ns;
-}
-
-static void shmring_ns_put_if_empty(struct shmring_ns *ns)
-{
-	lockdep_assert_held(&shmring_lock);
-	if (ns->nr_rings)
-		return;
-	list_del(&ns->node);
-	if (ns->pin)
-		ns->pin->ops->put(ns->pin);
-	kfree(ns);
-}
-
-static void shmring_ring_release_locked(struct kref *ref)
-{
-	struct shmring_ring *ring = container_of(ref, struct shmring_ring, ref);
-
-	lockdep_assert_held(&shmring_lock);
-	shmring_uncharge(ring->charged, ring->charge);
-	shmring_ring_free(ring);
-}
-
-/* Called by kref_put_mutex() with shmring_lock held; drops it. */
-static void shmring_ring_release(struct kref *ref)
-{
-	shmring_ring_release_locked(ref);
-	mutex_unlock(&shmring_lock);
-}
-
-static void shmring_ring_put(struct shmring_ring *ring)
-{
-	kref_put_mutex(&ring->ref, shmring_ring_release, &shmring_lock);
-}
-
-/* Take a ring out of its namespace and drop the registry's reference. */
-static void shmring_unlink_locked(struct shmring_ring *ring)
-{
-	struct shmring_ns *ns = ring->ns;
-
-	lockdep_assert_held(&shmring_lock);
-	list_del_init(&ring->node);
-	ring->ns = NULL;
-	ns->nr_rings--;
-	shmring_ring_kill(ring);
-	shmring_ns_put_if_empty(ns);
-	kref_put(&ring->ref, shmring_ring_release_locked);
-}
-
-/* Unlink every ring of a namespace, which then goes away. */
-static void shmring_ns_unlink_all(struct shmring_ns *ns)
-{
-	struct shmring_ring *ring, *tmp;
-
-	ns->nr_rings++;	/* keep ns alive while we walk it */
-	list_for_each_entry_safe(ring, tmp, &ns->rings, node)
-		shmring_unlink_locked(ring);
-	ns->nr_rings--;
-	shmring_ns_put_if_empty(ns);
-}
-
-/*
- * A namespace whose only reference is ours has no process left and can
- * never be entered again: its rings are unreachable, reclaim them.
- */
-static void shmring_reap_dead_namespaces(void)
-{
-	struct shmring_ns *ns, *tmp;
-
-	lockdep_assert_held(&shmring_lock);
-	list_for_each_entry_safe(ns, tmp, &shmring_namespaces, node)
-		if (ns->pin && refcount_read(&ns->pin->count) == 1)
-			shmring_ns_unlink_all(ns);
-}
-
-static struct shmring_ring *shmring_lookup(struct shmring_ns *ns,
-					   const char *name)
-{
-	struct shmring_ring *ring;
-
-	list_for_each_entry(ring, &ns->rings, node)
-		if (!strcmp(ring->name, name))
-			return ring;
-	return NULL;
-}
-
-static bool shmring_capable(void)
-{
-	return ns_capable(current->nsproxy->ipc_ns->user_ns, CAP_IPC_OWNER);
-}
-
-/* Mode bits against fsuid/fsgid, as for IPC objects. */
-static int shmring_permission(struct shmring_ring *ring, u32 oflags)
-{
-	int want = 0, granted;
-
-	if (oflags & SHMRING_O_READ)
-		want |= 4;
-	if (oflags & SHMRING_O_WRITE)
-		want |= 2;
-	if (uid_eq(current_fsuid(), ring->uid))
-		granted = ring->mode >> 6;
-	else if (in_group_p(ring->gid))
-		granted = ring->mode >> 3;
-	else
-		granted = ring->mode;
-	if (!(want & ~granted & 7) || shmring_capable())
-		return 0;
-	return -EACCES;
-}
-
-static bool shmring_is_owner(kuid_t uid)
-{
-	return uid_eq(current_fsuid(), uid) || shmring_capable();
-}
+module_param_named(max_readers, shmring_limits.max_readers, uint, 0644);
+MODULE_PARM_DESC(max_readers, "attached readers per ring (default 256)");
+module_param_named(max_user_readers, shmring_limits.max_user_readers, uint, 0644);
+MODULE_PARM_DESC(max_user_readers, "attached readers of one user, all rings (default 1024)");
 
 /* ---- files --------------------------------------------------------------- */
 
@@ -315,6 +103,8 @@ struct shmring_file {
 	u32 wtype;			/* record type used by write(2) */
 	struct shmring_cursor cursor;	/* valid when oflags has READ */
 	struct page *own_page;		/* an ephemeral reader's page */
+	kuid_t charged;			/* user charged for this reader */
+	u64 charge;			/* bytes charged (own page) */
 };
 
 static struct shmring_ring *shmring_bound(struct file *file)
@@ -327,7 +117,7 @@ static struct shmring_ring *shmring_bound(struct file *file)
 
 static int shmring_open(struct inode *inode, struct file *file)
 {
-	struct shmring_file *sf = kzalloc(sizeof(*sf), GFP_KERNEL);
+	struct shmring_file *sf = kzalloc(sizeof(*sf), GFP_KERNEL_ACCOUNT);
 
 	if (!sf)
 		return -ENOMEM;
@@ -342,8 +132,10 @@ static int shmring_release(struct inode *inode, struct file *file)
 	struct shmring_ring *ring = sf->ring;
 
 	if (ring) {
-		if (sf->oflags & SHMRING_O_READ)
+		if (sf->oflags & SHMRING_O_READ) {
 			shmring_detach_cursor(ring, &sf->cursor);
+			shmring_uncharge(sf->charged, sf->charge, 1);
+		}
 		shmring_ring_put(ring);
 	}
 	if (sf->own_page)
@@ -363,6 +155,8 @@ static int shmring_check_open_args(struct file *file, struct shmring_open *o)
 	if ((f & SHMRING_O_EXCL) && !(f & SHMRING_O_CREAT))
 		return -EINVAL;
 	if ((f & (SHMRING_O_SUB | SHMRING_O_FROM_HEAD)) && !(f & SHMRING_O_READ))
+		return -EINVAL;
+	if ((f & SHMRING_O_SUB_SHARED) && !(f & SHMRING_O_SUB))
 		return -EINVAL;
 	if (!shmring_name_valid(o->name, sizeof(o->name)))
 		return -EINVAL;
@@ -387,166 +181,74 @@ static int shmring_check_open_args(struct file *file, struct shmring_open *o)
 	return 0;
 }
 
-static struct shmring_ring *shmring_create_locked(struct shmring_ns *ns,
-						  struct shmring_open *o)
-{
-	struct shmring_ring *ring;
-	u64 cost = o->attr.data_size + PAGE_SIZE;
-	kuid_t uid = current_fsuid();
-	int ret;
-
-	if (ns->nr_rings >= READ_ONCE(shmring_limits.max_rings))
-		return ERR_PTR(-ENOSPC);
-	ret = shmring_charge(uid, cost);
-	if (ret)
-		return ERR_PTR(ret);
-	ring = shmring_ring_alloc(&o->attr, o->name);
-	if (!ring) {
-		shmring_uncharge(uid, cost);
-		return ERR_PTR(-ENOMEM);
-	}
-	ring->charged = uid;
-	ring->charge = cost;
-	ring->uid = uid;
-	ring->gid = current_fsgid();
-	ring->mode = o->mode & ~current_umask() & 0777;
-	ring->ns = ns;
-	list_add_tail(&ring->node, &ns->rings);
-	ns->nr_rings++;
-	return ring;
-}
-
-/* Find or create the named ring; returns it with a reference for the file. */
-static struct shmring_ring *shmring_get_ring(struct shmring_open *o)
-{
-	struct shmring_ring *ring;
-	struct shmring_ns *ns;
-	int ret;
-
-	mutex_lock(&shmring_lock);
-	shmring_reap_dead_namespaces();
-	ns = shmring_ns_get_current();
-	if (!ns) {
-		ring = ERR_PTR(-ENOMEM);
-		goto out;
-	}
-	ring = shmring_lookup(ns, o->name);
-	if (ring) {
-		ret = -EEXIST;
-		if ((o->flags & SHMRING_O_CREAT) && (o->flags & SHMRING_O_EXCL))
-			goto err;
-		ret = shmring_permission(ring, o->flags);
-		if (ret)
-			goto err;
-	} else {
-		ret = -ENOENT;
-		if (!(o->flags & SHMRING_O_CREAT))
-			goto err;
-		ring = shmring_create_locked(ns, o);
-		if (IS_ERR(ring)) {
-			ret = PTR_ERR(ring);
-			goto err;
-		}
-	}
-	kref_get(&ring->ref);
-	goto out;
-err:
-	ring = ERR_PTR(ret);
-	shmring_ns_put_if_empty(ns);
-out:
-	mutex_unlock(&shmring_lock);
-	return ring;
-}
-
-static struct shmring_sub *shmring_sub_find(struct shmring_ring *ring,
-					    const char *name)
-{
-	struct shmring_sub *sub;
-
-	list_for_each_entry(sub, &ring->subs, node)
-		if (!strcmp(sub->name, name))
-			return sub;
-	return NULL;
-}
-
-static struct shmring_sub *shmring_sub_alloc(const char *name)
-{
-	struct shmring_sub *sub = kzalloc(sizeof(*sub), GFP_KERNEL_ACCOUNT);
-
-	if (!sub)
-		return NULL;
-	sub->page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
-	if (!sub->page) {
-		kfree(sub);
-		return NULL;
-	}
-	sub->rp = page_address(sub->page);
-	strscpy(sub->name, name, sizeof(sub->name));
-	sub->owner = current_fsuid();
-	return sub;
-}
-
-/*
- * Attach the file's cursor to a durable subscription, creating it (at
- * tail, or head) when missing. Only one reader may use it at a time.
- */
+/* Attach the file's cursor to a durable subscription, creating it if need be. */
 static int shmring_attach_sub(struct shmring_ring *ring, struct shmring_file *sf,
 			      const struct shmring_open *o)
 {
-	struct shmring_sub *sub, *fresh = shmring_sub_alloc(o->sub_name);
-	bool from_head = o->flags & SHMRING_O_FROM_HEAD;
-	int ret = 0;
+	struct shmring_sub_req req = {
+		.name = o->sub_name,
+		.uid = current_fsuid(),
+		.capable = shmring_ring_capable(ring),
+		.ring_owner = uid_eq(current_fsuid(), READ_ONCE(ring->uid)),
+		.from_head = o->flags & SHMRING_O_FROM_HEAD,
+		.shared = o->flags & SHMRING_O_SUB_SHARED,
+	};
+	int ret;
 
-	if (!fresh)
-		return -ENOMEM;
-	mutex_lock(&ring->wlock);	/* head/tail stable; order wlock -> lock */
-	spin_lock(&ring->lock);
-	sub = shmring_sub_find(ring, o->sub_name);
-	if (sub && sub->attached) {
-		ret = -EBUSY;
-	} else if (!sub && ring->nr_subs >= SHMRING_MAX_SUBS) {
-		ret = -ENOSPC;
-	} else if (!sub) {
-		sub = fresh;
-		fresh = NULL;
-		sub->rp->seq = from_head ? ring->head_seq : ring->tail_seq;
-		sub->rp->pos = from_head ? ring->head : ring->tail;
-		list_add_tail(&sub->node, &ring->subs);
-		ring->nr_subs++;
+	/* A new subscription's page is charged to its creator. */
+	ret = shmring_charge(req.uid, PAGE_SIZE, 0);
+	if (ret)
+		return ret;
+	req.fresh = shmring_sub_alloc();
+	ret = req.fresh ? shmring_sub_attach(ring, &sf->cursor, &req) : -ENOMEM;
+	if (req.fresh) {
+		shmring_sub_free(req.fresh);	/* attached an existing one */
+		shmring_uncharge(req.uid, PAGE_SIZE, 0);
 	}
-	if (!ret) {
-		sub->attached = true;
-		sub->last_attach_ns = ktime_get_real_ns();
-		shmring_cursor_init(&sf->cursor, sub->rp, sub->page);
-		sf->cursor.sub = sub;
-		sf->cursor.pid = task_tgid_vnr(current);
-		list_add_tail(&sf->cursor.node, &ring->readers);
-		ring->nr_readers++;
-	}
-	spin_unlock(&ring->lock);
-	mutex_unlock(&ring->wlock);
-	if (fresh)
-		shmring_sub_free(fresh);
 	return ret;
 }
 
+/*
+ * Attach the file as a reader: its own zeroed page (or a subscription's),
+ * charged to the caller with one reader against the per-user caps, and
+ * its start position taken and attached in one step.
+ */
 static int shmring_attach_reader(struct shmring_ring *ring,
 				 struct shmring_file *sf,
 				 const struct shmring_open *o)
 {
-	struct page *page;
+	bool sub = o->flags & SHMRING_O_SUB;
+	kuid_t uid = current_fsuid();
+	u64 bytes = sub ? 0 : PAGE_SIZE;
+	struct page *page = NULL;
+	int ret;
 
-	if (o->flags & SHMRING_O_SUB)
-		return shmring_attach_sub(ring, sf, o);
-	page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
-	if (!page)
-		return -ENOMEM;
-	sf->own_page = page;
-	shmring_cursor_init(&sf->cursor, page_address(page), page);
+	ret = shmring_charge(uid, bytes, 1);
+	if (ret)
+		return ret;
+	shmring_cursor_init(&sf->cursor, NULL, NULL);
 	sf->cursor.pid = task_tgid_vnr(current);
-	shmring_cursor_start(ring, sf->cursor.rp,
-			     o->flags & SHMRING_O_FROM_HEAD);
-	shmring_attach_cursor(ring, &sf->cursor);
+	if (sub) {
+		ret = shmring_attach_sub(ring, sf, o);
+	} else {
+		ret = -ENOMEM;
+		page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+		if (page) {
+			sf->cursor.rp = page_address(page);
+			sf->cursor.page = page;
+			ret = shmring_attach_cursor(ring, &sf->cursor,
+						    o->flags & SHMRING_O_FROM_HEAD);
+		}
+	}
+	if (ret) {
+		if (page)
+			__free_page(page);
+		shmring_uncharge(uid, bytes, 1);
+		return ret;
+	}
+	sf->own_page = page;
+	sf->charged = uid;
+	sf->charge = bytes;
 	return 0;
 }
 
@@ -559,72 +261,64 @@ static void shmring_fill_attr(struct shmring_ring *ring, struct shmring_attr *a)
 	a->flags = ring->flags;
 }
 
-/* Copy an extensible struct in: its first __u32 is the caller's size. */
-static int shmring_copy_in(void *dst, size_t ksize, size_t minsize,
-			   void __user *uarg)
-{
-	u32 usize;
-	int ret;
+/* ---- ioctls ---------------------------------------------------------------- */
 
-	if (get_user(usize, (u32 __user *)uarg))
-		return -EFAULT;
-	if (usize < minsize || usize > PAGE_SIZE)
-		return -EINVAL;
-	ret = copy_struct_from_user(dst, ksize, uarg, usize);
-	if (ret == -E2BIG)
-		return -EINVAL;	/* non-zero bytes in a tail we do not know */
-	return ret;
-}
+/*
+ * Every ioctl struct starts with a __u32 size. The dispatcher (below)
+ * copies it in with copy_struct_from_user() into the kernel's layout,
+ * and copies min(size, sizeof) back out for the ones that return data.
+ */
+union shmring_ioc_arg {
+	struct shmring_open open;
+	struct shmring_name name;
+	struct shmring_info info;
+	struct shmring_batch batch;
+	struct shmring_opt opt;
+	struct shmring_sub_list sub_list;
+	struct shmring_features features;
+	struct shmring_setattr setattr;
+	struct shmring_list list;
+};
 
-static long shmring_ioc_open(struct file *file, void __user *uarg)
+static long shmring_ioc_open(struct file *file, struct shmring_ring *unused,
+			     union shmring_ioc_arg *a, void __user *uarg)
 {
 	struct shmring_file *sf = file->private_data;
+	struct shmring_open *o = &a->open;
 	struct shmring_ring *ring;
-	struct shmring_open o;
 	int ret;
 
-	ret = shmring_copy_in(&o, sizeof(o), sizeof(o), uarg);
-	if (ret)
-		return ret;
-	ret = shmring_check_open_args(file, &o);
+	ret = shmring_check_open_args(file, o);
 	if (ret)
 		return ret;
 	mutex_lock(&sf->bind_lock);
 	ret = -EBUSY;
 	if (sf->ring)
 		goto out;
-	ring = shmring_get_ring(&o);
+	ring = shmring_registry_get(o);
 	ret = PTR_ERR_OR_ZERO(ring);
 	if (ret)
 		goto out;
-	if (o.flags & SHMRING_O_READ) {
-		ret = shmring_attach_reader(ring, sf, &o);
+	if (o->flags & SHMRING_O_READ) {
+		ret = shmring_attach_reader(ring, sf, o);
 		if (ret) {
 			shmring_ring_put(ring);
 			goto out;
 		}
 	}
-	sf->oflags = o.flags;
+	sf->oflags = o->flags;
 	/* Pairs with the smp_load_acquire() in shmring_bound(). */
 	smp_store_release(&sf->ring, ring);
-	shmring_fill_attr(ring, &o.attr);
-	ret = 0;
-	if (copy_to_user(uarg + offsetof(struct shmring_open, attr), &o.attr,
-			 sizeof(o.attr)))
-		ret = -EFAULT;	/* the file stays bound, as with read(2) */
+	shmring_fill_attr(ring, &o->attr);
+	/* A failed copy-out leaves the file bound, as with read(2). */
 out:
 	mutex_unlock(&sf->bind_lock);
 	return ret;
 }
 
-/* A struct shmring_name whose name is at most @max - 1 bytes. */
-static int shmring_copy_name(struct shmring_name *n, size_t max,
-			     void __user *uarg)
+/* A name of at most @max - 1 bytes, the rest of name[] zero. */
+static int shmring_check_name(const struct shmring_name *n, size_t max)
 {
-	int ret = shmring_copy_in(n, sizeof(*n), SHMRING_NAME_SIZE_VER0, uarg);
-
-	if (ret)
-		return ret;
 	if (n->flags)
 		return -EINVAL;
 	if (memchr_inv(n->name + max, 0, sizeof(n->name) - max))
@@ -632,41 +326,26 @@ static int shmring_copy_name(struct shmring_name *n, size_t max,
 	return shmring_name_valid(n->name, max) ? 0 : -EINVAL;
 }
 
-static long shmring_ioc_unlink(void __user *uarg)
+static long shmring_ioc_unlink(struct file *file, struct shmring_ring *unused,
+			       union shmring_ioc_arg *a, void __user *uarg)
 {
-	struct shmring_name n;
-	struct shmring_ring *ring;
-	struct shmring_ns *ns;
-	int ret;
+	int ret = shmring_check_name(&a->name, sizeof(a->name.name));
 
-	ret = shmring_copy_name(&n, sizeof(n.name), uarg);
-	if (ret)
-		return ret;
-	mutex_lock(&shmring_lock);
-	shmring_reap_dead_namespaces();
-	ns = shmring_ns_find(current->nsproxy->ipc_ns);
-	ring = ns ? shmring_lookup(ns, n.name) : NULL;
-	ret = -ENOENT;
-	if (ring) {
-		ret = -EPERM;
-		if (shmring_is_owner(ring->uid)) {
-			shmring_unlink_locked(ring);
-			ret = 0;
-		}
-	}
-	mutex_unlock(&shmring_lock);
-	return ret;
+	return ret ? ret : shmring_registry_unlink(a->name.name);
 }
 
-static void shmring_fill_info(struct shmring_file *sf, struct shmring_ring *ring,
-			      struct shmring_info *in)
+static long shmring_ioc_info(struct file *file, struct shmring_ring *ring,
+			     union shmring_ioc_arg *a, void __user *uarg)
 {
+	struct shmring_file *sf = file->private_data;
+	struct shmring_info *in = &a->info;
+
 	in->abi_version = SHMRING_ABI_VERSION;
 	in->features = SHMRING_FEAT_ALL;
 	in->page_size = PAGE_SIZE;
 	strscpy(in->name, ring->name, sizeof(in->name));
 	shmring_fill_attr(ring, &in->attr);
-	/* Lockless snapshot: a writer stuck in a user copy never blocks us. */
+	/* Lockless snapshot: a writer holding wlock never blocks us. */
 	in->head = READ_ONCE(ring->head);
 	in->tail = READ_ONCE(ring->tail);
 	in->head_seq = READ_ONCE(ring->head_seq);
@@ -682,26 +361,10 @@ static void shmring_fill_info(struct shmring_file *sf, struct shmring_ring *ring
 	}
 	in->map_ring_off = PAGE_SIZE;
 	in->map_ring_len = PAGE_SIZE + 2 * ring->data_size;
-	spin_lock(&ring->lock);
-	in->readers = ring->nr_readers;
-	in->subs = ring->nr_subs;
-	spin_unlock(&ring->lock);
+	in->readers = READ_ONCE(ring->nr_readers);
+	in->subs = READ_ONCE(ring->nr_subs);
 	in->open_flags = sf->oflags;
-}
-
-static long shmring_ioc_info(struct shmring_file *sf, struct shmring_ring *ring,
-			     void __user *uarg)
-{
-	struct shmring_info in = {};
-	u32 usize;
-
-	if (get_user(usize, (u32 __user *)uarg))
-		return -EFAULT;
-	if (usize < offsetofend(struct shmring_info, attr) || usize > PAGE_SIZE)
-		return -EINVAL;
-	shmring_fill_info(sf, ring, &in);
-	in.size = min_t(u32, usize, sizeof(in));
-	return copy_to_user(uarg, &in, in.size) ? -EFAULT : 0;
+	return 0;
 }
 
 #define SHMRING_BATCH_CHUNK	16	/* descriptors copied in at a time */
@@ -709,43 +372,46 @@ static long shmring_ioc_info(struct shmring_file *sf, struct shmring_ring *ring,
 /*
  * SHMRING_IOC_WRITE_BATCH: the records are committed under one hold of
  * wlock and become visible together. Descriptors are copied in a few at
- * a time (under wlock, which may sleep); a bad one stops the batch there.
+ * a time without faulting under wlock; a bad one stops the batch there.
+ * Writes done itself, also when it fails part-way.
  */
 static long shmring_ioc_batch(struct file *file, struct shmring_ring *ring,
-			      void __user *uarg)
+			      union shmring_ioc_arg *a, void __user *uarg)
 {
 	struct shmring_batch_rec chunk[SHMRING_BATCH_CHUNK], *r;
 	bool nonblock = file->f_flags & O_NONBLOCK;
+	struct shmring_batch *b = &a->batch;
 	struct shmring_batch_rec __user *urec;
 	pid_t pid = task_tgid_vnr(current);
 	struct shmring_wbatch wb;
-	struct shmring_batch b;
 	struct iov_iter iter;
 	void __user *ubuf;
 	u32 i, have = 0, next = 0;
 	ssize_t ret = 0;
 
-	ret = shmring_copy_in(&b, sizeof(b), sizeof(b), uarg);
-	if (ret)
-		return ret;
-	if (b.flags || b.nr > SHMRING_BATCH_MAX)
+	if (b->flags || b->nr > SHMRING_BATCH_MAX)
 		return -EINVAL;
-	urec = u64_to_user_ptr(b.recs);
-	ret = b.nr ? shmring_wbatch_begin(ring, &wb) : 0;
+	urec = u64_to_user_ptr(b->recs);
+	ret = b->nr ? shmring_wbatch_begin(ring, &wb) : 0;
 	if (ret)
 		return ret;
-	for (i = 0; i < b.nr; i++) {
+	for (i = 0; i < b->nr; i++) {
 		if (next == have) {
-			have = min_t(u32, b.nr - i, SHMRING_BATCH_CHUNK);
+			have = min_t(u32, b->nr - i, SHMRING_BATCH_CHUNK);
 			next = 0;
+			ret = shmring_wbatch_copy_in(ring, &wb, chunk, urec + i,
+						     have * sizeof(*r));
 			/* The array may end early: then one descriptor at a time. */
-			if (copy_from_user(chunk, urec + i, have * sizeof(*r))) {
+			if (ret == -EFAULT && have > 1) {
 				have = 1;
-				if (copy_from_user(chunk, urec + i, sizeof(*r))) {
-					ret = -EFAULT;
-					break;
-				}
+				ret = shmring_wbatch_begin(ring, &wb);
+				if (!ret)
+					ret = shmring_wbatch_copy_in(ring, &wb, chunk,
+								     urec + i,
+								     sizeof(*r));
 			}
+			if (ret)
+				break;
 		}
 		r = &chunk[next++];
 		if (r->flags || r->__reserved0) {
@@ -762,7 +428,7 @@ static long shmring_ioc_batch(struct file *file, struct shmring_ring *ring,
 		if (ret < 0)
 			break;
 	}
-	if (b.nr)
+	if (b->nr)
 		shmring_wbatch_end(ring, &wb);
 	if (put_user(i, (u32 __user *)(uarg + offsetof(struct shmring_batch, done))))
 		return -EFAULT;
@@ -770,35 +436,32 @@ static long shmring_ioc_batch(struct file *file, struct shmring_ring *ring,
 	return i ? 0 : (ret < 0 ? ret : 0);
 }
 
-static long shmring_ioc_set_opt(struct shmring_file *sf,
-				struct shmring_ring *ring, void __user *uarg)
+static long shmring_ioc_set_opt(struct file *file, struct shmring_ring *ring,
+				union shmring_ioc_arg *a, void __user *uarg)
 {
-	struct shmring_opt opt;
-	int ret;
+	struct shmring_file *sf = file->private_data;
+	struct shmring_opt *opt = &a->opt;
 
-	ret = shmring_copy_in(&opt, sizeof(opt), SHMRING_OPT_SIZE_VER0, uarg);
-	if (ret)
-		return ret;
-	switch (opt.opt) {
+	switch (opt->opt) {
 	case SHMRING_OPT_WRITE_TYPE:
 		if (!(sf->oflags & SHMRING_O_WRITE))
 			return -EBADF;
-		if (opt.val > U32_MAX)
+		if (opt->val > U32_MAX)
 			return -EINVAL;
-		WRITE_ONCE(sf->wtype, opt.val);
+		WRITE_ONCE(sf->wtype, opt->val);
 		return 0;
 	case SHMRING_OPT_WATERMARK_BYTES:
 	case SHMRING_OPT_WATERMARK_RECS:
 		if (!(sf->oflags & SHMRING_O_READ))
 			return -EBADF;
-		if (opt.val > ring->data_size)
+		if (opt->val > ring->data_size)
 			return -EINVAL;
 		spin_lock(&ring->lock);
-		if (opt.opt == SHMRING_OPT_WATERMARK_BYTES) {
-			sf->cursor.wm_bytes = opt.val;
+		if (opt->opt == SHMRING_OPT_WATERMARK_BYTES) {
+			sf->cursor.wm_bytes = opt->val;
 			sf->cursor.wm_recs = 0;
 		} else {
-			sf->cursor.wm_recs = opt.val;
+			sf->cursor.wm_recs = opt->val;
 			sf->cursor.wm_bytes = 0;
 		}
 		spin_unlock(&ring->lock);
@@ -807,122 +470,218 @@ static long shmring_ioc_set_opt(struct shmring_file *sf,
 	return -EINVAL;
 }
 
-static long shmring_ioc_sub_list(struct shmring_ring *ring, void __user *uarg)
+static long shmring_ioc_sub_list(struct file *file, struct shmring_ring *ring,
+				 union shmring_ioc_arg *a, void __user *uarg)
 {
+	struct shmring_sub_list *l = &a->sub_list;
 	struct shmring_sub_info *infos;
-	struct shmring_sub_list l;
-	struct shmring_sub *sub;
-	u32 n = 0;
-	int ret;
+	int ret = 0;
 
-	ret = shmring_copy_in(&l, sizeof(l), sizeof(l), uarg);
-	if (ret)
-		return ret;
-	if (l.__reserved0)
+	if (l->__reserved0)
 		return -EINVAL;
-	l.nr = min_t(u32, l.nr, SHMRING_MAX_SUBS);
-	infos = kcalloc(max_t(u32, l.nr, 1), sizeof(*infos), GFP_KERNEL);
+	l->nr = min_t(u32, l->nr, SHMRING_MAX_SUBS);
+	infos = kcalloc(max_t(u32, l->nr, 1), sizeof(*infos), GFP_KERNEL);
 	if (!infos)
 		return -ENOMEM;
-	spin_lock(&ring->lock);
-	l.total = ring->nr_subs;
-	list_for_each_entry(sub, &ring->subs, node) {
-		if (n == l.nr)
-			break;
-		strscpy(infos[n].name, sub->name, sizeof(infos[n].name));
-		infos[n].pos = READ_ONCE(sub->rp->pos);
-		infos[n].seq = READ_ONCE(sub->rp->seq);
-		infos[n].last_read_ns = max(READ_ONCE(sub->rp->last_read_ns),
-					    sub->last_attach_ns);
-		infos[n].attached = sub->attached;
-		n++;
-	}
-	spin_unlock(&ring->lock);
-	l.nr = n;
-	ret = 0;
-	if (n && copy_to_user(u64_to_user_ptr(l.subs), infos, n * sizeof(*infos)))
-		ret = -EFAULT;
-	else if (copy_to_user(uarg, &l, sizeof(l)))
+	l->nr = shmring_sub_list(ring, infos, l->nr, &l->total);
+	if (l->nr && copy_to_user(u64_to_user_ptr(l->subs), infos,
+				  l->nr * sizeof(*infos)))
 		ret = -EFAULT;
 	kfree(infos);
 	return ret;
 }
 
-static long shmring_ioc_sub_del(struct shmring_ring *ring, void __user *uarg)
+static long shmring_ioc_sub_del(struct file *file, struct shmring_ring *ring,
+				union shmring_ioc_arg *a, void __user *uarg)
 {
-	struct shmring_name n;
-	const char *name = n.name;
 	struct shmring_sub *sub;
 	int ret;
 
-	ret = shmring_copy_name(&n, SHMRING_SUB_NAME_MAX, uarg);
+	ret = shmring_check_name(&a->name, SHMRING_SUB_NAME_MAX);
 	if (ret)
 		return ret;
-	mutex_lock(&ring->wlock);
-	spin_lock(&ring->lock);
-	sub = shmring_sub_find(ring, name);
-	if (!sub) {
-		ret = -ENOENT;
-	} else if (sub->attached) {
-		ret = -EBUSY;
-	} else if (!shmring_is_owner(sub->owner) && !shmring_is_owner(ring->uid)) {
-		ret = -EPERM;
-	} else {
-		list_del(&sub->node);
-		ring->nr_subs--;
-	}
-	spin_unlock(&ring->lock);
-	mutex_unlock(&ring->wlock);
-	if (ret)
-		return ret;
+	sub = shmring_sub_remove(ring, a->name.name, current_fsuid(),
+				 shmring_is_ring_owner(ring));
+	if (IS_ERR(sub))
+		return PTR_ERR(sub);
+	shmring_uncharge(sub->owner, PAGE_SIZE, 0);
 	shmring_sub_free(sub);
 	shmring_wake_writers(ring);	/* it may have held them back */
 	return 0;
+}
+
+static long shmring_ioc_kick(struct file *file, struct shmring_ring *ring,
+			     union shmring_ioc_arg *a, void __user *uarg)
+{
+	shmring_kick(ring);
+	return 0;
+}
+
+static long shmring_ioc_features(struct file *file, struct shmring_ring *unused,
+				 union shmring_ioc_arg *a, void __user *uarg)
+{
+	struct shmring_features *f = &a->features;
+
+	f->abi_version = SHMRING_ABI_VERSION;
+	f->features = SHMRING_FEAT_ALL;
+	f->page_size = PAGE_SIZE;
+	f->max_subs = SHMRING_MAX_SUBS;
+	f->max_subs_other = SHMRING_MAX_SUBS_OTHER;
+	f->max_readers = READ_ONCE(shmring_limits.max_readers);
+	f->max_user_readers = READ_ONCE(shmring_limits.max_user_readers);
+	f->max_rings = READ_ONCE(shmring_limits.max_rings);
+	f->batch_max = SHMRING_BATCH_MAX;
+	f->max_data_size = READ_ONCE(shmring_limits.max_size);
+	f->max_total = READ_ONCE(shmring_limits.max_total);
+	f->max_user = READ_ONCE(shmring_limits.max_user);
+	return 0;
+}
+
+static long shmring_ioc_setattr(struct file *file, struct shmring_ring *unused,
+				union shmring_ioc_arg *a, void __user *uarg)
+{
+	struct shmring_setattr *sa = &a->setattr;
+
+	if ((sa->flags & ~SHMRING_SETATTR_ALL) || !sa->flags ||
+	    sa->__reserved0 || (sa->mode & ~0777))
+		return -EINVAL;
+	if (!shmring_name_valid(sa->name, sizeof(sa->name)))
+		return -EINVAL;
+	return shmring_registry_setattr(sa);
+}
+
+#define SHMRING_LIST_MAX	1024	/* entries returned by one call */
+
+static long shmring_ioc_list(struct file *file, struct shmring_ring *unused,
+			     union shmring_ioc_arg *a, void __user *uarg)
+{
+	struct shmring_list *l = &a->list;
+	struct shmring_ring_entry *out;
+	int ret = 0;
+
+	l->nr = min_t(u32, l->nr, SHMRING_LIST_MAX);
+	out = kvcalloc(max_t(u32, l->nr, 1), sizeof(*out), GFP_KERNEL);
+	if (!out)
+		return -ENOMEM;
+	l->nr = shmring_registry_list(out, l->nr, l->skip, &l->total);
+	if (l->nr && copy_to_user(u64_to_user_ptr(l->rings), out,
+				  l->nr * sizeof(*out)))
+		ret = -EFAULT;
+	kvfree(out);
+	return ret;
+}
+
+#define SHMRING_IOC_BOUND	BIT(0)	/* needs a file bound to a ring: ENOTCONN */
+#define SHMRING_IOC_OUT		BIT(1)	/* copies min(size, sizeof) back */
+#define SHMRING_IOC_SIZE_ONLY	BIT(2)	/* only the size is input */
+#define SHMRING_IOC_WRITER	BIT(3)	/* needs SHMRING_O_WRITE: EBADF */
+
+struct shmring_ioc_desc {
+	unsigned int cmd;
+	u16 ksize;			/* 0: no argument */
+	u16 minsize;			/* SHMRING_*_SIZE_VER0 */
+	u32 flags;
+	long (*fn)(struct file *file, struct shmring_ring *ring,
+		   union shmring_ioc_arg *a, void __user *uarg);
+};
+
+#define SHMRING_IOC(c, type, min, fl, f) \
+	[_IOC_NR(c)] = { .cmd = (c), .ksize = sizeof(type), .minsize = (min), \
+			 .flags = (fl), .fn = (f) }
+
+/*
+ * Dispatch on type, number and direction only: the size encoded in the
+ * command is ignored, the struct's own size field is what counts, so a
+ * struct can grow without a new ioctl number (drm_ioctl() does the same).
+ */
+static const struct shmring_ioc_desc shmring_iocs[] = {
+	SHMRING_IOC(SHMRING_IOC_OPEN, struct shmring_open,
+		    SHMRING_OPEN_SIZE_VER0, SHMRING_IOC_OUT, shmring_ioc_open),
+	SHMRING_IOC(SHMRING_IOC_UNLINK, struct shmring_name,
+		    SHMRING_NAME_SIZE_VER0, 0, shmring_ioc_unlink),
+	SHMRING_IOC(SHMRING_IOC_INFO, struct shmring_info,
+		    SHMRING_INFO_SIZE_VER0,
+		    SHMRING_IOC_BOUND | SHMRING_IOC_OUT | SHMRING_IOC_SIZE_ONLY,
+		    shmring_ioc_info),
+	SHMRING_IOC(SHMRING_IOC_WRITE_BATCH, struct shmring_batch,
+		    SHMRING_BATCH_SIZE_VER0,
+		    SHMRING_IOC_BOUND | SHMRING_IOC_WRITER, shmring_ioc_batch),
+	SHMRING_IOC(SHMRING_IOC_SET_OPT, struct shmring_opt,
+		    SHMRING_OPT_SIZE_VER0, SHMRING_IOC_BOUND, shmring_ioc_set_opt),
+	SHMRING_IOC(SHMRING_IOC_SUB_LIST, struct shmring_sub_list,
+		    SHMRING_SUB_LIST_SIZE_VER0,
+		    SHMRING_IOC_BOUND | SHMRING_IOC_OUT, shmring_ioc_sub_list),
+	SHMRING_IOC(SHMRING_IOC_SUB_DEL, struct shmring_name,
+		    SHMRING_NAME_SIZE_VER0, SHMRING_IOC_BOUND, shmring_ioc_sub_del),
+	[_IOC_NR(SHMRING_IOC_KICK)] = { .cmd = SHMRING_IOC_KICK,
+					.flags = SHMRING_IOC_BOUND,
+					.fn = shmring_ioc_kick },
+	SHMRING_IOC(SHMRING_IOC_FEATURES, struct shmring_features,
+		    SHMRING_FEATURES_SIZE_VER0,
+		    SHMRING_IOC_OUT | SHMRING_IOC_SIZE_ONLY, shmring_ioc_features),
+	SHMRING_IOC(SHMRING_IOC_SETATTR, struct shmring_setattr,
+		    SHMRING_SETATTR_SIZE_VER0, 0, shmring_ioc_setattr),
+	SHMRING_IOC(SHMRING_IOC_LIST, struct shmring_list,
+		    SHMRING_LIST_SIZE_VER0, SHMRING_IOC_OUT, shmring_ioc_list),
+};
+
+/*
+ * Copy an extensible struct in: its first __u32 is the caller's size.
+ * Below the first layout: EINVAL; a larger struct must have a zero tail
+ * past what this kernel knows: E2BIG. Output-only structs read just size.
+ */
+static int shmring_ioc_copy_in(const struct shmring_ioc_desc *d,
+			       union shmring_ioc_arg *a, void __user *uarg,
+			       u32 *usize)
+{
+	int ret;
+
+	if (get_user(*usize, (u32 __user *)uarg))
+		return -EFAULT;
+	if (*usize < d->minsize)
+		return -EINVAL;
+	if (*usize > PAGE_SIZE)
+		return -E2BIG;
+	if (d->flags & SHMRING_IOC_SIZE_ONLY)
+		return 0;
+	ret = copy_struct_from_user(a, d->ksize, uarg, *usize);
+	return ret;
 }
 
 static long shmring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct shmring_file *sf = file->private_data;
 	void __user *uarg = (void __user *)arg;
+	const struct shmring_ioc_desc *d;
+	union shmring_ioc_arg a;
 	struct shmring_ring *ring;
+	unsigned int nr = _IOC_NR(cmd);
+	u32 usize = 0;
+	long ret;
 
-	switch (cmd) {
-	case SHMRING_IOC_OPEN:
-		return shmring_ioc_open(file, uarg);
-	case SHMRING_IOC_UNLINK:
-		return shmring_ioc_unlink(uarg);
-	}
-	ring = shmring_bound(file);
-	switch (cmd) {
-	case SHMRING_IOC_INFO:
-	case SHMRING_IOC_WRITE_BATCH:
-	case SHMRING_IOC_SET_OPT:
-	case SHMRING_IOC_SUB_LIST:
-	case SHMRING_IOC_SUB_DEL:
-	case SHMRING_IOC_KICK:
-		if (!ring)
-			return -ENOTCONN;
-		break;
-	default:
+	if (_IOC_TYPE(cmd) != SHMRING_IOC_MAGIC || nr >= ARRAY_SIZE(shmring_iocs))
 		return -ENOTTY;
+	d = &shmring_iocs[nr];
+	if (!d->fn || _IOC_DIR(cmd) != _IOC_DIR(d->cmd))
+		return -ENOTTY;
+	ring = shmring_bound(file);
+	if ((d->flags & SHMRING_IOC_BOUND) && !ring)
+		return -ENOTCONN;
+	if ((d->flags & SHMRING_IOC_WRITER) && !(sf->oflags & SHMRING_O_WRITE))
+		return -EBADF;
+	if (d->ksize) {
+		memset(&a, 0, sizeof(a));
+		ret = shmring_ioc_copy_in(d, &a, uarg, &usize);
+		if (ret)
+			return ret;
 	}
-	switch (cmd) {
-	case SHMRING_IOC_INFO:
-		return shmring_ioc_info(sf, ring, uarg);
-	case SHMRING_IOC_WRITE_BATCH:
-		if (!(sf->oflags & SHMRING_O_WRITE))
-			return -EBADF;
-		return shmring_ioc_batch(file, ring, uarg);
-	case SHMRING_IOC_SET_OPT:
-		return shmring_ioc_set_opt(sf, ring, uarg);
-	case SHMRING_IOC_SUB_LIST:
-		return shmring_ioc_sub_list(ring, uarg);
-	case SHMRING_IOC_SUB_DEL:
-		return shmring_ioc_sub_del(ring, uarg);
-	default:
-		shmring_kick(ring);
-		return 0;
-	}
+	ret = d->fn(file, ring, &a, uarg);
+	if (ret || !(d->flags & SHMRING_IOC_OUT))
+		return ret;
+	/* The caller's size is what it knows: copy no more, say how much. */
+	usize = min_t(u32, usize, d->ksize);
+	a.info.size = usize;	/* size leads every member of the union */
+	return copy_to_user(uarg, &a, usize) ? -EFAULT : 0;
 }
 
 static ssize_t shmring_write_iter(struct kiocb *iocb, struct iov_iter *from)
@@ -973,10 +732,14 @@ static __poll_t shmring_poll(struct file *file, poll_table *wait)
 	if ((sf->oflags & SHMRING_O_READ) && shmring_cursor_ready(ring, &sf->cursor))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	if (sf->oflags & SHMRING_O_WRITE) {
+		/*
+		 * Check, announce, check again: a reader that consumed
+		 * before the announcement was visible kicked nobody.
+		 */
+		if (!shmring_can_write(ring) && !READ_ONCE(ring->unlinked))
+			shmring_poll_wait_room(ring);
 		if (shmring_can_write(ring))
 			mask |= EPOLLOUT | EPOLLWRNORM;
-		else if (!READ_ONCE(ring->unlinked))
-			shmring_poll_wait_room(ring);
 	}
 	if (READ_ONCE(ring->unlinked))
 		mask |= EPOLLHUP | EPOLLERR;
@@ -1046,32 +809,67 @@ static const char *const shmring_policy_names[] = {
 	[SHMRING_POLICY_LOSSLESS] = "lossless",
 };
 
-static void shmring_show_cursor(struct seq_file *m, struct shmring_ring *ring,
+/*
+ * One snapshot of the producer side per ring, so the ring line and its
+ * reader lines agree: lag is computed against the same head.
+ */
+struct shmring_snap {
+	struct seq_file *m;
+	u64 head;
+	u64 head_seq;
+	bool show_pid;
+};
+
+static u64 pos_lag(u64 pos, u64 head)
+{
+	return (s64)(head - pos) > 0 ? head - pos : 0;
+}
+
+static void shmring_show_cursor(struct seq_file *m, const struct shmring_snap *sn,
 				const char *what, const char *name, pid_t pid,
 				struct shmring_reader *rp)
 {
 	u64 pos = READ_ONCE(rp->pos), seq = READ_ONCE(rp->seq);
-	u64 head = READ_ONCE(ring->head), head_seq = READ_ONCE(ring->head_seq);
 
 	seq_printf(m, "  %s %s pid=%d pos=%llu seq=%llu lag_bytes=%llu lag_records=%llu read=%llu lost=%llu last_read_ns=%llu\n",
-		   what, name, pid, pos, seq, head - pos, head_seq - seq,
+		   what, name, sn->show_pid ? pid : 0, pos, seq,
+		   pos_lag(pos, sn->head), pos_lag(seq, sn->head_seq),
 		   READ_ONCE(rp->records_read), READ_ONCE(rp->records_lost),
 		   READ_ONCE(rp->last_read_ns));
 }
 
+static void shmring_show_sub(struct shmring_sub *sub, void *arg)
+{
+	struct shmring_snap *sn = arg;
+
+	shmring_show_cursor(sn->m, sn, sub->attached ? "sub+" : "sub",
+			    sub->name, 0, sub->rp);
+}
+
+/*
+ * A ring is shown to who may read it (or has CAP_IPC_OWNER in its user
+ * namespace); reader pids only to its owner. Unlike sysvipc, which shows
+ * every object to everyone, ring names and pids say what a host runs.
+ */
 static void shmring_show_ring(struct seq_file *m, struct shmring_ring *ring)
 {
 	struct user_namespace *uns = seq_user_ns(m);
+	struct shmring_snap sn;
 	struct shmring_cursor *c;
-	struct shmring_sub *sub;
 
-	/* Lockless, as in shmring_fill_info(): the view never waits for writers. */
+	if (!shmring_may_read(ring))
+		return;
+	sn.m = m;
+	sn.show_pid = shmring_is_ring_owner(ring);
+	/* Lockless, as SHMRING_IOC_INFO: the view never waits for writers. */
+	sn.head_seq = READ_ONCE(ring->head_seq);
+	sn.head = READ_ONCE(ring->head);
 	seq_printf(m, "ring %s size=%llu policy=%s max_record=%u flags=%#x mode=%04o uid=%u gid=%u head=%llu tail=%llu head_seq=%llu tail_seq=%llu bytes=%llu records=%llu lost=%llu writer_waits=%llu last_write_ns=%llu readers=%u subs=%u\n",
 		   ring->name, ring->data_size, shmring_policy_names[ring->policy],
 		   ring->max_record, ring->flags, ring->mode,
 		   from_kuid_munged(uns, ring->uid),
-		   from_kgid_munged(uns, ring->gid), READ_ONCE(ring->head),
-		   READ_ONCE(ring->tail), READ_ONCE(ring->head_seq),
+		   from_kgid_munged(uns, ring->gid), sn.head,
+		   READ_ONCE(ring->tail), sn.head_seq,
 		   READ_ONCE(ring->tail_seq), READ_ONCE(ring->bytes_written),
 		   READ_ONCE(ring->records_written), READ_ONCE(ring->records_lost),
 		   READ_ONCE(ring->writer_waits),
@@ -1079,27 +877,17 @@ static void shmring_show_ring(struct seq_file *m, struct shmring_ring *ring)
 		   READ_ONCE(ring->nr_subs));
 	spin_lock(&ring->lock);
 	list_for_each_entry(c, &ring->readers, node)
-		shmring_show_cursor(m, ring, "reader", c->sub ? c->sub->name : "-",
+		shmring_show_cursor(m, &sn, "reader", c->sub ? c->sub->name : "-",
 				    c->pid, c->rp);
-	list_for_each_entry(sub, &ring->subs, node)
-		shmring_show_cursor(m, ring, sub->attached ? "sub+" : "sub",
-				    sub->name, 0, sub->rp);
+	shmring_sub_for_each(ring, shmring_show_sub, &sn);
 	spin_unlock(&ring->lock);
 }
 
 static int shmring_proc_show(struct seq_file *m, void *v)
 {
-	struct shmring_ring *ring;
-	struct shmring_ns *ns;
-
-	mutex_lock(&shmring_lock);
 	seq_printf(m, "shmring %s abi=%d total_bytes=%llu\n", SHMRING_VERSION,
-		   SHMRING_ABI_VERSION, shmring_total);
-	ns = shmring_ns_find(current->nsproxy->ipc_ns);
-	if (ns)
-		list_for_each_entry(ring, &ns->rings, node)
-			shmring_show_ring(m, ring);
-	mutex_unlock(&shmring_lock);
+		   SHMRING_ABI_VERSION, shmring_registry_total());
+	shmring_registry_show(m, shmring_show_ring);
 	return 0;
 }
 
@@ -1178,8 +966,34 @@ static void shmring_abi_checks(void)
 	BUILD_BUG_ON(offsetof(struct shmring_reader, txn_seq) != 48);
 	BUILD_BUG_ON(offsetof(struct shmring_reader, txn_read) != 56);
 	BUILD_BUG_ON(offsetof(struct shmring_reader, txn_lost) != 64);
+	BUILD_BUG_ON(sizeof(struct shmring_setattr) != SHMRING_SETATTR_SIZE_VER0);
+	BUILD_BUG_ON(offsetof(struct shmring_setattr, flags) != 4);
+	BUILD_BUG_ON(offsetof(struct shmring_setattr, uid) != 8);
+	BUILD_BUG_ON(offsetof(struct shmring_setattr, gid) != 12);
+	BUILD_BUG_ON(offsetof(struct shmring_setattr, mode) != 16);
+	BUILD_BUG_ON(offsetof(struct shmring_setattr, name) != 24);
+	BUILD_BUG_ON(sizeof(struct shmring_list) != SHMRING_LIST_SIZE_VER0);
+	BUILD_BUG_ON(offsetof(struct shmring_list, rings) != 8);
+	BUILD_BUG_ON(offsetof(struct shmring_list, skip) != 16);
+	BUILD_BUG_ON(offsetof(struct shmring_list, total) != 20);
+	BUILD_BUG_ON(sizeof(struct shmring_ring_entry) != 152);
+	BUILD_BUG_ON(offsetof(struct shmring_ring_entry, attr) != 64);
+	BUILD_BUG_ON(offsetof(struct shmring_ring_entry, head_seq) != 104);
+	BUILD_BUG_ON(offsetof(struct shmring_ring_entry, records_lost) != 120);
+	BUILD_BUG_ON(offsetof(struct shmring_ring_entry, uid) != 128);
+	BUILD_BUG_ON(offsetof(struct shmring_ring_entry, subs) != 144);
+	BUILD_BUG_ON(sizeof(struct shmring_open) != SHMRING_OPEN_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct shmring_batch) != SHMRING_BATCH_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct shmring_opt) != SHMRING_OPT_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct shmring_sub_list) != SHMRING_SUB_LIST_SIZE_VER0);
+	BUILD_BUG_ON(offsetofend(struct shmring_info, attr) != SHMRING_INFO_SIZE_VER0);
+	BUILD_BUG_ON(offsetofend(struct shmring_features, page_size) !=
+		     SHMRING_FEATURES_SIZE_VER0);
+	BUILD_BUG_ON(SHMRING_MAX_SUBS_OTHERS + SHMRING_MAX_SUBS_OTHER > SHMRING_MAX_SUBS);
 	BUILD_BUG_ON(sizeof(struct shmring_hdr) > PAGE_SIZE);
+	BUILD_BUG_ON(sizeof(struct shmring_reader) > PAGE_SIZE);
 }
+
 
 static int __init shmring_init(void)
 {
@@ -1208,16 +1022,10 @@ static int __init shmring_init(void)
 
 static void __exit shmring_exit(void)
 {
-	struct shmring_ns *ns, *tmp;
-
 	misc_deregister(&shmring_misc);
 	remove_proc_entry("shmring", NULL);
 	/* No file is open (each pins the module): only registry refs remain. */
-	mutex_lock(&shmring_lock);
-	list_for_each_entry_safe(ns, tmp, &shmring_namespaces, node)
-		shmring_ns_unlink_all(ns);
-	WARN_ON(shmring_total);
-	mutex_unlock(&shmring_lock);
+	shmring_registry_exit();
 }
 
 module_init(shmring_init);

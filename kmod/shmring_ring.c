@@ -32,6 +32,8 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/timekeeping.h>
+#include <linux/uaccess.h>
+#include <linux/user_namespace.h>
 #include <linux/vmalloc.h>
 
 #include "shmring_internal.h"
@@ -189,25 +191,15 @@ void shmring_ring_set_start(struct shmring_ring *ring, u64 pos, u64 seq)
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_ring_set_start);
 
-void shmring_sub_free(struct shmring_sub *sub)
-{
-	if (sub->page)
-		put_page(sub->page);
-	kfree(sub);
-}
-EXPORT_SYMBOL_IF_KUNIT(shmring_sub_free);
-
 void shmring_ring_free(struct shmring_ring *ring)
 {
-	struct shmring_sub *sub, *tmp;
 	unsigned int i;
 
 	if (!ring)
 		return;
-	list_for_each_entry_safe(sub, tmp, &ring->subs, node) {
-		list_del(&sub->node);
-		shmring_sub_free(sub);
-	}
+	shmring_sub_free_all(ring);
+	if (ring->user_ns)
+		put_user_ns(ring->user_ns);
 	if (ring->data)
 		vunmap(ring->data);
 	if (ring->pages) {
@@ -220,17 +212,21 @@ void shmring_ring_free(struct shmring_ring *ring)
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_ring_free);
 
-/* A new cursor starts at the oldest record, or at head if asked. */
-void shmring_cursor_start(struct shmring_ring *ring, struct shmring_reader *rp,
+/*
+ * A new cursor starts at the oldest record, or at head if asked. Under
+ * wlock, so head and tail are stable, and the caller attaches the cursor
+ * before dropping it: no writer can reclaim in between.
+ */
+void shmring_cursor_place(struct shmring_ring *ring, struct shmring_reader *rp,
 			  bool from_head)
 {
-	mutex_lock(&ring->wlock);
+	lockdep_assert_held(&ring->wlock);
+	WRITE_ONCE(rp->txn_pos, SHMRING_TXN_NONE);
 	WRITE_ONCE(rp->seq, from_head ? ring->head_seq : ring->tail_seq);
 	/* [R3] seq is in place before the position the kernel reads. */
 	smp_store_release(&rp->pos, from_head ? ring->head : ring->tail);
-	mutex_unlock(&ring->wlock);
 }
-EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_start);
+EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_place);
 
 void shmring_cursor_init(struct shmring_cursor *c, struct shmring_reader *rp,
 			 struct page *page)
@@ -243,12 +239,25 @@ void shmring_cursor_init(struct shmring_cursor *c, struct shmring_reader *rp,
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_init);
 
-void shmring_attach_cursor(struct shmring_ring *ring, struct shmring_cursor *c)
+/* Attach an ephemeral reader at the tail (or head): EUSERS past max_readers. */
+int shmring_attach_cursor(struct shmring_ring *ring, struct shmring_cursor *c,
+			  bool from_head)
 {
+	int ret = 0;
+
+	if (mutex_lock_killable(&ring->wlock))
+		return -EINTR;
 	spin_lock(&ring->lock);
-	list_add_tail(&c->node, &ring->readers);
-	ring->nr_readers++;
+	if (ring->nr_readers >= READ_ONCE(shmring_limits.max_readers)) {
+		ret = -EUSERS;
+	} else {
+		shmring_cursor_place(ring, c->rp, from_head);
+		list_add_tail(&c->node, &ring->readers);
+		WRITE_ONCE(ring->nr_readers, ring->nr_readers + 1);
+	}
 	spin_unlock(&ring->lock);
+	mutex_unlock(&ring->wlock);
+	return ret;
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_attach_cursor);
 
@@ -256,7 +265,7 @@ void shmring_detach_cursor(struct shmring_ring *ring, struct shmring_cursor *c)
 {
 	spin_lock(&ring->lock);
 	list_del_init(&c->node);
-	ring->nr_readers--;
+	WRITE_ONCE(ring->nr_readers, ring->nr_readers - 1);
 	if (c->sub) {
 		c->sub->attached = false;
 		c->sub->last_attach_ns = ktime_get_real_ns();
@@ -308,10 +317,28 @@ static u32 shmring_len_at(struct shmring_ring *ring, u64 pos)
  * records: any record in overwrite mode, only records every cursor has
  * consumed in lossless mode. Called under wlock.
  */
+/*
+ * Records in [from, to) that start at or after @min: those the slowest
+ * cursor had not consumed.
+ */
+static u64 shmring_count_unread(struct shmring_ring *ring, u64 from, u64 to,
+				u64 min)
+{
+	u64 n = 0;
+
+	while (pos_before(from, to)) {
+		if (!pos_before(from, min))
+			n++;
+		from += shmring_rec_total(shmring_len_at(ring, from));
+	}
+	return n;
+}
+
 static int shmring_make_room(struct shmring_ring *ring, u64 total)
 {
-	u64 tail = ring->tail, tail_seq = ring->tail_seq, lost = 0;
+	u64 old_tail = ring->tail, tail = old_tail, tail_seq = ring->tail_seq;
 	u64 min, limit;
+	bool lost = false;
 
 	if (ring->head - tail + total <= ring->data_size)
 		return 0;
@@ -320,9 +347,9 @@ static int shmring_make_room(struct shmring_ring *ring, u64 total)
 	while (ring->head - tail + total > ring->data_size) {
 		if (!pos_before(tail, limit))
 			return -EAGAIN;
-		/* A record at or past the slowest cursor was never read. */
+		/* A record at or past the slowest cursor may be lost. */
 		if (!pos_before(tail, min))
-			lost++;
+			lost = true;
 		tail += shmring_rec_total(shmring_len_at(ring, tail));
 		tail_seq++;
 	}
@@ -336,13 +363,25 @@ static int shmring_make_room(struct shmring_ring *ring, u64 total)
 		tail += shmring_rec_total(shmring_len_at(ring, tail));
 		tail_seq++;
 	}
-	ring->tail = tail;
-	ring->tail_seq = tail_seq;
-	ring->records_lost += lost;
+	WRITE_ONCE(ring->tail, tail);
+	WRITE_ONCE(ring->tail_seq, tail_seq);
 	WRITE_ONCE(ring->hdr->tail_seq, tail_seq);
 	WRITE_ONCE(ring->hdr->tail, tail);
 	/* [W2] the new tail is visible before the bytes we overwrite next. */
 	smp_wmb();
+	if (lost) {
+		/*
+		 * Count what was lost only now that the tail is published: a
+		 * reader that finished a record before seeing the new tail
+		 * moved its cursor past it and is not counted. [W6] pairs with
+		 * [R3]: full barrier between our tail store and the cursor
+		 * loads in shmring_min_cursor().
+		 */
+		smp_mb();
+		min = shmring_min_cursor(ring, old_tail, ring->head);
+		WRITE_ONCE(ring->records_lost, ring->records_lost +
+			   shmring_count_unread(ring, old_tail, tail, min));
+	}
 	return 0;
 }
 
@@ -384,31 +423,36 @@ static void shmring_publish_waiting(struct shmring_ring *ring)
 	WRITE_ONCE(ring->hdr->writers_waiting, waiting);
 }
 
-static void shmring_set_blocked(struct shmring_ring *ring, int delta)
-{
-	spin_lock(&ring->lock);
-	ring->nr_blocked += delta;
-	shmring_publish_waiting(ring);
-	spin_unlock(&ring->lock);
-	/* [W4] waiting is visible before we recheck positions; pairs with [R4]. */
-	smp_mb();
-}
-
 /*
- * A writer needs every cursor at or past @pos to fit: publish the lowest
- * such need as hdr->wait_pos, so readers kick only once they reach it
- * instead of after every record. Followed by [W4]'s barrier.
+ * Announce a waiting writer in one lock section: how many wait
+ * (@blocked: a writer that sleeps; otherwise a poller), and that they
+ * need every cursor at or past @pos. The lowest need is published as
+ * hdr->wait_pos, so readers kick only once they reach it; wait_gen
+ * changes with every announcement, so readers that kicked for an older
+ * one kick again. The caller then issues [W4] and rechecks for room.
  */
-static void shmring_want_pos(struct shmring_ring *ring, u64 pos)
+static void shmring_announce(struct shmring_ring *ring, int blocked, u64 pos)
 {
 	spin_lock(&ring->lock);
+	if (blocked)
+		ring->nr_blocked += blocked;
+	else
+		ring->poll_waiting = true;
 	if (!ring->want_set || pos_before(pos, ring->want_pos)) {
 		ring->want_pos = pos;
 		ring->want_set = true;
 	}
 	WRITE_ONCE(ring->hdr->wait_pos, ring->want_pos);
-	/* Readers that kicked already kick again for this one. */
 	WRITE_ONCE(ring->hdr->wait_gen, ++ring->want_gen);
+	shmring_publish_waiting(ring);
+	spin_unlock(&ring->lock);
+}
+
+static void shmring_unblock(struct shmring_ring *ring)
+{
+	spin_lock(&ring->lock);
+	ring->nr_blocked--;
+	shmring_publish_waiting(ring);
 	spin_unlock(&ring->lock);
 }
 
@@ -428,13 +472,13 @@ static u64 shmring_need_pos(struct shmring_ring *ring, u64 total)
 static int shmring_wait_room(struct shmring_ring *ring, u64 total)
 {
 	DEFINE_WAIT(wait);
-	int ret = 0;
+	int blocked = 1, ret = 0;
 
-	shmring_set_blocked(ring, 1);
 	for (;;) {
 		prepare_to_wait(&ring->write_wq, &wait, TASK_INTERRUPTIBLE);
 		/* After every wakeup: head may have moved, need again. */
-		shmring_want_pos(ring, shmring_need_pos(ring, total));
+		shmring_announce(ring, blocked, shmring_need_pos(ring, total));
+		blocked = 0;
 		/* [W4] the need is visible before we recheck; pairs with [R4]. */
 		smp_mb();
 		if (shmring_room_for(ring, total))
@@ -446,21 +490,22 @@ static int shmring_wait_room(struct shmring_ring *ring, u64 total)
 		schedule();
 	}
 	finish_wait(&ring->write_wq, &wait);
-	shmring_set_blocked(ring, -1);
+	shmring_unblock(ring);
 	return ret;
 }
 
-/* A writer's poll found no room: ask readers to kick when they consume. */
+/*
+ * A writer's poll found no room: announce it, so readers kick when they
+ * consume, then look again (the caller does): a reader that consumed
+ * before our announcement was visible kicked nobody, and its position
+ * is what the recheck sees.
+ */
 void shmring_poll_wait_room(struct shmring_ring *ring)
 {
-	spin_lock(&ring->lock);
-	ring->poll_waiting = true;
-	shmring_publish_waiting(ring);
-	spin_unlock(&ring->lock);
 	/* POLLOUT means room for the largest record. */
-	shmring_want_pos(ring, shmring_need_pos(ring,
+	shmring_announce(ring, 0, shmring_need_pos(ring,
 			 shmring_rec_total(ring->max_record)));
-	/* [W4] as in shmring_set_blocked(). */
+	/* [W4] pairs with [R4]: announced before the caller rechecks. */
 	smp_mb();
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_poll_wait_room);
@@ -522,8 +567,18 @@ EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_pending);
  * Adaptive wakeup: only readers that sleep and that this commit made
  * ready (they had drained, or just crossed their watermark) are woken.
  */
+static inline u64 shmring_pending_from(u64 from, u64 to)
+{
+	return pos_before(from, to) ? to - from : 0;
+}
+
+/*
+ * Records [old_head, head) with sequence numbers [old_seq, head_seq)
+ * became visible. A publish may add many records (a batch), so what a
+ * reader had pending before is computed from old_head and old_seq.
+ */
 static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
-				 u64 head, u64 head_seq)
+				 u64 old_seq, u64 head, u64 head_seq)
 {
 	struct shmring_cursor *c;
 
@@ -534,20 +589,18 @@ static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
 		/* [W5] wq_has_sleeper() orders our head store before the pos read. */
 		if (!wq_has_sleeper(&c->wq))
 			continue;
-		pos = READ_ONCE(c->rp->pos);
-		seq = READ_ONCE(c->rp->seq);
-		after = head - pos;
-		before = pos_before(old_head, pos) ? 0 : old_head - pos;
 		if (c->wm_recs) {
-			after = pos_before(seq, head_seq) ? head_seq - seq : 0;
-			before = after ? after - 1 : 0;
-			if (shmring_ready(c, after, after) &&
-			    !shmring_ready(c, before, before))
-				wake_up_interruptible_poll(&c->wq, EPOLLIN | EPOLLRDNORM);
-		} else if (shmring_ready(c, after, 0) &&
-			   !shmring_ready(c, before, 0)) {
-			wake_up_interruptible_poll(&c->wq, EPOLLIN | EPOLLRDNORM);
+			seq = READ_ONCE(c->rp->seq);
+			after = shmring_pending_from(seq, head_seq);
+			before = shmring_pending_from(seq, old_seq);
+		} else {
+			pos = READ_ONCE(c->rp->pos);
+			after = shmring_pending_from(pos, head);
+			before = shmring_pending_from(pos, old_head);
 		}
+		if (shmring_ready(c, after, after) &&
+		    !shmring_ready(c, before, before))
+			wake_up_interruptible_poll(&c->wq, EPOLLIN | EPOLLRDNORM);
 	}
 	spin_unlock(&ring->lock);
 }
@@ -567,6 +620,7 @@ int shmring_wbatch_begin(struct shmring_ring *ring, struct shmring_wbatch *wb)
 	wb->locked = true;
 	wb->pub_head = ring->head;
 	wb->woken_head = ring->head;
+	wb->woken_seq = ring->head_seq;
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_begin);
@@ -583,18 +637,27 @@ static void shmring_wbatch_publish(struct shmring_ring *ring,
 	wb->pub_head = ring->head;
 }
 
+/* Wake the readers that what was published since the last wake made ready. */
+static void shmring_wbatch_wake(struct shmring_ring *ring,
+				struct shmring_wbatch *wb, u64 head, u64 head_seq)
+{
+	if (wb->woken_head == head)
+		return;
+	shmring_wake_readers(ring, wb->woken_head, wb->woken_seq, head, head_seq);
+	wb->woken_head = head;
+	wb->woken_seq = head_seq;
+}
+
 /* Publish, drop wlock, wake the readers the new records made ready. */
 static void shmring_wbatch_unlock(struct shmring_ring *ring,
 				  struct shmring_wbatch *wb)
 {
-	u64 head_seq = ring->head_seq, old = wb->woken_head;
+	u64 head_seq = ring->head_seq;
 
 	shmring_wbatch_publish(ring, wb);
 	wb->locked = false;
-	wb->woken_head = wb->pub_head;
 	mutex_unlock(&ring->wlock);
-	if (old != wb->pub_head)
-		shmring_wake_readers(ring, old, wb->pub_head, head_seq);
+	shmring_wbatch_wake(ring, wb, wb->pub_head, head_seq);
 }
 
 void shmring_wbatch_end(struct shmring_ring *ring, struct shmring_wbatch *wb)
@@ -605,10 +668,60 @@ void shmring_wbatch_end(struct shmring_ring *ring, struct shmring_wbatch *wb)
 EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_end);
 
 /*
- * Commit one record gathered from @from (not yet visible: see end()).
+ * Copy @len bytes from userspace while holding wlock, without ever
+ * sleeping on a page fault under it: a source that faults (swapped out,
+ * a FUSE file, userfaultfd) is faulted in after dropping wlock (which
+ * publishes what the batch committed so far), then wlock is retaken.
+ * Returns 0 with wlock held, or -errno (wlock may be dropped).
+ */
+int shmring_wbatch_copy_in(struct shmring_ring *ring, struct shmring_wbatch *wb,
+			   void *dst, const void __user *src, size_t len)
+{
+	unsigned long left;
+
+	pagefault_disable();
+	left = __copy_from_user_inatomic(dst, src, len);
+	pagefault_enable();
+	if (!left)
+		return 0;
+	shmring_wbatch_unlock(ring, wb);
+	if (copy_from_user(dst, src, len))
+		return -EFAULT;
+	return shmring_wbatch_begin(ring, wb);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_copy_in);
+
+/*
+ * The source of a record is resident: nothing a copy under wlock touches
+ * can fault. If not, fault it in with wlock dropped and retake it.
+ * Returns 1 if wlock was dropped (ring state may have moved), 0 if not,
+ * or -errno.
+ */
+static int shmring_wbatch_fault_in(struct shmring_ring *ring,
+				   struct shmring_wbatch *wb,
+				   struct iov_iter *from, size_t len)
+{
+	size_t missing;
+	int ret;
+
+	pagefault_disable();
+	missing = fault_in_iov_iter_readable(from, len);
+	pagefault_enable();
+	if (!missing)
+		return 0;
+	shmring_wbatch_unlock(ring, wb);
+	if (fault_in_iov_iter_readable(from, len))
+		return -EFAULT;
+	ret = shmring_wbatch_begin(ring, wb);
+	return ret ? ret : 1;
+}
+
+/*
+ * Commit one record gathered from @from (visible at the next publish).
  * Either the whole record is committed or nothing is. Returns the
  * payload length or -errno; on -errno wlock may have been dropped, and
- * end() must still be called.
+ * end() must still be called. Nothing here sleeps on a page fault while
+ * holding wlock.
  */
 ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 			   struct iov_iter *from, u32 type, pid_t pid,
@@ -625,42 +738,61 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 	if (len > ring->max_record)
 		return -EMSGSIZE;
 	total = shmring_rec_total(len);
-	/*
-	 * Making room may drop old records: fault the source in first so a
-	 * bad buffer costs none. (With room to spare a failed copy costs
-	 * nothing, and the common case saves the walk.)
-	 */
-	if (ring->head - ring->tail + total > ring->data_size &&
-	    fault_in_iov_iter_readable(from, len))
-		return -EFAULT;
 	for (;;) {
 		if (READ_ONCE(ring->unlinked))
 			return -EIDRM;
+		/*
+		 * Making room may drop old records: have the source resident
+		 * first, so a bad buffer costs none. (With room to spare a
+		 * failed copy costs nothing, and the common case saves it.)
+		 */
+		if (ring->head - ring->tail + total > ring->data_size) {
+			ret = shmring_wbatch_fault_in(ring, wb, from, len);
+			if (ret < 0)
+				return ret;
+			if (ret)
+				continue;
+		}
 		/*
 		 * Overwrite: the tail only moves over records older than
 		 * head + total - data_size; keep that before what readers
 		 * can see, so the tail never passes the published head.
 		 */
-		if (ring->head - wb->pub_head + total > ring->data_size)
+		if (ring->head - wb->pub_head + total > ring->data_size) {
+			/* Under wlock, but rare: a batch larger than the ring. */
 			shmring_wbatch_publish(ring, wb);
+			shmring_wbatch_wake(ring, wb, ring->head, ring->head_seq);
+		}
 		ret = shmring_make_room(ring, total);
-		if (!ret)
+		if (ret) {
+			WRITE_ONCE(ring->writer_waits, ring->writer_waits + 1);
+			if (nonblock)
+				return ret;
+			/* Readers free room only in what they can see: publish. */
+			shmring_wbatch_unlock(ring, wb);
+			ret = shmring_wait_room(ring, total);
+			if (!ret)
+				ret = shmring_wbatch_begin(ring, wb);
+			if (ret)
+				return ret;
+			continue;
+		}
+		rec = ring->data + (ring->head & ring->mask);
+		pagefault_disable();
+		ret = copy_from_iter(rec + 1, len, from) == len;
+		pagefault_enable();
+		if (ret)
 			break;
-		ring->writer_waits++;
-		if (nonblock)
-			return ret;
-		/* Readers free room only in what they can see: publish. */
+		/* The source faulted: rewind, fault it in unlocked, retry. */
+		iov_iter_revert(from, len - iov_iter_count(from));
 		shmring_wbatch_unlock(ring, wb);
-		ret = shmring_wait_room(ring, total);
-		if (!ret)
-			ret = shmring_wbatch_begin(ring, wb);
+		if (fault_in_iov_iter_readable(from, len))
+			return -EFAULT;
+		ret = shmring_wbatch_begin(ring, wb);
 		if (ret)
 			return ret;
 	}
 
-	rec = ring->data + (ring->head & ring->mask);
-	if (copy_from_iter(rec + 1, len, from) != len)
-		return -EFAULT;
 	pad = total - sizeof(*rec) - len;
 	if (pad)
 		memset((char *)(rec + 1) + len, 0, pad);
@@ -679,10 +811,10 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 		rec->flags |= SHMRING_REC_CSUM;
 	}
 
-	ring->head += total;
-	ring->head_seq++;
-	ring->bytes_written += len;
-	ring->records_written++;
+	WRITE_ONCE(ring->head, ring->head + total);
+	WRITE_ONCE(ring->head_seq, ring->head_seq + 1);
+	WRITE_ONCE(ring->bytes_written, ring->bytes_written + len);
+	WRITE_ONCE(ring->records_written, ring->records_written + 1);
 	WRITE_ONCE(hdr->last_write_ns, now);
 	WRITE_ONCE(hdr->last_write_len, len);
 	return len;
@@ -736,7 +868,14 @@ static int shmring_copy_records(struct shmring_ring *ring,
 			st->pos = tail;	/* lapped: the gap shows in seq */
 			continue;
 		}
-		if (pos_before(head, st->pos) || (st->pos & 7))
+		if (pos_before(head, st->pos)) {
+			/* A writer lapped us past the head we loaded: reload. */
+			head = smp_load_acquire(&ring->hdr->head);	/* [R1] */
+			if (pos_before(head, st->pos))
+				return -EINVAL;	/* the reader page was scribbled on */
+			continue;
+		}
+		if (st->pos & 7)
 			return -EINVAL;	/* the reader page was scribbled on */
 		memcpy(&rec, ring->data + (st->pos & ring->mask), sizeof(rec));
 		total = shmring_rec_total(rec.len);
@@ -771,6 +910,8 @@ static void shmring_store_cursor(struct shmring_ring *ring,
 				 struct shmring_reader *rp,
 				 const struct shmring_rstate *st)
 {
+	/* No half-done cursor move of a killed reader applies after ours. */
+	WRITE_ONCE(rp->txn_pos, SHMRING_TXN_NONE);
 	WRITE_ONCE(rp->records_read, rp->records_read + st->recs);
 	WRITE_ONCE(rp->records_lost, rp->records_lost + st->lost);
 	WRITE_ONCE(rp->last_read_ns, ktime_get_real_ns());
@@ -810,14 +951,20 @@ ssize_t shmring_ring_read(struct shmring_ring *ring, struct shmring_cursor *c,
 	struct shmring_rstate st = {};
 	int ret;
 
-	if (mutex_lock_interruptible(&c->read_lock))
-		return -ERESTARTSYS;
 	for (;;) {
+		/* Never sleep for records holding read_lock. */
+		if (nonblock) {
+			if (!mutex_trylock(&c->read_lock))
+				return -EAGAIN;
+		} else if (mutex_lock_interruptible(&c->read_lock)) {
+			return -ERESTARTSYS;
+		}
 		st.pos = READ_ONCE(c->rp->pos);
 		st.seq = READ_ONCE(c->rp->seq);
 		ret = shmring_copy_records(ring, to, &st);
 		if (st.recs || st.pos != READ_ONCE(c->rp->pos))
 			shmring_store_cursor(ring, c->rp, &st);
+		mutex_unlock(&c->read_lock);
 		if (ret || st.done)
 			break;
 		if (READ_ONCE(ring->unlinked))
@@ -829,7 +976,6 @@ ssize_t shmring_ring_read(struct shmring_ring *ring, struct shmring_cursor *c,
 		if (ret)
 			break;
 	}
-	mutex_unlock(&c->read_lock);
 	return st.done ? (ssize_t)st.done : ret;
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_ring_read);

@@ -40,10 +40,13 @@
 #define SHMRING_FEAT_SUB_OWNER	(1U << 5)	/* subscriptions belong to their creator */
 #define SHMRING_FEAT_CURSOR_TXN	(1U << 6)	/* shmring_reader.txn_* (crash-atomic) */
 #define SHMRING_FEAT_FEATURES	(1U << 7)	/* SHMRING_IOC_FEATURES */
+#define SHMRING_FEAT_SETATTR	(1U << 8)	/* SHMRING_IOC_SETATTR */
+#define SHMRING_FEAT_LIST	(1U << 9)	/* SHMRING_IOC_LIST */
 #define SHMRING_FEAT_ALL	(SHMRING_FEAT_BATCH | SHMRING_FEAT_SUBS | \
 				 SHMRING_FEAT_CSUM | SHMRING_FEAT_WATERMARK | \
 				 SHMRING_FEAT_WAIT_POS | SHMRING_FEAT_SUB_OWNER | \
-				 SHMRING_FEAT_CURSOR_TXN | SHMRING_FEAT_FEATURES)
+				 SHMRING_FEAT_CURSOR_TXN | SHMRING_FEAT_FEATURES | \
+				 SHMRING_FEAT_SETATTR | SHMRING_FEAT_LIST)
 
 /*
  * Fixed limits of this ABI. Memory and reader caps that an administrator
@@ -208,6 +211,56 @@ struct shmring_features {
 	__u64 max_user;		/* bytes charged to one user */
 };
 
+/*
+ * SHMRING_IOC_SETATTR: change a ring's owner, group and mode, like
+ * IPC_SET. The ring is named in the caller's IPC namespace; the caller
+ * must own it or have CAP_IPC_OWNER in its user namespace. uid and gid
+ * are in the caller's user namespace. Memory stays charged to the user
+ * who created the ring.
+ */
+#define SHMRING_SETATTR_UID	(1U << 0)
+#define SHMRING_SETATTR_GID	(1U << 1)
+#define SHMRING_SETATTR_MODE	(1U << 2)
+#define SHMRING_SETATTR_ALL	(SHMRING_SETATTR_UID | SHMRING_SETATTR_GID | \
+				 SHMRING_SETATTR_MODE)
+
+struct shmring_setattr {
+	__u32 size;		/* sizeof(struct shmring_setattr) */
+	__u32 flags;		/* SHMRING_SETATTR_*: the fields to change */
+	__u32 uid;
+	__u32 gid;
+	__u32 mode;		/* permission bits, 0777 mask */
+	__u32 __reserved0;	/* must be 0 */
+	char name[SHMRING_NAME_MAX];
+};
+
+/*
+ * SHMRING_IOC_LIST: the rings of the caller's IPC namespace that the
+ * caller may read (mode bits, or CAP_IPC_OWNER), in creation order,
+ * starting after the first @skip of them. Works on an unbound file.
+ */
+struct shmring_ring_entry {
+	char name[SHMRING_NAME_MAX];
+	struct shmring_attr attr;
+	__u64 head_seq;		/* sequence number the next record gets */
+	__u64 tail_seq;		/* sequence number of the oldest record */
+	__u64 records_lost;
+	__u32 uid;		/* in the caller's user namespace */
+	__u32 gid;
+	__u32 mode;
+	__u32 readers;
+	__u32 subs;
+	__u32 __reserved0;
+};
+
+struct shmring_list {
+	__u32 size;		/* sizeof(struct shmring_list) */
+	__u32 nr;		/* in: entries room; out: entries written */
+	__u64 rings;		/* user pointer to shmring_ring_entry[nr] */
+	__u32 skip;		/* in: visible rings to skip (paging) */
+	__u32 total;		/* out: visible rings in all */
+};
+
 /* Smallest struct each ioctl accepts (its first published layout). */
 #define SHMRING_OPEN_SIZE_VER0		152
 #define SHMRING_NAME_SIZE_VER0		72
@@ -216,6 +269,8 @@ struct shmring_features {
 #define SHMRING_OPT_SIZE_VER0		16
 #define SHMRING_SUB_LIST_SIZE_VER0	24
 #define SHMRING_FEATURES_SIZE_VER0	16	/* through page_size */
+#define SHMRING_SETATTR_SIZE_VER0	88
+#define SHMRING_LIST_SIZE_VER0		24
 
 #define SHMRING_IOC_MAGIC	0xB7
 #define SHMRING_IOC_OPEN	_IOWR(SHMRING_IOC_MAGIC, 0x01, struct shmring_open)
@@ -228,6 +283,8 @@ struct shmring_features {
 /* Lossless rings: wake writers waiting for space after consuming in place. */
 #define SHMRING_IOC_KICK	_IO(SHMRING_IOC_MAGIC, 0x08)
 #define SHMRING_IOC_FEATURES	_IOWR(SHMRING_IOC_MAGIC, 0x09, struct shmring_features)
+#define SHMRING_IOC_SETATTR	_IOW(SHMRING_IOC_MAGIC, 0x0a, struct shmring_setattr)
+#define SHMRING_IOC_LIST	_IOWR(SHMRING_IOC_MAGIC, 0x0b, struct shmring_list)
 
 /*
  * Record header. Every record in the data area starts with one, at an
