@@ -61,6 +61,7 @@ struct shmring_cursor {
 	u64 wm_bytes;			/* wake when this many bytes pending */
 	u64 wm_recs;			/* wake when this many records pending */
 	pid_t pid;			/* tgid of the opener, for the view */
+	bool tap;			/* never holds writers back */
 };
 
 /* What a file asks of a durable subscription when it attaches. */
@@ -182,6 +183,8 @@ u64 shmring_cursor_pending(struct shmring_ring *ring, struct shmring_reader *rp,
 			   u64 *recs);
 bool shmring_can_write(struct shmring_ring *ring);
 bool shmring_cursor_ready(struct shmring_ring *ring, struct shmring_cursor *c);
+int shmring_cursor_seek(struct shmring_ring *ring, struct shmring_cursor *c,
+			u32 whence, u64 val);
 void shmring_poll_wait_room(struct shmring_ring *ring);
 void shmring_kick(struct shmring_ring *ring);
 void shmring_ring_kill(struct shmring_ring *ring);
@@ -198,6 +201,7 @@ struct shmring_sub *shmring_sub_remove(struct shmring_ring *ring,
 u32 shmring_sub_list(struct shmring_ring *ring, struct shmring_sub_info *infos,
 		     u32 nr, u32 *total);
 void shmring_sub_free_all(struct shmring_ring *ring);
+u64 shmring_sub_min_pos(struct shmring_ring *ring, u64 tail, u64 head, u64 min);
 void shmring_sub_for_each(struct shmring_ring *ring,
 			  void (*fn)(struct shmring_sub *sub, void *arg),
 			  void *arg);

@@ -158,6 +158,8 @@ static int shmring_check_open_args(struct file *file, struct shmring_open *o)
 		return -EINVAL;
 	if ((f & SHMRING_O_SUB_SHARED) && !(f & SHMRING_O_SUB))
 		return -EINVAL;
+	if ((f & SHMRING_O_TAP) && (!(f & SHMRING_O_READ) || (f & SHMRING_O_SUB)))
+		return -EINVAL;
 	if (!shmring_name_valid(o->name, sizeof(o->name)))
 		return -EINVAL;
 	if (f & SHMRING_O_SUB) {
@@ -228,6 +230,7 @@ static int shmring_attach_reader(struct shmring_ring *ring,
 		return ret;
 	shmring_cursor_init(&sf->cursor, NULL, NULL);
 	sf->cursor.pid = task_tgid_vnr(current);
+	sf->cursor.tap = o->flags & SHMRING_O_TAP;
 	if (sub) {
 		ret = shmring_attach_sub(ring, sf, o);
 	} else {
@@ -278,6 +281,7 @@ union shmring_ioc_arg {
 	struct shmring_features features;
 	struct shmring_setattr setattr;
 	struct shmring_list list;
+	struct shmring_seek seek;
 };
 
 static long shmring_ioc_open(struct file *file, struct shmring_ring *unused,
@@ -571,6 +575,23 @@ static long shmring_ioc_list(struct file *file, struct shmring_ring *unused,
 	return ret;
 }
 
+static long shmring_ioc_seek(struct file *file, struct shmring_ring *ring,
+			     union shmring_ioc_arg *a, void __user *uarg)
+{
+	struct shmring_file *sf = file->private_data;
+	struct shmring_seek *sk = &a->seek;
+	int ret;
+
+	if (!(sf->oflags & SHMRING_O_READ))
+		return -EBADF;
+	ret = shmring_cursor_seek(ring, &sf->cursor, sk->whence, sk->val);
+	if (ret)
+		return ret;
+	sk->pos = READ_ONCE(sf->cursor.rp->pos);
+	sk->seq = READ_ONCE(sf->cursor.rp->seq);
+	return 0;
+}
+
 #define SHMRING_IOC_BOUND	BIT(0)	/* needs a file bound to a ring: ENOTCONN */
 #define SHMRING_IOC_OUT		BIT(1)	/* copies min(size, sizeof) back */
 #define SHMRING_IOC_SIZE_ONLY	BIT(2)	/* only the size is input */
@@ -623,12 +644,17 @@ static const struct shmring_ioc_desc shmring_iocs[] = {
 		    SHMRING_SETATTR_SIZE_VER0, 0, shmring_ioc_setattr),
 	SHMRING_IOC(SHMRING_IOC_LIST, struct shmring_list,
 		    SHMRING_LIST_SIZE_VER0, SHMRING_IOC_OUT, shmring_ioc_list),
+	SHMRING_IOC(SHMRING_IOC_SEEK, struct shmring_seek,
+		    SHMRING_SEEK_SIZE_VER0, SHMRING_IOC_BOUND | SHMRING_IOC_OUT,
+		    shmring_ioc_seek),
 };
 
 /*
  * Copy an extensible struct in: its first __u32 is the caller's size.
  * Below the first layout: EINVAL; a larger struct must have a zero tail
- * past what this kernel knows: E2BIG. Output-only structs read just size.
+ * past what this kernel knows: E2BIG (the kernel never writes past what
+ * it knows, so a struct it filled before passes again). Output-only
+ * structs start from zero.
  */
 static int shmring_ioc_copy_in(const struct shmring_ioc_desc *d,
 			       union shmring_ioc_arg *a, void __user *uarg,
@@ -642,9 +668,9 @@ static int shmring_ioc_copy_in(const struct shmring_ioc_desc *d,
 		return -EINVAL;
 	if (*usize > PAGE_SIZE)
 		return -E2BIG;
-	if (d->flags & SHMRING_IOC_SIZE_ONLY)
-		return 0;
 	ret = copy_struct_from_user(a, d->ksize, uarg, *usize);
+	if (!ret && (d->flags & SHMRING_IOC_SIZE_ONLY))
+		memset(a, 0, d->ksize);	/* all output: start from zero */
 	return ret;
 }
 
@@ -990,6 +1016,11 @@ static void shmring_abi_checks(void)
 	BUILD_BUG_ON(offsetofend(struct shmring_features, page_size) !=
 		     SHMRING_FEATURES_SIZE_VER0);
 	BUILD_BUG_ON(SHMRING_MAX_SUBS_OTHERS + SHMRING_MAX_SUBS_OTHER > SHMRING_MAX_SUBS);
+	BUILD_BUG_ON(sizeof(struct shmring_seek) != SHMRING_SEEK_SIZE_VER0);
+	BUILD_BUG_ON(offsetof(struct shmring_seek, whence) != 4);
+	BUILD_BUG_ON(offsetof(struct shmring_seek, val) != 8);
+	BUILD_BUG_ON(offsetof(struct shmring_seek, pos) != 16);
+	BUILD_BUG_ON(offsetof(struct shmring_seek, seq) != 24);
 	BUILD_BUG_ON(sizeof(struct shmring_hdr) > PAGE_SIZE);
 	BUILD_BUG_ON(sizeof(struct shmring_reader) > PAGE_SIZE);
 }

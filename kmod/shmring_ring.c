@@ -283,23 +283,18 @@ EXPORT_SYMBOL_IF_KUNIT(shmring_detach_cursor);
 static u64 shmring_min_cursor(struct shmring_ring *ring, u64 tail, u64 head)
 {
 	struct shmring_cursor *c;
-	struct shmring_sub *sub;
 	u64 min = head, pos;
 
 	spin_lock(&ring->lock);
 	list_for_each_entry(c, &ring->readers, node) {
+		if (c->tap)
+			continue;	/* taps are lapped, never waited for */
 		/* [W3] pairs with [R3]: the reader is done with bytes < pos. */
 		pos = shmring_clamp_pos(smp_load_acquire(&c->rp->pos), tail, head);
 		if (pos_before(pos, min))
 			min = pos;
 	}
-	list_for_each_entry(sub, &ring->subs, node) {
-		if (sub->attached)
-			continue;	/* already counted as a reader */
-		pos = shmring_clamp_pos(smp_load_acquire(&sub->rp->pos), tail, head);
-		if (pos_before(pos, min))
-			min = pos;
-	}
+	min = shmring_sub_min_pos(ring, tail, head, min);
 	spin_unlock(&ring->lock);
 	return min;
 }
@@ -424,19 +419,19 @@ static void shmring_publish_waiting(struct shmring_ring *ring)
 }
 
 /*
- * Announce a waiting writer in one lock section: how many wait
- * (@blocked: a writer that sleeps; otherwise a poller), and that they
+ * Announce a waiting writer in one lock section: @blocked writers start
+ * to sleep, or (@poll) a writer polls for POLLOUT, and they
  * need every cursor at or past @pos. The lowest need is published as
  * hdr->wait_pos, so readers kick only once they reach it; wait_gen
  * changes with every announcement, so readers that kicked for an older
  * one kick again. The caller then issues [W4] and rechecks for room.
  */
-static void shmring_announce(struct shmring_ring *ring, int blocked, u64 pos)
+static void shmring_announce(struct shmring_ring *ring, int blocked, bool poll,
+			     u64 pos)
 {
 	spin_lock(&ring->lock);
-	if (blocked)
-		ring->nr_blocked += blocked;
-	else
+	ring->nr_blocked += blocked;
+	if (poll)
 		ring->poll_waiting = true;
 	if (!ring->want_set || pos_before(pos, ring->want_pos)) {
 		ring->want_pos = pos;
@@ -477,7 +472,8 @@ static int shmring_wait_room(struct shmring_ring *ring, u64 total)
 	for (;;) {
 		prepare_to_wait(&ring->write_wq, &wait, TASK_INTERRUPTIBLE);
 		/* After every wakeup: head may have moved, need again. */
-		shmring_announce(ring, blocked, shmring_need_pos(ring, total));
+		shmring_announce(ring, blocked, false,
+				 shmring_need_pos(ring, total));
 		blocked = 0;
 		/* [W4] the need is visible before we recheck; pairs with [R4]. */
 		smp_mb();
@@ -503,7 +499,7 @@ static int shmring_wait_room(struct shmring_ring *ring, u64 total)
 void shmring_poll_wait_room(struct shmring_ring *ring)
 {
 	/* POLLOUT means room for the largest record. */
-	shmring_announce(ring, 0, shmring_need_pos(ring,
+	shmring_announce(ring, 0, true, shmring_need_pos(ring,
 			 shmring_rec_total(ring->max_record)));
 	/* [W4] pairs with [R4]: announced before the caller rechecks. */
 	smp_mb();
@@ -923,6 +919,74 @@ static void shmring_store_cursor(struct shmring_ring *ring,
 	if (READ_ONCE(ring->hdr->writers_waiting))
 		shmring_wake_writers(ring);
 }
+
+/*
+ * SHMRING_IOC_SEEK: move a cursor under wlock (head and tail stable) and
+ * its read_lock (no read(2) in flight on the file). Records are the
+ * kernel's own here, so their headers are walked as trusted.
+ */
+int shmring_cursor_seek(struct shmring_ring *ring, struct shmring_cursor *c,
+			u32 whence, u64 val)
+{
+	struct shmring_reader *rp = c->rp;
+	u64 pos, seq, n = 0;
+	int ret = 0;
+
+	if (mutex_lock_interruptible(&c->read_lock))
+		return -ERESTARTSYS;
+	if (mutex_lock_killable(&ring->wlock)) {
+		mutex_unlock(&c->read_lock);
+		return -EINTR;
+	}
+	pos = ring->tail;
+	seq = ring->tail_seq;
+	switch (whence) {
+	case SHMRING_SEEK_OLDEST:
+		break;
+	case SHMRING_SEEK_END:
+		pos = ring->head;
+		seq = ring->head_seq;
+		break;
+	case SHMRING_SEEK_SEQ:
+		if (pos_before(val, seq) || pos_before(ring->head_seq, val)) {
+			ret = -ENOENT;
+			break;
+		}
+		for (; seq != val; seq++, n++) {
+			pos += shmring_rec_total(shmring_len_at(ring, pos));
+			if (!(n & 4095))
+				cond_resched();
+		}
+		break;
+	case SHMRING_SEEK_TIME:
+		for (; pos != ring->head; seq++, n++) {
+			const struct shmring_rec *rec = ring->data + (pos & ring->mask);
+
+			if (READ_ONCE(rec->tstamp_ns) >= val)
+				break;
+			pos += shmring_rec_total(READ_ONCE(rec->len));
+			if (!(n & 4095))
+				cond_resched();
+		}
+		break;
+	default:
+		ret = -EINVAL;
+	}
+	if (!ret) {
+		WRITE_ONCE(rp->txn_pos, SHMRING_TXN_NONE);
+		WRITE_ONCE(rp->seq, seq);
+		/* [R3] pairs with [W3]. */
+		smp_store_release(&rp->pos, pos);
+	}
+	mutex_unlock(&ring->wlock);
+	mutex_unlock(&c->read_lock);
+	/* [R4] pairs with [W4]: a cursor moved forward may free room. */
+	smp_mb();
+	if (!ret && READ_ONCE(ring->hdr->writers_waiting))
+		shmring_wake_writers(ring);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_seek);
 
 /* Pending records reach the reader's watermark (default: any). */
 bool shmring_cursor_ready(struct shmring_ring *ring, struct shmring_cursor *c)

@@ -192,6 +192,28 @@ struct shmring_sub *shmring_sub_remove(struct shmring_ring *ring,
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_sub_remove);
 
+/*
+ * The lowest of @min and the positions of detached subscriptions (the
+ * attached ones are counted as readers), clamped to [tail, head]. Under
+ * ring->lock.
+ */
+u64 shmring_sub_min_pos(struct shmring_ring *ring, u64 tail, u64 head, u64 min)
+{
+	struct shmring_sub *sub;
+	u64 pos;
+
+	lockdep_assert_held(&ring->lock);
+	list_for_each_entry(sub, &ring->subs, node) {
+		if (sub->attached)
+			continue;
+		/* [W3] pairs with [R3]: the reader is done with bytes < pos. */
+		pos = shmring_clamp_pos(smp_load_acquire(&sub->rp->pos), tail, head);
+		if ((s64)(pos - min) < 0)
+			min = pos;
+	}
+	return min;
+}
+
 /* Fill up to @nr entries; returns how many, *total how many exist. */
 u32 shmring_sub_list(struct shmring_ring *ring, struct shmring_sub_info *infos,
 		     u32 nr, u32 *total)

@@ -48,7 +48,7 @@ static void test_open_errors(void)
 	o.size = 8;
 	EXPECT(open_with(&o), EINVAL, "OPEN size smaller than struct");
 	o.size = 8192;
-	EXPECT(open_with(&o), EINVAL, "OPEN size larger than a page");
+	EXPECT(open_with(&o), E2BIG, "OPEN size larger than a page");
 
 	memset(big, 0, sizeof(big));
 	open_args(&o, RING, SHMRING_O_READ);
@@ -56,7 +56,7 @@ static void test_open_errors(void)
 	((struct shmring_open *)big)->size = sizeof(big);
 	big[sizeof(o) + 3] = 1;
 	fd = dev_fd(O_RDWR);
-	EXPECT(xioctl(fd, SHMRING_IOC_OPEN, big), EINVAL, "OPEN larger struct, non-zero unknown tail");
+	EXPECT(xioctl(fd, SHMRING_IOC_OPEN, big), E2BIG, "OPEN larger struct, non-zero unknown tail");
 	big[sizeof(o) + 3] = 0;
 	is_int(xioctl(fd, SHMRING_IOC_OPEN, big), 0, "OPEN larger struct with zero tail is accepted");
 	close(fd);

@@ -42,11 +42,14 @@
 #define SHMRING_FEAT_FEATURES	(1U << 7)	/* SHMRING_IOC_FEATURES */
 #define SHMRING_FEAT_SETATTR	(1U << 8)	/* SHMRING_IOC_SETATTR */
 #define SHMRING_FEAT_LIST	(1U << 9)	/* SHMRING_IOC_LIST */
+#define SHMRING_FEAT_TAP	(1U << 10)	/* SHMRING_O_TAP */
+#define SHMRING_FEAT_SEEK	(1U << 11)	/* SHMRING_IOC_SEEK */
 #define SHMRING_FEAT_ALL	(SHMRING_FEAT_BATCH | SHMRING_FEAT_SUBS | \
 				 SHMRING_FEAT_CSUM | SHMRING_FEAT_WATERMARK | \
 				 SHMRING_FEAT_WAIT_POS | SHMRING_FEAT_SUB_OWNER | \
 				 SHMRING_FEAT_CURSOR_TXN | SHMRING_FEAT_FEATURES | \
-				 SHMRING_FEAT_SETATTR | SHMRING_FEAT_LIST)
+				 SHMRING_FEAT_SETATTR | SHMRING_FEAT_LIST | \
+				 SHMRING_FEAT_TAP | SHMRING_FEAT_SEEK)
 
 /*
  * Fixed limits of this ABI. Memory and reader caps that an administrator
@@ -88,10 +91,16 @@ struct shmring_attr {
  * CAP_IPC_OWNER in the ring's user namespace).
  */
 #define SHMRING_O_SUB_SHARED	(1U << 6)
+/*
+ * A tap: a reader that never holds writers back, also on a lossless ring.
+ * It is lapped and counts its own losses instead, like a reader of an
+ * overwrite ring (tcpdump never slows a network). Not with SUB.
+ */
+#define SHMRING_O_TAP		(1U << 7)
 #define SHMRING_O_FLAGS_ALL	(SHMRING_O_CREAT | SHMRING_O_EXCL | \
 				 SHMRING_O_READ | SHMRING_O_WRITE | \
 				 SHMRING_O_SUB | SHMRING_O_FROM_HEAD | \
-				 SHMRING_O_SUB_SHARED)
+				 SHMRING_O_SUB_SHARED | SHMRING_O_TAP)
 
 /*
  * SHMRING_IOC_OPEN binds a fresh /dev/shmring file to a named ring, as
@@ -261,6 +270,25 @@ struct shmring_list {
 	__u32 total;		/* out: visible rings in all */
 };
 
+/*
+ * SHMRING_IOC_SEEK: move this file's reader (or its subscription) to the
+ * oldest record, past the newest, to a sequence number, or to the first
+ * record committed at or after a time. Out: where it now is.
+ */
+#define SHMRING_SEEK_OLDEST	0	/* the oldest record in the ring */
+#define SHMRING_SEEK_END	1	/* after the newest: new records only */
+#define SHMRING_SEEK_SEQ	2	/* the record numbered val (ENOENT if gone
+					 * or not yet written; head_seq = END) */
+#define SHMRING_SEEK_TIME	3	/* the first record with tstamp_ns >= val */
+
+struct shmring_seek {
+	__u32 size;		/* sizeof(struct shmring_seek) */
+	__u32 whence;		/* SHMRING_SEEK_* */
+	__u64 val;
+	__u64 pos;		/* out: the reader's new position */
+	__u64 seq;		/* out: the sequence number it expects next */
+};
+
 /* Smallest struct each ioctl accepts (its first published layout). */
 #define SHMRING_OPEN_SIZE_VER0		152
 #define SHMRING_NAME_SIZE_VER0		72
@@ -271,6 +299,7 @@ struct shmring_list {
 #define SHMRING_FEATURES_SIZE_VER0	16	/* through page_size */
 #define SHMRING_SETATTR_SIZE_VER0	88
 #define SHMRING_LIST_SIZE_VER0		24
+#define SHMRING_SEEK_SIZE_VER0		32
 
 #define SHMRING_IOC_MAGIC	0xB7
 #define SHMRING_IOC_OPEN	_IOWR(SHMRING_IOC_MAGIC, 0x01, struct shmring_open)
@@ -285,6 +314,7 @@ struct shmring_list {
 #define SHMRING_IOC_FEATURES	_IOWR(SHMRING_IOC_MAGIC, 0x09, struct shmring_features)
 #define SHMRING_IOC_SETATTR	_IOW(SHMRING_IOC_MAGIC, 0x0a, struct shmring_setattr)
 #define SHMRING_IOC_LIST	_IOWR(SHMRING_IOC_MAGIC, 0x0b, struct shmring_list)
+#define SHMRING_IOC_SEEK	_IOWR(SHMRING_IOC_MAGIC, 0x0c, struct shmring_seek)
 
 /*
  * Record header. Every record in the data area starts with one, at an
