@@ -41,8 +41,7 @@
 extern "C" {
 #endif
 
-#define SHMRING_LIB_VERSION_MAJOR	0
-#define SHMRING_LIB_VERSION_MINOR	1
+#include "shmring-version.h"	/* SHMRING_LIB_VERSION_MAJOR, _MINOR (from VERSION) */
 
 /* Library-only open flag: the handle's file is O_NONBLOCK. */
 #define SHMRING_O_NONBLOCK	(1U << 31)

@@ -264,7 +264,7 @@ build_module() {
 	# Sources only (never objects of an in-tree build).  -c without -t: a
 	# file whose content changed gets a new mtime, so make rebuilds it.
 	rsync -rlc --delete --exclude='*.mod.c' \
-		--include='/Kbuild' --include='/kmod/' --include='/kmod/Kbuild' \
+		--include='/Kbuild' --include='/VERSION' --include='/kmod/' --include='/kmod/Kbuild' \
 		--include='/kmod/*.[ch]' --include='/include/***' --exclude='*' \
 		"$ROOT/" "$copy/"
 	say "build $k: make -C $tree M=$copy W=1 modules $*"
