@@ -985,6 +985,116 @@ static void test_proc(void)
 	cleanup(names);
 }
 
+/* ---- SETATTR and LIST (only once the UAPI has them) ---------------------- */
+
+#ifdef SHMRING_IOC_SETATTR
+static int setattr(const char *name, unsigned int flags, unsigned int uid,
+		   unsigned int gid, unsigned int mode)
+{
+	struct shmring_setattr sa;
+	int fd = open(SHMRING_DEVICE, O_RDWR | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	memset(&sa, 0, sizeof(sa));
+	sa.size = sizeof(sa);
+	sa.flags = flags;
+	sa.uid = uid;
+	sa.gid = gid;
+	sa.mode = mode;
+	snprintf(sa.name, sizeof(sa.name), "%s", name);
+	ret = xioctl(fd, SHMRING_IOC_SETATTR, &sa);
+	close(fd);
+	return ret;
+}
+
+static void c_chmod(void *arg)
+{
+	const struct op *op = arg;
+
+	report(setattr(op->ring, SHMRING_SETATTR_MODE, 0, 0, op->flags));
+}
+#endif
+
+#ifdef SHMRING_IOC_LIST
+/* SHMRING_IOC_LIST: total visible, then for each e_names entry whether listed. */
+static void c_list(void *arg)
+{
+	static struct shmring_ring_entry ents[256];
+	const char **names = arg;
+	struct shmring_list l;
+	int fd = open(SHMRING_DEVICE, O_RDWR | O_CLOEXEC), ret, i;
+	unsigned int j;
+
+	if (fd < 0)
+		setup_fail(22, errno);
+	memset(&l, 0, sizeof(l));
+	l.size = sizeof(l);
+	l.nr = 256;
+	l.rings = (uintptr_t)ents;
+	ret = xioctl(fd, SHMRING_IOC_LIST, &l);
+	close(fd);
+	report(ret ? ret : (int)l.total);
+	for (i = 0; names[i]; i++) {
+		int found = 0;
+
+		for (j = 0; !ret && j < l.nr; j++)
+			if (!strcmp(ents[j].name, names[i]))
+				found = 1;
+		report(found);
+	}
+}
+#endif
+
+static void test_setattr_list(void)
+{
+#if defined(SHMRING_IOC_SETATTR) && defined(SHMRING_IOC_LIST)
+	static const char *const names[] = {
+		"t_own_e_root600", "t_own_e_root644", "t_own_e_u600", "t_own_e_u640", NULL,
+	};
+	struct op o = { .ring = "t_own_e_root644", .flags = 0666 };
+	int r[MAXRES];
+
+	cleanup(names);
+	ring_create("t_own_e_root600", 0600, SHMRING_POLICY_OVERWRITE);
+	ring_create("t_own_e_root644", 0644, SHMRING_POLICY_OVERWRITE);
+	as(&U1000, c_create_ring, &(struct op){ .ring = "t_own_e_u600", .flags = 0600 });
+	as(&U1000, c_create_ring, &(struct op){ .ring = "t_own_e_u640", .flags = 0640 });
+
+	/* r: total, then listed? for root600, root644, u600, u640. */
+	run_as(&U1000, c_list, e_names, r, MAXRES);
+	ok(r[0] >= 3 && !r[1] && r[2] && r[3] && r[4],
+	   "LIST: uid 1000 gets root644, u600, u640, not root's 0600 ring (%d: %d %d %d %d)",
+	   r[0], r[1], r[2], r[3], r[4]);
+	run_as(&U1002_USERNS, c_list, e_names, r, MAXRES);
+	ok(!r[1] && r[2] && !r[3] && !r[4],
+	   "LIST: uid 1002 as root of a new user ns gets root644 only (%d %d %d %d)",
+	   r[1], r[2], r[3], r[4]);
+	run_as(&U1000_USERNS_IPC, c_list, e_names, r, MAXRES);
+	is_int(r[0], 0, "LIST: from a new user+IPC ns, no ring of the parent ns");
+
+	is_int(as(&U1001, c_chmod, &o), -EPERM, "SETATTR: uid 1001 chmod of root's ring -> EPERM");
+	is_int(as(&U1001_USERNS, c_chmod, &o), -EPERM,
+	       "SETATTR: uid 1001 as root of a new user ns (same IPC ns) -> EPERM");
+	is_int(as(&U1000_USERNS_IPC, c_chmod, &o), -ENOENT,
+	       "SETATTR: from a new user+IPC ns the ring is not there -> ENOENT");
+	o.ring = "t_own_e_u640";
+	is_int(as(&U1000_USERNS, c_chmod, &o), 0,
+	       "SETATTR: the owner as root of a new user ns (same kuid) chmods its ring -> 0");
+	is_int(setattr("t_own_e_root600", SHMRING_SETATTR_UID | SHMRING_SETATTR_GID, 1000, 1000, 0),
+	       0, "SETATTR: root gives its 0600 ring to uid 1000");
+	is_int(as(&U1000, c_open, &(struct op){ .ring = "t_own_e_root600", .flags = SHMRING_O_READ }),
+	       0, "SETATTR: uid 1000 now reads it");
+	is_int(as(&U1001, c_open, &(struct op){ .ring = "t_own_e_root600", .flags = SHMRING_O_READ }),
+	       -EACCES, "SETATTR: uid 1001 still may not -> EACCES");
+	is_int(setattr("t_own_e_root600", SHMRING_SETATTR_MODE, 0, 0, 01000), -EINVAL,
+	       "SETATTR: a mode beyond 0777 -> EINVAL");
+	cleanup(names);
+#else
+	skip(1, "no SHMRING_IOC_SETATTR/SHMRING_IOC_LIST in this UAPI header");
+#endif
+}
+
 /* ---- F: IPC namespace scoping (regression guard) ---------------------------- */
 
 static void c_ns_child(void *arg)
@@ -1186,6 +1296,7 @@ int main(void)
 	test_sub_owner();
 	test_sub_slots();
 	test_proc();
+	test_setattr_list();
 	test_ipc_ns();
 	test_caps();
 	return done_testing();
