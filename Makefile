@@ -12,8 +12,20 @@
 #   make vm-shell        interactive shell in the VM, module loaded
 #   make install         library, headers, tools, man pages (PREFIX, DESTDIR)
 
-VERSION      := 0.1.0
-ABI_MAJOR    := 1
+# One version for everything: the file VERSION (MAJOR.MINOR.PATCH). The
+# module gets it through kmod/Kbuild, the library through the generated
+# $(B)/include/shmring-version.h (SHMRING_LIB_VERSION_MAJOR/MINOR), the
+# soname is libshmring.so.MAJOR, shmring.pc says VERSION, and the newest
+# node of lib/libshmring.map is LIBSHMRING_MAJOR.MINOR (tests/static-checks.sh
+# checks that they agree).
+TOPDIR       := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+VERSION      := $(strip $(shell cat $(TOPDIR)/VERSION 2>/dev/null))
+VERSION_NUMS := $(subst ., ,$(VERSION))
+ifeq ($(shell echo '$(VERSION)' | grep -Ex '[0-9]+\.[0-9]+\.[0-9]+'),)
+$(error VERSION must hold MAJOR.MINOR.PATCH, it holds '$(VERSION)')
+endif
+VERSION_MAJOR := $(word 1,$(VERSION_NUMS))
+VERSION_MINOR := $(word 2,$(VERSION_NUMS))
 PREFIX       ?= /usr/local
 LIBDIR       ?= $(PREFIX)/lib
 INCLUDEDIR   ?= $(PREFIX)/include
@@ -32,17 +44,39 @@ AR       ?= ar
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
 	    -Wstrict-prototypes -Wpointer-arith -Wvla
-CPPFLAGS += -Iinclude/uapi -Ilib -D_GNU_SOURCE -DSHMRING_VERSION='"$(VERSION)"'
-ALL_CFLAGS = $(WARN) $(CFLAGS) -fPIC $(EXTRA_CFLAGS)
-
 B ?= build
-LIB_SO   := $(B)/lib/libshmring.so.$(ABI_MAJOR).0
-LIB_SONAME := libshmring.so.$(ABI_MAJOR)
+CPPFLAGS += -Iinclude/uapi -Ilib -I$(B)/include -D_GNU_SOURCE -DSHMRING_VERSION='"$(VERSION)"'
+ALL_CFLAGS = $(WARN) $(CFLAGS) -fPIC $(EXTRA_CFLAGS)
+# Every object records the headers it includes (.d next to it): a changed
+# header rebuilds exactly what includes it.
+DEPFLAGS = -MMD -MP
+
+VERSION_H := $(B)/include/shmring-version.h
+LIB_SO   := $(B)/lib/libshmring.so.$(VERSION)
+LIB_SONAME := libshmring.so.$(VERSION_MAJOR)
+LIB_PC   := $(B)/lib/shmring.pc
 LIB_A    := $(B)/lib/libshmring.a
 LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 
-UTILS    := $(patsubst %.c,$(B)/%,$(wildcard utils/shmring-*.c))
+# Programs of utils/, each from its own files plus the shared core
+# (utils/common.c: messages, exit statuses, numbers, times; utils/json.c:
+# the JSON writer) and libshmring.a:
+#   shmring-ctl    utils/ctl/*.c (main, module, rings, views, output), libkmod
+#   shmring-dump   utils/shmring-dump.c, utils/capture.c
+#   shmring-bench  utils/bench/*.c (the driver and one file per peer)
+# Any other utils/shmring-NAME.c is a program of its own.
+UTIL_CORE_SRCS := utils/common.c utils/json.c
+UTIL_CORE      := $(B)/utils/libutil.a
+UTIL_PROGS         := shmring-ctl shmring-dump shmring-bench
+shmring-ctl_SRCS   := $(wildcard utils/ctl/*.c)
+shmring-dump_SRCS  := utils/shmring-dump.c utils/capture.c
+shmring-bench_SRCS := $(wildcard utils/bench/*.c)
+UTIL_SINGLE := $(filter-out $(UTIL_PROGS),$(patsubst utils/%.c,%,$(wildcard utils/shmring-*.c)))
+UTILS    := $(foreach p,$(UTIL_PROGS),$(if $($(p)_SRCS),$(B)/utils/$(p))) \
+	    $(UTIL_SINGLE:%=$(B)/utils/%)
+UTIL_OBJS := $(patsubst %.c,$(B)/%.o,$(UTIL_CORE_SRCS) $(foreach p,$(UTIL_PROGS),$($(p)_SRCS)) \
+	     $(UTIL_SINGLE:%=utils/%.c))
 GUEST_TESTS := $(patsubst %.c,$(B)/%,$(wildcard tests/guest/t_*.c))
 UNIT_TESTS  := $(patsubst %.c,$(B)/%,$(wildcard tests/unit/t_*.c))
 EXAMPLES    := $(patsubst %.c,$(B)/%,$(wildcard examples/*.c))
@@ -59,14 +93,35 @@ module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
 
 user: lib utils tests examples
-lib: $(LIB_SO) $(LIB_A) $(B)/lib/libshmring.so
+lib: $(LIB_SO) $(LIB_A) $(B)/lib/libshmring.so $(LIB_PC)
 utils: $(UTILS)
 tests: $(GUEST_TESTS) $(UNIT_TESTS)
 examples: $(EXAMPLES)
 
-$(B)/%.o: %.c $(wildcard lib/*.h) include/uapi/linux/shmring.h
+# The version header must exist before the first compile; after that the
+# .d files know who includes it.
+$(B)/%.o: %.c | $(VERSION_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+# SHMRING_LIB_VERSION_MAJOR/MINOR for lib/shmring.h (installed beside it).
+$(VERSION_H): VERSION
+	@mkdir -p $(dir $@)
+	printf '%s\n' '/* SPDX-License-Identifier: MIT */' \
+		'/* Generated from the file VERSION ($(VERSION)) by the Makefile: do not edit. */' \
+		'#ifndef SHMRING_VERSION_H' '#define SHMRING_VERSION_H' '' \
+		'#define SHMRING_LIB_VERSION_MAJOR	$(VERSION_MAJOR)' \
+		'#define SHMRING_LIB_VERSION_MINOR	$(VERSION_MINOR)' '' \
+		'#endif /* SHMRING_VERSION_H */' >$@.tmp
+	mv $@.tmp $@
+
+# shmring.pc for PREFIX/LIBDIR/INCLUDEDIR as given to this make (install
+# writes its own copy for the values it is given).
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	     -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' lib/shmring.pc.in
+$(LIB_PC): lib/shmring.pc.in VERSION
+	@mkdir -p $(dir $@)
+	$(PC_SED) >$@
 
 $(LIB_SO): $(LIB_OBJS) lib/libshmring.map
 	$(CC) -shared -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=lib/libshmring.map \
@@ -80,48 +135,57 @@ $(LIB_A): $(LIB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-# Programs link the static library so the VM needs no extra .so for it.
-$(B)/utils/shmring-ctl: $(B)/utils/shmring-ctl.o $(LIB_A)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(KMOD_LIBS)
+$(UTIL_CORE): $(patsubst %.c,$(B)/%.o,$(UTIL_CORE_SRCS))
+	rm -f $@
+	$(AR) rcs $@ $^
 
+# Programs link the static library so the VM needs no extra .so for it.
+shmring-ctl_LIBS := $(KMOD_LIBS)
 # shmring-bench counts its system calls: every libc entry point it (or
 # libshmring.a) enters the kernel through is wrapped at link time.
 BENCH_WRAP := write read ioctl poll epoll_wait send recv sendmmsg recvmmsg \
 	      mq_send mq_receive
-$(B)/utils/shmring-bench: $(B)/utils/shmring-bench.o $(LIB_A)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(BENCH_WRAP:%=-Wl,--wrap=%) -lrt
+shmring-bench_LIBS := $(BENCH_WRAP:%=-Wl,--wrap=%) -lrt
 
-$(B)/utils/%: $(B)/utils/%.o $(LIB_A)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^
+define util_prog
+$$(B)/utils/$(1): $$(patsubst %.c,$$(B)/%.o,$(2)) $$(UTIL_CORE) $$(LIB_A)
+	$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$($(1)_LIBS)
+endef
+$(foreach p,$(UTIL_PROGS),$(eval $(call util_prog,$(p),$($(p)_SRCS))))
+$(foreach p,$(UTIL_SINGLE),$(eval $(call util_prog,$(p),utils/$(p).c)))
 
 $(B)/examples/%: $(B)/examples/%.o $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^
 
+# Objects first, then the archives, libshmring.a last (the others use it).
 $(B)/tests/%: $(B)/tests/%.o $(B)/tests/tap.o $(LIB_A)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -lpthread
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) \
+		$(filter-out $(LIB_A),$(filter %.a,$^)) $(LIB_A) -lpthread
 
-# shmring-dump, t_capture and the fuzzer #include utils/capture.c.
-$(B)/utils/shmring-dump.o $(B)/tests/unit/t_capture.o: utils/capture.c utils/capture.h
+# t_capture tests shmring-dump's capture code, linked as the tool links it.
+$(B)/tests/unit/t_capture: $(B)/utils/capture.o $(UTIL_CORE)
 
 # Coverage-guided fuzzing of the capture reader and the record validator
 # (clang's libFuzzer), FUZZ_TIME seconds each.
 FUZZ_TIME ?= 30
-fuzz:
+# The capture code is compiled into the fuzzer from its sources (with the
+# fuzzing-mode define, so that crc checks pass), as are the library's.
+fuzz: $(VERSION_H)
 	@mkdir -p $(B)/fuzz/corpus-capture
 	clang -g -O1 -fsanitize=fuzzer,address,undefined \
 		-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION $(CPPFLAGS) \
-		tests/fuzz/fuzz_capture.c lib/shmring.c -o $(B)/fuzz/fuzz_capture
+		tests/fuzz/fuzz_capture.c utils/capture.c $(UTIL_CORE_SRCS) $(LIB_SRCS) \
+		-o $(B)/fuzz/fuzz_capture
 	$(B)/fuzz/fuzz_capture -max_total_time=$(FUZZ_TIME) $(B)/fuzz/corpus-capture \
 		tests/fuzz/corpus-capture
 	@mkdir -p $(B)/fuzz/corpus-record
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
-		tests/fuzz/fuzz_record.c lib/shmring.c -o $(B)/fuzz/fuzz_record
+		tests/fuzz/fuzz_record.c $(LIB_SRCS) -o $(B)/fuzz/fuzz_record
 	$(B)/fuzz/fuzz_record -max_total_time=$(FUZZ_TIME) $(B)/fuzz/corpus-record \
 		tests/fuzz/corpus-record
 
-$(B)/tests/tap.o: tests/tap.c tests/tap.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+-include $(patsubst %.o,%.d,$(LIB_OBJS) $(UTIL_OBJS) $(B)/tests/tap.o \
+	 $(GUEST_TESTS:=.o) $(UNIT_TESTS:=.o) $(EXAMPLES:=.o))
 
 check:
 	bash tests/run-all.sh
@@ -148,12 +212,10 @@ install: lib utils
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libshmring.so
-	install -m 644 lib/shmring.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 lib/shmring.h $(VERSION_H) $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 include/uapi/linux/shmring.h $(DESTDIR)$(INCLUDEDIR)/linux/
 	$(if $(UTILS),install -m 755 $(UTILS) $(DESTDIR)$(BINDIR)/)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	    lib/shmring.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/shmring.pc
+	$(PC_SED) > $(DESTDIR)$(PKGCONFIGDIR)/shmring.pc
 	for m in man/*.[1378]; do [ -e "$$m" ] || continue; \
 		s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 

@@ -2,54 +2,20 @@
 /*
  * libshmring: see shmring.h for the API and its rules.
  *
- * Barrier tags match kmod/shmring_ring.c and docs/design.md: [R1]..[R5]
- * on this side pair with [W1]..[W5] in the kernel.
+ * Opening, writing, administration; the reader (peek, consume, read,
+ * wait) is lib/reader.c.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "shmring.h"
+#include "internal.h"
 
-struct shmring {
-	int fd;
-	unsigned int flags;
-	struct shmring_attr attr;
-	uint64_t mask;
-	/* Reader side (NULL for writers). */
-	struct shmring_reader *rp;	/* our page: only we write it */
-	void *map;			/* header + data twice, read-only */
-	size_t map_len;
-	const struct shmring_hdr *hdr;
-	const unsigned char *data;
-	uint64_t pos;			/* our cursor, mirrored into rp */
-	uint64_t seq;
-	uint64_t lost;
-	uint64_t peek_total;		/* bytes of the peeked record, or 0 */
-	uint64_t peek_seq;
-	int wait_pos;			/* kernel has SHMRING_FEAT_WAIT_POS */
-	uint64_t kicked_gen;		/* hdr->wait_gen we last kicked for */
-};
-
-/*
- * Public functions return -errno and leave errno as the caller had it:
- * every call that may set errno goes through KEEP_ERRNO().
- */
-#define KEEP_ERRNO(call) ({				\
-	int __saved = errno;				\
-	__typeof__(call) __ret = (call);		\
-	errno = __saved;				\
-	__ret;						\
-})
-
-static int sys_ioctl(int fd, unsigned long req, void *arg)
+int shmring_sys_ioctl(int fd, unsigned long req, void *arg)
 {
 	return KEEP_ERRNO(ioctl(fd, req, arg) < 0 ? -errno : 0);
 }
@@ -63,29 +29,9 @@ static void *sys_mmap(size_t len, int prot, int fd, uint64_t off, int *err)
 	return *err ? NULL : p;
 }
 
-static inline int before(uint64_t a, uint64_t b)
-{
-	return (int64_t)(a - b) < 0;
-}
-
-static inline uint64_t load_acquire(const __u64 *p)
-{
-	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-
-static inline uint64_t load_relaxed(const __u64 *p)
-{
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
-}
-
 int shmring_fd(const struct shmring *r)
 {
 	return r->fd;
-}
-
-uint64_t shmring_lost(const struct shmring *r)
-{
-	return r->lost;
 }
 
 int shmring_version_major(void)
@@ -126,9 +72,10 @@ static int dev_open(unsigned int flags)
 static int map_reader(struct shmring *r)
 {
 	struct shmring_info info = { .size = sizeof(info) };
+	struct shmring_rd *rd = &r->rd;
 	void *p;
 
-	int ret = sys_ioctl(r->fd, SHMRING_IOC_INFO, &info);
+	int ret = shmring_sys_ioctl(r->fd, SHMRING_IOC_INFO, &info);
 
 	if (ret)
 		return ret;
@@ -136,43 +83,19 @@ static int map_reader(struct shmring *r)
 		     info.map_reader_off, &ret);
 	if (!p)
 		return ret;
-	r->rp = p;
+	rd->rp = p;
 	r->map_len = info.map_ring_len;
 	p = sys_mmap(r->map_len, PROT_READ, r->fd, info.map_ring_off, &ret);
 	if (!p)
 		return ret;
 	r->map = p;
-	r->hdr = p;
-	r->data = (const unsigned char *)p + info.page_size;
-	if (r->hdr->magic != SHMRING_MAGIC ||
-	    r->hdr->data_size != r->attr.data_size)
-		return -EPROTO;
-	r->pos = load_acquire(&r->rp->pos);
-	r->seq = r->rp->seq;
-	r->wait_pos = !!(info.features & SHMRING_FEAT_WAIT_POS);
-	return 0;
-}
-
-/*
- * Lossless rings: wake writers waiting for room ([R4] done by the caller).
- * With wait_pos, once we reach the position they need, and once per
- * publication of it (wait_gen): a writer that sleeps again publishes
- * again. Without it, after every record.
- */
-static void kick_writers(struct shmring *r)
-{
-	uint64_t gen;
-
-	if (!__atomic_load_n(&r->hdr->writers_waiting, __ATOMIC_RELAXED))
-		return;
-	if (r->wait_pos) {
-		gen = load_relaxed(&r->hdr->wait_gen);
-		if (gen == r->kicked_gen ||
-		    before(r->pos, load_relaxed(&r->hdr->wait_pos)))
-			return;
-		r->kicked_gen = gen;
-	}
-	sys_ioctl(r->fd, SHMRING_IOC_KICK, NULL);
+	rd->hdr = p;
+	rd->data = (const unsigned char *)p + info.page_size;
+	rd->data_size = r->attr.data_size;
+	rd->max_record = r->attr.max_record;
+	rd->wait_pos = !!(info.features & SHMRING_FEAT_WAIT_POS);
+	/* Also finishes a cursor commit a killed reader left half done. */
+	return shmring_rd_attach(rd);
 }
 
 static int open_common(struct shmring_open *o, unsigned int flags,
@@ -192,11 +115,10 @@ static int open_common(struct shmring_open *o, unsigned int flags,
 		return ret;
 	}
 	r->flags = o->flags;
-	ret = sys_ioctl(r->fd, SHMRING_IOC_OPEN, o);
+	ret = shmring_sys_ioctl(r->fd, SHMRING_IOC_OPEN, o);
 	if (ret)
 		goto err;
 	r->attr = o->attr;
-	r->mask = o->attr.data_size - 1;
 	if (o->flags & SHMRING_O_READ) {
 		ret = map_reader(r);
 		if (ret)
@@ -255,8 +177,8 @@ void shmring_close(struct shmring *r)
 		return;
 	if (r->map)
 		munmap(r->map, r->map_len);
-	if (r->rp)
-		munmap(r->rp, sysconf(_SC_PAGESIZE));
+	if (r->rd.rp)
+		munmap(r->rd.rp, sysconf(_SC_PAGESIZE));
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r);
@@ -276,7 +198,7 @@ int shmring_unlink(const char *name)
 	fd = dev_open(0);
 	if (fd < 0)
 		return fd;
-	ret = sys_ioctl(fd, SHMRING_IOC_UNLINK, &n);
+	ret = shmring_sys_ioctl(fd, SHMRING_IOC_UNLINK, &n);
 	KEEP_ERRNO(close(fd));
 	return ret;
 }
@@ -287,7 +209,7 @@ int shmring_set_write_type(struct shmring *r, uint32_t type)
 		.size = sizeof(opt), .opt = SHMRING_OPT_WRITE_TYPE, .val = type
 	};
 
-	return sys_ioctl(r->fd, SHMRING_IOC_SET_OPT, &opt);
+	return shmring_sys_ioctl(r->fd, SHMRING_IOC_SET_OPT, &opt);
 }
 
 /* One record through a one-entry batch, which carries its own type. */
@@ -308,7 +230,7 @@ static int write_one(struct shmring *r, uint32_t type, const void *data,
 	b.size = sizeof(b);
 	b.recs = (uintptr_t)&rec;
 	b.nr = 1;
-	ret = sys_ioctl(r->fd, SHMRING_IOC_WRITE_BATCH, &b);
+	ret = shmring_sys_ioctl(r->fd, SHMRING_IOC_WRITE_BATCH, &b);
 	return ret ? ret : (int)rec.len;
 }
 
@@ -378,7 +300,7 @@ int shmring_write_batch(struct shmring *r, const struct shmring_msg *msgs,
 		b.size = sizeof(b);
 		b.recs = (uintptr_t)recs;
 		b.nr = n;
-		ret = sys_ioctl(r->fd, SHMRING_IOC_WRITE_BATCH, &b);
+		ret = shmring_sys_ioctl(r->fd, SHMRING_IOC_WRITE_BATCH, &b);
 		if (ret)
 			return done ? (int)done : ret;
 		done += b.done;
@@ -408,120 +330,6 @@ int shmring_rec_validate(const struct shmring_rec *h, uint64_t avail,
 	return (int)total;
 }
 
-/* Was the record at r->pos overwritten? [R2] pairs with [W2]. */
-static int overwritten(const struct shmring *r)
-{
-	atomic_thread_fence(memory_order_acquire);
-	return before(r->pos, load_relaxed(&r->hdr->tail));
-}
-
-static void fill_record(struct shmring_record *out, const struct shmring_rec *h,
-			const void *payload)
-{
-	out->data = payload;
-	out->len = h->len;
-	out->type = h->type;
-	out->seq = h->seq;
-	out->tstamp_ns = h->tstamp_ns;
-	out->pid = h->pid;
-	out->flags = h->flags;
-	out->csum = h->csum;
-	out->__pad = 0;
-}
-
-int shmring_peek(struct shmring *r, struct shmring_record *out)
-{
-	struct shmring_rec h;
-	uint64_t head;
-	int total;
-
-	if (!r->hdr)
-		return -EBADF;
-	for (;;) {
-		head = load_acquire(&r->hdr->head);	/* [R1] pairs with [W1] */
-		if (r->pos == head) {
-			/* [R5] pairs with [W5]: pos is stored; look once more. */
-			atomic_thread_fence(memory_order_seq_cst);
-			if (r->pos == load_acquire(&r->hdr->head))
-				return -EAGAIN;
-			continue;
-		}
-		if (before(r->pos, load_relaxed(&r->hdr->tail))) {
-			r->pos = load_relaxed(&r->hdr->tail);	/* lapped */
-			continue;
-		}
-		if (before(head, r->pos) || (r->pos & 7))
-			return -EBADMSG;
-		memcpy(&h, r->data + (r->pos & r->mask), sizeof(h));
-		if (overwritten(r))
-			continue;
-		total = shmring_rec_validate(&h, head - r->pos, r->attr.max_record);
-		if (total < 0)
-			return total;
-		if (before(h.seq, r->seq))
-			return -EBADMSG;
-		r->peek_total = (uint64_t)total;
-		r->peek_seq = h.seq;
-		if (h.flags & SHMRING_REC_DISCARD) {
-			shmring_consume(r);	/* reserved space, never a record */
-			continue;
-		}
-		fill_record(out, &h, r->data + (r->pos & r->mask) + sizeof(h));
-		return 0;
-	}
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-int shmring_consume(struct shmring *r)
-{
-	struct shmring_reader *rp = r->rp;
-	uint64_t lost;
-	int stale;
-
-	if (!r->peek_total)
-		return -EINVAL;
-	stale = overwritten(r);
-	lost = r->peek_seq - r->seq + (uint64_t)stale;
-	r->lost += lost;
-	r->pos += r->peek_total;
-	r->seq = r->peek_seq + 1;
-	r->peek_total = 0;
-	rp->records_read += 1;
-	rp->records_lost += lost;
-	rp->last_read_ns = now_ns();
-	__atomic_store_n(&rp->seq, r->seq, __ATOMIC_RELAXED);
-	/* [R3] pairs with [W3]: we are done with the bytes before pos. */
-	__atomic_store_n(&rp->pos, r->pos, __ATOMIC_RELEASE);
-	/* [R4] pairs with [W4]: pos is visible before we look for writers. */
-	atomic_thread_fence(memory_order_seq_cst);
-	kick_writers(r);
-	return stale ? -ESTALE : 0;
-}
-
-int shmring_wait(struct shmring *r, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
-	int n;
-
-	n = KEEP_ERRNO(({ int p = poll(&pfd, 1, timeout_ms); p < 0 ? -errno : p; }));
-	if (n < 0)
-		return n;
-	if (n == 0)
-		return -ETIMEDOUT;
-	if (pfd.revents & POLLIN)
-		return 0;
-	if (pfd.revents & POLLHUP)
-		return -EIDRM;
-	return -EIO;
-}
-
 int shmring_set_watermark(struct shmring *r, uint64_t bytes, uint64_t records)
 {
 	struct shmring_opt opt = {
@@ -532,14 +340,14 @@ int shmring_set_watermark(struct shmring *r, uint64_t bytes, uint64_t records)
 		opt.opt = SHMRING_OPT_WATERMARK_RECS;
 		opt.val = records;
 	}
-	return sys_ioctl(r->fd, SHMRING_IOC_SET_OPT, &opt);
+	return shmring_sys_ioctl(r->fd, SHMRING_IOC_SET_OPT, &opt);
 }
 
 int shmring_info(struct shmring *r, struct shmring_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	info->size = sizeof(*info);
-	return sys_ioctl(r->fd, SHMRING_IOC_INFO, info);
+	return shmring_sys_ioctl(r->fd, SHMRING_IOC_INFO, info);
 }
 
 int shmring_sub_list(struct shmring *r, struct shmring_sub_info *subs,
@@ -553,7 +361,7 @@ int shmring_sub_list(struct shmring *r, struct shmring_sub_info *subs,
 	l.subs = (uintptr_t)subs;
 	int ret;
 
-	ret = sys_ioctl(r->fd, SHMRING_IOC_SUB_LIST, &l);
+	ret = shmring_sys_ioctl(r->fd, SHMRING_IOC_SUB_LIST, &l);
 	if (ret)
 		return ret;
 	if (total)
@@ -571,7 +379,7 @@ int shmring_sub_delete(struct shmring *r, const char *sub)
 	ret = name_copy(n.name, SHMRING_SUB_NAME_MAX, sub);
 	if (ret)
 		return ret;
-	return sys_ioctl(r->fd, SHMRING_IOC_SUB_DEL, &n);
+	return shmring_sys_ioctl(r->fd, SHMRING_IOC_SUB_DEL, &n);
 }
 
 /* CRC-32C (Castagnoli), reflected, as the kernel's crc32c. */

@@ -9,7 +9,7 @@
  *
  * Thread safety: writing (shmring_write*, shmring_write_batch) is safe
  * from any number of threads and processes on one handle or many. Reading
- * (shmring_peek/shmring_consume/shmring_wait) uses the handle's cursor:
+ * (shmring_peek/consume/read/wait) uses the handle's cursor:
  * one thread reads through a handle at a time; open one handle per
  * reading thread.
  *
@@ -20,7 +20,10 @@
  * In an overwrite ring, a record may be overwritten while the caller
  * holds the pointer shmring_peek() gave: shmring_consume() then returns
  * -ESTALE and counts the record as lost. Copy what you keep before
- * calling shmring_consume(). docs/design.md has the full protocol.
+ * calling shmring_consume(), or let shmring_read() copy and retry.
+ * A reader killed at any instruction of shmring_consume() resumes at
+ * that record or the next one (at-least-once by one record).
+ * docs/design.md has the full protocol.
  *
  * Ring contents are untrusted: every header is validated before use and
  * corruption is reported as -EBADMSG, never a crash.
@@ -38,8 +41,7 @@
 extern "C" {
 #endif
 
-#define SHMRING_LIB_VERSION_MAJOR	0
-#define SHMRING_LIB_VERSION_MINOR	1
+#include "shmring-version.h"	/* SHMRING_LIB_VERSION_MAJOR, _MINOR (from VERSION) */
 
 /* Library-only open flag: the handle's file is O_NONBLOCK. */
 #define SHMRING_O_NONBLOCK	(1U << 31)
@@ -84,6 +86,8 @@ int shmring_set_write_type(struct shmring *r, uint32_t type);
 
 int shmring_peek(struct shmring *r, struct shmring_record *rec);
 int shmring_consume(struct shmring *r);
+int shmring_read(struct shmring *r, struct shmring_record *rec, void *buf,
+		 size_t len);
 int shmring_wait(struct shmring *r, int timeout_ms);
 uint64_t shmring_lost(const struct shmring *r);
 int shmring_set_watermark(struct shmring *r, uint64_t bytes, uint64_t records);

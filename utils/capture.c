@@ -3,93 +3,20 @@
  * shmring capture files and shmring-dump's record printer: see capture.h
  * for the API and docs/capture-format.md for the format.
  *
- * This file is compiled into each program that uses it by #include (the
- * tool, the unit test, the fuzz target), so it stays self-contained.
+ * Compiled once and linked into shmring-dump and tests/unit/t_capture; the
+ * fuzz target compiles it in fuzzing mode (crc checks pass, see crc_ok()).
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "capture.h"
-
-/* Header field offsets (version 1). */
-enum {
-	H_MAGIC = 0,
-	H_VERSION = 8,
-	H_HDR_LEN = 12,
-	H_FLAGS = 16,
-	H_RESERVED0 = 20,
-	H_NAME = 24,
-	H_DATA_SIZE = 88,
-	H_MAX_RECORD = 96,
-	H_POLICY = 100,
-	H_RING_FLAGS = 104,
-	H_ABI_VERSION = 108,
-	H_START_NS = 112,
-	H_START_SEQ = 120,
-	H_RESERVED1 = 128,
-	H_CRC = 132,		/* always at hdr_len - 4 */
-	H_FIXED = 16,		/* magic, version, hdr_len: read first */
-};
-
-/* Frame field offsets. */
-enum {
-	F_KIND = 0,
-	F_LEN = 4,
-	F_BODY = 8,
-	/* record body */
-	R_LEN = F_BODY + 0,
-	R_TYPE = F_BODY + 4,
-	R_SEQ = F_BODY + 8,
-	R_TSTAMP = F_BODY + 16,
-	R_PID = F_BODY + 24,
-	R_FLAGS = F_BODY + 28,
-	R_RESERVED0 = F_BODY + 30,
-	R_CSUM = F_BODY + 32,
-	R_RESERVED1 = F_BODY + 36,
-	R_PAYLOAD = F_BODY + CAP_REC_HDR_LEN,
-	/* lost body */
-	L_FROM = F_BODY + 0,
-	L_TO = F_BODY + 8,
-};
+#include "common.h"
+#include "json.h"
 
 #define CAP_DATA_SIZE_MAX	(1ULL << 40)
-
-static void put16(unsigned char *p, uint16_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint16_t get16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] | (unsigned int)p[1] << 8);
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	return get16(p) | (uint32_t)get16(p + 2) << 16;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-	return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 /*
  * Fuzzing builds (-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, the libFuzzer
@@ -638,22 +565,6 @@ bool dump_is_text(const void *data, size_t len)
 	return true;
 }
 
-/* ISO-8601 UTC with microseconds: 2024-05-01T12:34:56.123456Z */
-size_t dump_time(char *buf, size_t size, uint64_t ns)
-{
-	time_t secs = (time_t)(ns / 1000000000ULL);
-	unsigned int usec = (unsigned int)(ns % 1000000000ULL / 1000);
-	struct tm tm;
-	int n;
-
-	if (!gmtime_r(&secs, &tm))
-		memset(&tm, 0, sizeof(tm));
-	n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		     tm.tm_min, tm.tm_sec, usec);
-	return n < 0 ? 0 : (size_t)n;
-}
-
 static int put_hex(FILE *out, const unsigned char *p, size_t len)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -735,27 +646,35 @@ static int put_base64(FILE *out, const unsigned char *p, size_t len)
 	return n && fwrite(chunk, 1, n, out) != n ? -1 : 0;
 }
 
-/* A JSON string body; the text passed dump_is_text(). */
-static int put_json_text(FILE *out, const unsigned char *p, size_t len)
+/* One record as a JSON object (compact, or pretty with -p). */
+static int dump_record_json(FILE *out, const struct dump_fmt *f,
+			    const struct shmring_record *rec, const char *when, bool text)
 {
-	size_t i, start = 0;
+	struct json j;
+	FILE *raw;
 
-	for (i = 0; i < len; i++) {
-		if (p[i] != '"' && p[i] != '\\' && p[i] >= 0x20)
-			continue;
-		if (i > start && fwrite(p + start, 1, i - start, out) != i - start)
+	json_init(&j, out, f->pretty ? JSON_PRETTY : JSON_COMPACT);
+	json_obj_open(&j, JSON_FLOW);
+	json_ku64(&j, "seq", rec->seq);
+	json_kstr(&j, "time", when);
+	json_ku64(&j, "tstamp_ns", rec->tstamp_ns);
+	json_ku64(&j, "pid", rec->pid);
+	json_ku64(&j, "type", rec->type);
+	json_ku64(&j, "len", rec->len);
+	if (rec->flags & SHMRING_REC_CSUM)
+		json_kbool(&j, "csum_ok", shmring_record_csum_ok(rec));
+	if (text) {
+		json_key(&j, "text");
+		json_strn(&j, rec->data, rec->len);
+	} else {
+		json_key(&j, "base64");
+		raw = json_raw(&j);
+		if (fputc('"', raw) == EOF || put_base64(raw, rec->data, rec->len) < 0 ||
+		    fputc('"', raw) == EOF)
 			return -1;
-		if (p[i] == '"' || p[i] == '\\') {
-			if (fprintf(out, "\\%c", p[i]) < 0)
-				return -1;
-		} else if (fprintf(out, p[i] == '\t' ? "\\t" : "\\u%04x", p[i]) < 0) {
-			return -1;
-		}
-		start = i + 1;
 	}
-	if (len > start && fwrite(p + start, 1, len - start, out) != len - start)
-		return -1;
-	return 0;
+	json_obj_close(&j);
+	return json_end(&j);
 }
 
 int dump_record(FILE *out, const struct dump_fmt *f,
@@ -765,24 +684,11 @@ int dump_record(FILE *out, const struct dump_fmt *f,
 	bool text = dump_is_text(data, rec->len);
 	bool has_csum = rec->flags & SHMRING_REC_CSUM;
 	bool csum_ok = shmring_record_csum_ok(rec);
-	char when[64];
+	char when[ISO_TIME_LEN];
 
-	dump_time(when, sizeof(when), rec->tstamp_ns);
-	if (f->json) {
-		if (fprintf(out, "{\"seq\":%" PRIu64 ",\"time\":\"%s\",\"tstamp_ns\":%" PRIu64
-			    ",\"pid\":%" PRIu32 ",\"type\":%" PRIu32 ",\"len\":%" PRIu32,
-			    rec->seq, when, rec->tstamp_ns, rec->pid, rec->type,
-			    rec->len) < 0)
-			return -1;
-		if (has_csum && fprintf(out, ",\"csum_ok\":%s", csum_ok ? "true" : "false") < 0)
-			return -1;
-		if (fputs(text ? ",\"text\":\"" : ",\"base64\":\"", out) < 0)
-			return -1;
-		if ((text ? put_json_text(out, data, rec->len)
-			  : put_base64(out, data, rec->len)) < 0)
-			return -1;
-		return fputs("\"}\n", out) < 0 ? -1 : 0;
-	}
+	iso_time(rec->tstamp_ns, when, sizeof(when));
+	if (f->json)
+		return dump_record_json(out, f, rec, when, text);
 	if (fprintf(out, "%" PRIu64 " %s pid=%" PRIu32 " type=%" PRIu32 " len=%" PRIu32 "%s",
 		    rec->seq, when, rec->pid, rec->type, rec->len,
 		    has_csum && !csum_ok ? " csum=BAD" : "") < 0)
@@ -808,13 +714,17 @@ int dump_record(FILE *out, const struct dump_fmt *f,
 int dump_lost(FILE *out, const struct dump_fmt *f, uint64_t from, uint64_t to)
 {
 	uint64_t n = to - from + 1;
-	int ret;
+	struct json j;
 
-	if (f->json)
-		ret = fprintf(out, "{\"lost\":%" PRIu64 ",\"from\":%" PRIu64 ",\"to\":%" PRIu64 "}\n",
-			      n, from, to);
-	else
-		ret = fprintf(out, "-- lost %" PRIu64 " record%s (seq %" PRIu64 "..%" PRIu64 ") --\n",
-			      n, n == 1 ? "" : "s", from, to);
-	return ret < 0 ? -1 : 0;
+	if (f->json) {
+		json_init(&j, out, f->pretty ? JSON_PRETTY : JSON_COMPACT);
+		json_obj_open(&j, JSON_FLOW);
+		json_ku64(&j, "lost", n);
+		json_ku64(&j, "from", from);
+		json_ku64(&j, "to", to);
+		json_obj_close(&j);
+		return json_end(&j);
+	}
+	return fprintf(out, "-- lost %" PRIu64 " record%s (seq %" PRIu64 "..%" PRIu64 ") --\n",
+		       n, n == 1 ? "" : "s", from, to) < 0 ? -1 : 0;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * shmring capture files (docs/capture-format.md) and the record printer of
- * shmring-dump.  Shared by utils/shmring-dump.c, tests/unit/t_capture.c
- * and tests/fuzz/fuzz_capture.c, each of which includes capture.c once.
+ * shmring-dump.  capture.c is linked into shmring-dump and
+ * tests/unit/t_capture, and compiled into tests/fuzz/fuzz_capture.c.
  *
  * Writing: cap_writer_open() writes the file header, then every
  * cap_write_record()/cap_write_lost() appends one complete frame with a
@@ -44,6 +44,84 @@
 /* Total bytes of a record frame with @len payload bytes. */
 #define CAP_RECORD_FRAME_LEN(len) \
 	(CAP_FRAME_OVERHEAD + CAP_REC_HDR_LEN + CAP_ALIGN8((uint64_t)(len)))
+
+/*
+ * The layout of version 1 (docs/capture-format.md): field offsets and
+ * little-endian accessors, for capture.c and the tests that forge files.
+ */
+/* Header field offsets (version 1). */
+enum {
+	H_MAGIC = 0,
+	H_VERSION = 8,
+	H_HDR_LEN = 12,
+	H_FLAGS = 16,
+	H_RESERVED0 = 20,
+	H_NAME = 24,
+	H_DATA_SIZE = 88,
+	H_MAX_RECORD = 96,
+	H_POLICY = 100,
+	H_RING_FLAGS = 104,
+	H_ABI_VERSION = 108,
+	H_START_NS = 112,
+	H_START_SEQ = 120,
+	H_RESERVED1 = 128,
+	H_CRC = 132,		/* always at hdr_len - 4 */
+	H_FIXED = 16,		/* magic, version, hdr_len: read first */
+};
+
+/* Frame field offsets. */
+enum {
+	F_KIND = 0,
+	F_LEN = 4,
+	F_BODY = 8,
+	/* record body */
+	R_LEN = F_BODY + 0,
+	R_TYPE = F_BODY + 4,
+	R_SEQ = F_BODY + 8,
+	R_TSTAMP = F_BODY + 16,
+	R_PID = F_BODY + 24,
+	R_FLAGS = F_BODY + 28,
+	R_RESERVED0 = F_BODY + 30,
+	R_CSUM = F_BODY + 32,
+	R_RESERVED1 = F_BODY + 36,
+	R_PAYLOAD = F_BODY + CAP_REC_HDR_LEN,
+	/* lost body */
+	L_FROM = F_BODY + 0,
+	L_TO = F_BODY + 8,
+};
+
+static inline void put16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static inline void put32(unsigned char *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static inline void put64(unsigned char *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint16_t get16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | (unsigned int)p[1] << 8);
+}
+
+static inline uint32_t get32(const unsigned char *p)
+{
+	return get16(p) | (uint32_t)get16(p + 2) << 16;
+}
+
+static inline uint64_t get64(const unsigned char *p)
+{
+	return get32(p) | (uint64_t)get32(p + 4) << 32;
+}
 
 /* The header, decoded (host byte order). */
 struct cap_info {
@@ -141,10 +219,10 @@ uint64_t seq_track_see(struct seq_track *t, uint64_t seq, uint64_t *from,
 /* Output of shmring-dump (see man/shmring-dump.1, OUTPUT FORMAT). */
 struct dump_fmt {
 	bool json;
+	bool pretty;	/* with json: indented objects (-p) */
 	bool hex;
 };
 bool dump_is_text(const void *data, size_t len);
-size_t dump_time(char *buf, size_t size, uint64_t ns);
 int dump_record(FILE *out, const struct dump_fmt *f,
 		const struct shmring_record *rec);
 int dump_lost(FILE *out, const struct dump_fmt *f, uint64_t from, uint64_t to);

@@ -3,9 +3,9 @@
  * shmring-dump: print the records of a ring, follow it, capture it to a
  * file and read captures back (man/shmring-dump.1).
  *
- *   shmring-dump [-f] [-n N] [--from SEQ] [-t TYPE]... [--json|--hex]
+ *   shmring-dump [-j [-p]|--hex] [-f] [-n N] [--from SEQ] [-t TYPE]...
  *                [-s SUB] [-w FILE] RING
- *   shmring-dump -r FILE [-n N] [--from SEQ] [-t TYPE]... [--json|--hex] [-w FILE]
+ *   shmring-dump [-j [-p]|--hex] -r FILE [-n N] [--from SEQ] [-t TYPE]... [-w FILE]
  *
  * Records are copied out of the mapping before they are consumed and are
  * only printed when shmring_consume() says they were not overwritten
@@ -17,7 +17,6 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +25,10 @@
 #include <unistd.h>
 
 #include "shmring.h"
-#include "capture.c"	/* shared with tests/unit/t_capture.c and the fuzzer */
-
-#ifndef SHMRING_VERSION
-#define SHMRING_VERSION "unknown"
-#endif
+#include "capture.h"
+#include "common.h"
 
 #define PROG "shmring-dump"
-
-enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 static struct {
 	const char *ring;
@@ -57,32 +51,6 @@ static uint64_t nr_records, nr_lost;
 static struct cap_writer cw;
 static bool capturing;
 
-static void __attribute__((format(printf, 2, 3), noreturn))
-die(int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(status);
-}
-
-static void __attribute__((format(printf, 1, 2)))
-note(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -90,66 +58,40 @@ static void usage(FILE *f)
 "       " PROG " -r FILE [OPTION]...\n"
 "Print the records of a shmring ring, oldest first, one line each.\n"
 "\n"
+"  -j, --json             JSON output: one object per record and per loss\n"
+"  -p, --pretty           with -j: each object indented over several lines\n"
 "  -f, --follow           keep printing records as they are written\n"
 "  -n, --lines=N          start with the last N records\n"
 "      --from=SEQ         start at sequence number SEQ\n"
 "  -t, --type=T[,T...]    only records of these types (repeatable)\n"
 "  -s, --subscribe=NAME   read through durable subscription NAME (the\n"
 "                         position persists: the next run resumes there)\n"
-"      --json             JSON Lines output\n"
 "      --hex              hexdump of each payload under its record line\n"
 "  -w, --write=FILE       write a binary capture to FILE ('-': stdout)\n"
 "  -r, --read=FILE        read a capture instead of a ring ('-': stdin)\n"
 "  -h, --help             this help\n"
 "  -V, --version          print the version\n"
 "\n"
-"Exit status: 0 ok, 1 runtime error, 2 usage error. See shmring-dump(1).\n");
-}
-
-static void __attribute__((format(printf, 1, 2), noreturn))
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nTry '" PROG " --help' for more information.\n", stderr);
-	exit(EXIT_USAGE);
-}
-
-static bool parse_u64(const char *s, uint64_t *val, int base)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!*s || *s == '-' || *s == '+' || *s == ' ')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, base);
-	if (errno || *end)
-		return false;
-	*val = v;
-	return true;
+"Exit status: 0 ok, 1 runtime error, 2 usage error, 3 the shmring module is\n"
+"not loaded (`shmring-ctl load` loads it). See shmring-dump(1).\n");
 }
 
 static void add_types(const char *arg)
 {
 	char *copy = strdup(arg), *tok, *save = NULL;
-	uint32_t *types;
-	uint64_t v;
+	uint32_t *types, v;
 
 	if (!copy)
 		die(EXIT_RUNTIME, "out of memory");
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!parse_u64(tok, &v, 0) || v > UINT32_MAX)
-			usage_error("invalid record type '%s' (a number, 0 to 4294967295)", tok);
+		if (!parse_u32(tok, &v))
+			usage_error("invalid record type '%s' (a number, 0 to 4294967295, "
+				    "decimal or 0x hex)", tok);
 		types = realloc(opt.types, (opt.ntypes + 1) * sizeof(*types));
 		if (!types)
 			die(EXIT_RUNTIME, "out of memory");
 		opt.types = types;
-		opt.types[opt.ntypes++] = (uint32_t)v;
+		opt.types[opt.ntypes++] = v;
 	}
 	if (!opt.ntypes)
 		usage_error("invalid record type list '%s'", arg);
@@ -253,12 +195,8 @@ static void capture_open(const struct cap_info *src)
 	int ret;
 
 	info.version = CAP_VERSION;
-	if (!opt.rfile) {	/* a copy of a capture keeps its start time */
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		info.start_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	}
+	if (!opt.rfile)		/* a copy of a capture keeps its start time */
+		info.start_ns = realtime_ns();
 	if (start_seq > info.start_seq)
 		info.start_seq = start_seq;
 	if (opt.ntypes || opt.have_last || opt.have_from)
@@ -293,11 +231,11 @@ static int finish(int status)
 		if (cap_fd != STDOUT_FILENO && close(cap_fd))
 			die(EXIT_RUNTIME, "%s: %s", opt.wfile, strerror(errno));
 		cap_writer_close(&cw);
-		note("%" PRIu64 " record%s written to %s", nr_records,
+		err_msg("%" PRIu64 " record%s written to %s", nr_records,
 		     nr_records == 1 ? "" : "s",
 		     strcmp(opt.wfile, "-") ? opt.wfile : "standard output");
 		if (nr_lost)
-			note("%" PRIu64 " record%s lost", nr_lost, nr_lost == 1 ? "" : "s");
+			err_msg("%" PRIu64 " record%s lost", nr_lost, nr_lost == 1 ? "" : "s");
 	}
 	flush_output();
 	return status;
@@ -366,8 +304,10 @@ static int run_ring(void)
 		ret = shmring_subscribe(opt.ring, opt.sub, 0, &r);
 	else
 		ret = shmring_open(opt.ring, SHMRING_O_READ, 0, NULL, &r);
+	if (ret == -ENODEV)
+		exit(not_loaded());
 	if (ret) {
-		if (opt.sub && ret != -ENODEV)
+		if (opt.sub)
 			die(EXIT_RUNTIME, "%s (subscription %s): %s", opt.ring, opt.sub,
 			    shmring_strerror(ret));
 		die(EXIT_RUNTIME, "%s: %s", opt.ring, shmring_strerror(ret));
@@ -406,7 +346,7 @@ static int run_ring(void)
 			if (!opt.follow)
 				break;
 			if (gone) {
-				note("ring %s was unlinked", opt.ring);
+				err_msg("ring %s was unlinked", opt.ring);
 				break;
 			}
 			if (!capturing)
@@ -515,12 +455,12 @@ static int run_capture(void)
 			break;
 		if (ret == CAP_ETRUNC) {
 			flush_output();
-			note("%s: %s; stopping there", name, cr.err);
+			err_msg("%s: %s; stopping there", name, cr.err);
 			break;
 		}
 		if (ret < 0) {
 			flush_output();
-			note("%s: %s; stopping there", name,
+			err_msg("%s: %s; stopping there", name,
 			     ret == CAP_EIO ? strerror(cr.sys_errno) : cr.err);
 			status = EXIT_RUNTIME;
 			break;
@@ -544,14 +484,15 @@ static int run_capture(void)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_FROM = 256, OPT_JSON, OPT_HEX };
+	enum { OPT_FROM = 256, OPT_HEX };
 	static const struct option longopts[] = {
 		{ "follow", no_argument, NULL, 'f' },
 		{ "lines", required_argument, NULL, 'n' },
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "type", required_argument, NULL, 't' },
 		{ "subscribe", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, OPT_JSON },
+		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
 		{ "hex", no_argument, NULL, OPT_HEX },
 		{ "write", required_argument, NULL, 'w' },
 		{ "read", required_argument, NULL, 'r' },
@@ -561,19 +502,20 @@ int main(int argc, char **argv)
 	};
 	int c;
 
+	prog_name = PROG;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":fn:t:s:w:r:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jpfn:t:s:w:r:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			opt.follow = true;
 			break;
 		case 'n':
-			if (!parse_u64(optarg, &opt.last, 10))
+			if (!parse_u64(optarg, &opt.last))
 				usage_error("invalid number of records '%s'", optarg);
 			opt.have_last = true;
 			break;
 		case OPT_FROM:
-			if (!parse_u64(optarg, &opt.from, 10))
+			if (!parse_u64(optarg, &opt.from))
 				usage_error("invalid sequence number '%s'", optarg);
 			opt.have_from = true;
 			break;
@@ -583,8 +525,11 @@ int main(int argc, char **argv)
 		case 's':
 			opt.sub = optarg;
 			break;
-		case OPT_JSON:
+		case 'j':
 			opt.fmt.json = true;
+			break;
+		case 'p':
+			opt.fmt.pretty = true;
 			break;
 		case OPT_HEX:
 			opt.fmt.hex = true;
@@ -599,7 +544,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf(PROG " " SHMRING_VERSION "\n");
+			print_version();
 			return 0;
 		case ':':
 			if (optopt)
@@ -625,6 +570,8 @@ int main(int argc, char **argv)
 			usage_error("unexpected argument '%s'", argv[optind + 1]);
 		opt.ring = argv[optind];
 	}
+	if (opt.fmt.pretty)
+		opt.fmt.json = true;	/* as bpftool -p */
 	if (opt.fmt.json && opt.fmt.hex)
 		usage_error("--json and --hex exclude each other");
 	if (opt.wfile && (opt.fmt.json || opt.fmt.hex))

@@ -5,8 +5,10 @@
  * accepts.  Input is the whole capture file.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *         -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
- *         -Iinclude/uapi -Ilib tests/fuzz/fuzz_capture.c lib/shmring.c -o build/fuzz_capture
+ *         -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -DSHMRING_VERSION='"x"' \
+ *         -Iinclude/uapi -Ilib -Ibuild/include tests/fuzz/fuzz_capture.c \
+ *         utils/capture.c utils/common.c utils/json.c lib/*.c -o build/fuzz_capture
+ *   (`make fuzz` does this)
  *   mkdir -p build/fuzz-corpus
  *   build/fuzz_capture -max_total_time=30 build/fuzz-corpus tests/fuzz/corpus-capture
  *
@@ -31,7 +33,7 @@
 #include <unistd.h>
 
 #include "shmring.h"
-#include "../../utils/capture.c"
+#include "../../utils/capture.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -88,7 +90,9 @@ static void check_round_trip(const struct cap_reader *r, const struct cap_frame 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct dump_fmt fmts[3] = { { 0 }, { .json = true }, { .hex = true } };
+	static const struct dump_fmt fmts[] = {
+		{ 0 }, { .json = true }, { .json = true, .pretty = true }, { .hex = true },
+	};
 	static FILE *devnull;
 	struct mem m = { .p = data, .len = size };
 	struct cap_reader r;
@@ -108,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	while ((ret = cap_reader_next(&r, &fr)) > 0) {
-		const struct dump_fmt *f = &fmts[n++ % 3];
+		const struct dump_fmt *f = &fmts[n++ % (sizeof(fmts) / sizeof(fmts[0]))];
 
 		if (ret == CAP_RECORD) {
 			if (fr.rec.len > r.info.max_record)

@@ -2,7 +2,9 @@
 /*
  * Native tests of shmring-dump's capture format and printer (utils/capture.c):
  * round trip through a file, one write(2) per frame, truncated and corrupt
- * files, absurd lengths, lost-record frames and lines, the output formats.
+ * files, absurd lengths, lost-record frames and lines, the output formats;
+ * and of the core the tools share (utils/common.c, utils/json.c): number
+ * parsing with size suffixes, ISO times, the JSON writer's layouts.
  */
 #include <errno.h>
 #include <signal.h>
@@ -12,7 +14,9 @@
 
 #include "shmring.h"
 #include "../tap.h"
-#include "../../utils/capture.c"
+#include "../../utils/capture.h"
+#include "../../utils/common.h"
+#include "../../utils/json.h"
 
 #define MAX_RECORD	(1U << 20)
 
@@ -511,7 +515,7 @@ static void test_output(void)
 	struct shmring_record rec;
 	char when[64];
 
-	dump_time(when, sizeof(when), 1714566896123456789ULL);
+	iso_time(1714566896123456789ULL, when, sizeof(when));
 	is_str(strdup(when), "2024-05-01T12:34:56.123456Z", "ISO-8601 UTC with microseconds");
 
 	is_str(render_lost(&plain, 100, 116), "-- lost 17 records (seq 100..116) --\n",
@@ -584,6 +588,127 @@ static void test_output(void)
 	ok(!dump_is_text("x\0", 2), "NUL is not");
 }
 
+static void test_pretty(void)
+{
+	const struct dump_fmt pretty = { .json = true, .pretty = true };
+	struct shmring_record rec = mkrec(7, "hi", 2);
+
+	rec.type = 1;
+	rec.flags = 0;
+	rec.tstamp_ns = 1714566896123456789ULL;
+	is_str(render(dump_record, &pretty, &rec),
+	       "{\n  \"seq\": 7,\n  \"time\": \"2024-05-01T12:34:56.123456Z\",\n"
+	       "  \"tstamp_ns\": 1714566896123456789,\n  \"pid\": 4242,\n  \"type\": 1,\n"
+	       "  \"len\": 2,\n  \"text\": \"hi\"\n}\n", "-p: a record as indented JSON");
+	is_str(render_lost(&pretty, 1, 2),
+	       "{\n  \"lost\": 2,\n  \"from\": 1,\n  \"to\": 2\n}\n", "-p: a loss as indented JSON");
+}
+
+static void test_numbers(void)
+{
+	uint64_t v = 0;
+	uint32_t u = 0;
+
+	ok(parse_u64("0", &v) && v == 0, "parse_u64 0");
+	ok(parse_u64("18446744073709551615", &v) && v == UINT64_MAX, "parse_u64 2^64-1");
+	ok(!parse_u64("18446744073709551616", &v), "parse_u64 2^64: overflow");
+	ok(parse_u64("0x1F", &v) && v == 31, "parse_u64 0x1F");
+	ok(parse_u64("010", &v) && v == 10, "parse_u64 010 is decimal");
+	ok(!parse_u64("0x", &v) && !parse_u64("0x0x5", &v) && !parse_u64("", &v) &&
+	   !parse_u64("-1", &v) && !parse_u64("+1", &v) && !parse_u64(" 1", &v) &&
+	   !parse_u64("1 ", &v) && !parse_u64("1k", &v), "parse_u64 refuses junk");
+	ok(parse_u32("4294967295", &u) && u == UINT32_MAX && !parse_u32("4294967296", &u),
+	   "parse_u32 bounds");
+	ok(parse_size("4096", &v) && v == 4096, "parse_size 4096");
+	ok(parse_size("64k", &v) && v == 65536 && parse_size("64K", &v) && v == 65536 &&
+	   parse_size("64kB", &v) && v == 65536 && parse_size("64KiB", &v) && v == 65536,
+	   "parse_size 64k, 64K, 64kB, 64KiB");
+	ok(parse_size("1M", &v) && v == 1 << 20 && parse_size("2G", &v) && v == 2ULL << 30,
+	   "parse_size 1M, 2G");
+	ok(parse_size("0x10k", &v) && v == 16384, "parse_size 0x10k");
+	ok(!parse_size("1T", &v) && !parse_size("1kb", &v) && !parse_size("k", &v) &&
+	   !parse_size("17179869184G", &v), "parse_size refuses bad suffixes and overflow");
+}
+
+static char *json_doc(void (*fn)(struct json *), unsigned int flags)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&s, &len);
+	struct json j;
+
+	if (!m)
+		bail_out("open_memstream");
+	json_init(&j, m, flags);
+	fn(&j);
+	if (json_end(&j))
+		diag("json_end failed");
+	fclose(m);
+	return s;
+}
+
+/* The shapes shmring-ctl prints: an array of flow objects, nested breaks. */
+static void doc_list(struct json *j)
+{
+	json_arr_open(j, JSON_BREAK);
+	for (int i = 0; i < 2; i++) {
+		json_obj_open(j, JSON_FLOW);
+		json_kstr(j, "name", i ? "b" : "a\"\\\n\x01");
+		json_ku64(j, "n", (uint64_t)i);
+		json_key(j, "t");
+		json_arr_open(j, JSON_FLOW);
+		json_bool(j, true);
+		json_null(j);
+		json_arr_close(j);
+		json_obj_close(j);
+	}
+	json_arr_close(j);
+}
+
+static void doc_grouped(struct json *j)
+{
+	json_obj_open(j, JSON_FLOW);
+	json_break(j);
+	json_ku64(j, "a", 1);
+	json_ku64(j, "b", 2);
+	json_break(j);
+	json_key(j, "empty");
+	json_obj_open(j, JSON_BREAK);
+	json_obj_close(j);
+	json_key(j, "c");
+	json_arr_open(j, JSON_BREAK);
+	json_printf(j, "%.2f", 1.5);
+	json_arr_close(j);
+	json_obj_close(j);
+}
+
+static void doc_empty(struct json *j)
+{
+	json_arr_open(j, JSON_BREAK);
+	json_arr_close(j);
+}
+
+static void test_json(void)
+{
+	is_str(json_doc(doc_list, JSON_SPACED),
+	       "[\n  {\"name\": \"a\\\"\\\\\\n\\u0001\", \"n\": 0, \"t\": [true, null]},\n"
+	       "  {\"name\": \"b\", \"n\": 1, \"t\": [true, null]}\n]\n",
+	       "json: array of flow objects, escapes");
+	is_str(json_doc(doc_list, JSON_COMPACT),
+	       "[\n  {\"name\":\"a\\\"\\\\\\n\\u0001\",\"n\":0,\"t\":[true,null]},\n"
+	       "  {\"name\":\"b\",\"n\":1,\"t\":[true,null]}\n]\n",
+	       "json: compact separators");
+	is_str(json_doc(doc_grouped, JSON_SPACED),
+	       "{\n  \"a\": 1, \"b\": 2,\n  \"empty\": {}, \"c\": [\n    1.50\n  ]\n}\n",
+	       "json: json_break groups members, empty container, nested break");
+	is_str(json_doc(doc_list, JSON_PRETTY),
+	       "[\n  {\n    \"name\": \"a\\\"\\\\\\n\\u0001\",\n    \"n\": 0,\n    \"t\": [\n"
+	       "      true,\n      null\n    ]\n  },\n  {\n    \"name\": \"b\",\n    \"n\": 1,\n"
+	       "    \"t\": [\n      true,\n      null\n    ]\n  }\n]\n",
+	       "json: pretty breaks every container");
+	is_str(json_doc(doc_empty, JSON_PRETTY), "[]\n", "json: an empty array stays []");
+}
+
 int main(void)
 {
 	unsigned char *file;
@@ -607,6 +732,9 @@ int main(void)
 	test_writer();
 	test_seq_track();
 	test_output();
+	test_pretty();
+	test_numbers();
+	test_json();
 	free(file);
 	return done_testing();
 }

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libshmring internals shared by the files of lib/ and the native tests. Not
+ * installed; nothing here is exported from the shared object (the
+ * version script ends with "local: *"). Tests link libshmring.a.
+ */
+#ifndef LIBSHMRING_INTERNAL_H
+#define LIBSHMRING_INTERNAL_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shmring.h"
+
+#define SHMRING_INTERNAL __attribute__((visibility("hidden")))
+
+/*
+ * The reader: a ring's memory as a reader sees it (its "image") and the
+ * cursor it keeps. The library fills the image from its two mappings;
+ * tests and the fuzzer point it at buffers they built.
+ */
+struct shmring_rd {
+	/* Image. Only data_size and max_record are trusted. */
+	const struct shmring_hdr *hdr;	/* ring header page */
+	const unsigned char *data;	/* data area, twice in a row (2 * data_size) */
+	struct shmring_reader *rp;	/* this cursor's reader page */
+	uint64_t data_size;		/* from the kernel at open */
+	uint32_t max_record;		/* from the kernel at open */
+	int wait_pos;			/* kernel has SHMRING_FEAT_WAIT_POS */
+	/* Payload copy of shmring_read(); NULL: memcpy (tests inject here). */
+	void *(*copy)(void *dst, const void *src, size_t n, void *arg);
+	void *copy_arg;
+
+	/* Cursor, mirrored into rp by every consume. */
+	uint64_t mask;
+	uint64_t pos;
+	uint64_t seq;
+	uint64_t lost;			/* records this handle lost (shmring_lost) */
+	uint64_t peek_total;		/* bytes of the peeked record, or 0 */
+	uint64_t peek_seq;
+	uint64_t kicked_gen;		/* hdr->wait_gen we last kicked for */
+	int consumed;			/* moved since the last kick check */
+};
+
+SHMRING_INTERNAL int shmring_rd_attach(struct shmring_rd *rd);
+SHMRING_INTERNAL int shmring_rd_peek(struct shmring_rd *rd, struct shmring_record *out);
+SHMRING_INTERNAL int shmring_rd_consume(struct shmring_rd *rd);
+SHMRING_INTERNAL int shmring_rd_read(struct shmring_rd *rd, struct shmring_record *rec,
+				     void *buf, size_t len);
+SHMRING_INTERNAL int shmring_rd_want_kick(struct shmring_rd *rd);
+
+/* An open handle (struct shmring of shmring.h). */
+struct shmring {
+	int fd;
+	unsigned int flags;
+	struct shmring_attr attr;
+	struct shmring_rd rd;		/* reader side; rd.hdr NULL for writers */
+	void *map;			/* header + data twice, read-only */
+	size_t map_len;
+};
+
+/*
+ * Public functions return -errno and leave errno as the caller had it:
+ * every call that may set errno goes through KEEP_ERRNO().
+ */
+#define KEEP_ERRNO(call) ({				\
+	int __saved = errno;				\
+	__typeof__(call) __ret = (call);		\
+	errno = __saved;				\
+	__ret;						\
+})
+
+SHMRING_INTERNAL int shmring_sys_ioctl(int fd, unsigned long req, void *arg);
+
+#endif /* LIBSHMRING_INTERNAL_H */

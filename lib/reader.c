@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libshmring's reader: peek, consume, copy out, wait.
+ *
+ * The shmring_rd_*() functions work on a struct shmring_rd, a memory
+ * image of a ring (header, data area twice in a row, reader page) and a
+ * cursor. The library points the image at its mappings; tests/unit and
+ * tests/fuzz point it at buffers they built, so the code that runs in a
+ * reader process is the code they test. They make no system call.
+ *
+ * Barrier tags match kmod/shmring_ring.c and docs/design.md: [R1]..[R5]
+ * on this side pair with [W1]..[W5] in the kernel; [T1]..[T3] are the
+ * cursor transaction (crash atomicity, see cursor_commit()).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+/* Compiler barrier: stores before it are emitted before stores after it. */
+#define barrier() atomic_signal_fence(memory_order_seq_cst)
+
+static inline int before(uint64_t a, uint64_t b)
+{
+	return (int64_t)(a - b) < 0;
+}
+
+static inline uint64_t load_acquire(const __u64 *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static inline uint64_t load_relaxed(const __u64 *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static inline void store_relaxed(__u64 *p, uint64_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
+static inline void store_release(__u64 *p, uint64_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Move the cursor in its reader page so that a kill at any instruction
+ * leaves either the old cursor or the new one (include/uapi/linux/
+ * shmring.h, struct shmring_reader). Only program order matters for a
+ * kill: the process stops at an instruction boundary and every store
+ * before it reaches memory. The compiler must not reorder the stores,
+ * hence the barriers between relaxed stores; the release stores also
+ * order them for the kernel, which reads pos while we run.
+ */
+static void cursor_commit(struct shmring_reader *rp, uint64_t pos,
+			  uint64_t seq, uint64_t nread, uint64_t nlost,
+			  uint64_t now)
+{
+	/*
+	 * [T1] txn_* may still describe the last commit at this very pos:
+	 * void it before overwriting its values. Pairs with the attach-time
+	 * check txn_pos == pos (cursor_recover()).
+	 */
+	store_relaxed(&rp->txn_pos, SHMRING_TXN_NONE);
+	barrier();
+	store_relaxed(&rp->txn_seq, seq);
+	store_relaxed(&rp->txn_read, nread);
+	store_relaxed(&rp->txn_lost, nlost);
+	/* [T2] the values are in place before txn_pos names them. */
+	store_release(&rp->txn_pos, pos);
+	/*
+	 * The commit. [R3] pairs with [W3]: we are done with the bytes
+	 * before pos. [T3] the txn is complete before pos reaches it.
+	 */
+	store_release(&rp->pos, pos);
+	barrier();	/* no store below may be emitted above the commit */
+	store_relaxed(&rp->seq, seq);
+	store_relaxed(&rp->records_read, nread);
+	store_relaxed(&rp->records_lost, nlost);
+	store_relaxed(&rp->last_read_ns, now);
+}
+
+/*
+ * Finish a commit that a killed reader left half done: txn_pos == pos
+ * means pos was stored ([T3]) and maybe not what follows it.
+ * Otherwise the txn never committed and seq and the counters still
+ * describe pos. Idempotent, so a kill in here is harmless too.
+ */
+static void cursor_recover(struct shmring_reader *rp)
+{
+	uint64_t pos = load_acquire(&rp->pos);
+
+	if (load_acquire(&rp->txn_pos) != pos)
+		return;
+	store_relaxed(&rp->seq, load_relaxed(&rp->txn_seq));
+	store_relaxed(&rp->records_read, load_relaxed(&rp->txn_read));
+	store_relaxed(&rp->records_lost, load_relaxed(&rp->txn_lost));
+}
+
+int shmring_rd_attach(struct shmring_rd *rd)
+{
+	uint64_t size = rd->data_size;
+
+	if (!rd->hdr || !rd->data || !rd->rp)
+		return -EINVAL;
+	/* A kernel that says otherwise is not one we can read safely. */
+	if (size < SHMRING_MIN_DATA_SIZE || (size & (size - 1)) ||
+	    SHMRING_REC_TOTAL(rd->max_record) > size)
+		return -EPROTO;
+	if (load_relaxed(&rd->hdr->magic) != SHMRING_MAGIC ||
+	    load_relaxed(&rd->hdr->data_size) != size)
+		return -EPROTO;
+	cursor_recover(rd->rp);
+	rd->mask = size - 1;
+	rd->pos = load_acquire(&rd->rp->pos);
+	rd->seq = load_relaxed(&rd->rp->seq);
+	rd->lost = 0;
+	rd->peek_total = 0;
+	rd->peek_seq = 0;
+	rd->kicked_gen = 0;
+	rd->consumed = 0;
+	return 0;
+}
+
+/* Was the record at rd->pos overwritten? [R2] pairs with [W2]. */
+static int overwritten(const struct shmring_rd *rd)
+{
+	atomic_thread_fence(memory_order_acquire);
+	return before(rd->pos, load_relaxed(&rd->hdr->tail));
+}
+
+static void fill_record(struct shmring_record *out, const struct shmring_rec *h,
+			const void *payload)
+{
+	out->data = payload;
+	out->len = h->len;
+	out->type = h->type;
+	out->seq = h->seq;
+	out->tstamp_ns = h->tstamp_ns;
+	out->pid = h->pid;
+	out->flags = h->flags;
+	out->csum = h->csum;
+	out->__pad = 0;
+}
+
+int shmring_rd_peek(struct shmring_rd *rd, struct shmring_record *out)
+{
+	const unsigned char *at;
+	struct shmring_rec h;
+	uint64_t head, tail;
+	int total;
+
+	if (!rd->hdr)
+		return -EBADF;
+	for (;;) {
+		head = load_acquire(&rd->hdr->head);	/* [R1] pairs with [W1] */
+		if (rd->pos == head) {
+			/* [R5] pairs with [W5]: pos is stored; look once more. */
+			atomic_thread_fence(memory_order_seq_cst);
+			if (rd->pos == load_acquire(&rd->hdr->head))
+				return -EAGAIN;
+			continue;
+		}
+		tail = load_relaxed(&rd->hdr->tail);
+		if (before(rd->pos, tail)) {
+			rd->pos = tail;			/* lapped */
+			continue;
+		}
+		/*
+		 * pos is at or past a tail loaded after head, so a live ring
+		 * has head - pos <= data_size; more is corruption (and would
+		 * let a DISCARD walk run for ever).
+		 */
+		if (before(head, rd->pos) || head - rd->pos > rd->data_size ||
+		    (rd->pos & 7))
+			return -EBADMSG;
+		at = rd->data + (rd->pos & rd->mask);
+		memcpy(&h, at, sizeof(h));
+		if (overwritten(rd))
+			continue;
+		total = shmring_rec_validate(&h, head - rd->pos, rd->max_record);
+		if (total < 0)
+			return total;
+		if (before(h.seq, rd->seq))
+			return -EBADMSG;
+		rd->peek_total = (uint64_t)total;
+		rd->peek_seq = h.seq;
+		if (h.flags & SHMRING_REC_DISCARD) {
+			shmring_rd_consume(rd);	/* reserved space, never a record */
+			continue;
+		}
+		fill_record(out, &h, at + sizeof(h));
+		return 0;
+	}
+}
+
+int shmring_rd_consume(struct shmring_rd *rd)
+{
+	struct shmring_reader *rp = rd->rp;
+	uint64_t lost, pos, seq, nread, nlost, now;
+	int stale;
+
+	if (!rd->peek_total)
+		return -EINVAL;
+	now = now_ns();
+	stale = overwritten(rd);
+	lost = rd->peek_seq - rd->seq + (uint64_t)stale;
+	pos = rd->pos + rd->peek_total;
+	seq = rd->peek_seq + 1;
+	nread = load_relaxed(&rp->records_read) + 1;
+	nlost = load_relaxed(&rp->records_lost) + lost;
+	cursor_commit(rp, pos, seq, nread, nlost, now);
+	rd->lost += lost;
+	rd->pos = pos;
+	rd->seq = seq;
+	rd->peek_total = 0;
+	rd->consumed = 1;
+	/* [R4] pairs with [W4]: pos is visible before we look for writers. */
+	atomic_thread_fence(memory_order_seq_cst);
+	return stale ? -ESTALE : 0;
+}
+
+/*
+ * Lossless rings: should we wake writers waiting for room ([R4] is in
+ * shmring_rd_consume())? Only after a consume. With wait_pos, once we
+ * reach the position they need, and once per publication of it
+ * (wait_gen): a writer that sleeps again publishes again. Without it,
+ * after every consume while writers wait.
+ */
+int shmring_rd_want_kick(struct shmring_rd *rd)
+{
+	uint64_t gen;
+
+	if (!rd->consumed)
+		return 0;
+	rd->consumed = 0;
+	if (!__atomic_load_n(&rd->hdr->writers_waiting, __ATOMIC_RELAXED))
+		return 0;
+	if (rd->wait_pos) {
+		gen = load_relaxed(&rd->hdr->wait_gen);
+		if (gen == rd->kicked_gen ||
+		    before(rd->pos, load_relaxed(&rd->hdr->wait_pos)))
+			return 0;
+		rd->kicked_gen = gen;
+	}
+	return 1;
+}
+
+/*
+ * Peek, copy, consume; a record overwritten during the copy (-ESTALE)
+ * is dropped (and counted lost) and the next one is tried.
+ */
+int shmring_rd_read(struct shmring_rd *rd, struct shmring_record *rec,
+		    void *buf, size_t len)
+{
+	struct shmring_record r;
+	int ret;
+
+	for (;;) {
+		ret = shmring_rd_peek(rd, &r);
+		if (ret)
+			return ret;
+		if (r.len > len) {
+			if (rec)
+				*rec = r;	/* still peeked, not consumed */
+			return -EMSGSIZE;
+		}
+		if (r.len) {
+			if (rd->copy)
+				rd->copy(buf, r.data, r.len, rd->copy_arg);
+			else
+				memcpy(buf, r.data, r.len);
+		}
+		ret = shmring_rd_consume(rd);
+		if (ret == -ESTALE)
+			continue;
+		if (ret)
+			return ret;
+		r.data = buf;
+		if (rec)
+			*rec = r;
+		return (int)r.len;	/* <= max_record < INT32_MAX */
+	}
+}
+
+/* --- public API ------------------------------------------------------------ */
+
+static void kick_writers(struct shmring *r)
+{
+	if (shmring_rd_want_kick(&r->rd))
+		shmring_sys_ioctl(r->fd, SHMRING_IOC_KICK, NULL);
+}
+
+int shmring_peek(struct shmring *r, struct shmring_record *rec)
+{
+	int ret = shmring_rd_peek(&r->rd, rec);
+
+	kick_writers(r);	/* it may have consumed DISCARD records */
+	return ret;
+}
+
+int shmring_consume(struct shmring *r)
+{
+	int ret = shmring_rd_consume(&r->rd);
+
+	kick_writers(r);
+	return ret;
+}
+
+int shmring_read(struct shmring *r, struct shmring_record *rec, void *buf,
+		 size_t len)
+{
+	int ret = shmring_rd_read(&r->rd, rec, buf, len);
+
+	kick_writers(r);
+	return ret;
+}
+
+uint64_t shmring_lost(const struct shmring *r)
+{
+	return r->rd.lost;
+}
+
+int shmring_wait(struct shmring *r, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+	int n;
+
+	n = KEEP_ERRNO(({ int p = poll(&pfd, 1, timeout_ms); p < 0 ? -errno : p; }));
+	if (n < 0)
+		return n;
+	if (n == 0)
+		return -ETIMEDOUT;
+	if (pfd.revents & POLLIN)
+		return 0;
+	if (pfd.revents & POLLHUP)
+		return -EIDRM;
+	return -EIO;
+}

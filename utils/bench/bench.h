@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shmring-bench: what its parts share (man/shmring-bench.1, docs/bench.md).
+ *
+ *   main.c          command line, the table of implementations, meta line
+ *   cells.c         calibration and the throughput/latency/idle cells, the
+ *                   JSON lines
+ *   run.c           one run: fork the writers and readers, release them
+ *                   together, collect; the helpers peers share
+ *   syscalls.c      the system call counter (link-time wrappers)
+ *   peer-*.c        one file per transport, each a struct peer of
+ *                   implementations (struct impl, the peer interface)
+ */
+#ifndef SHMRING_BENCH_H
+#define SHMRING_BENCH_H
+
+#include <mqueue.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "shmring.h"
+#include "../common.h"
+
+#define PROG		"shmring-bench"
+#define MAX_W		4
+#define MAX_R		4
+#define MAX_IMPLS	32
+#define REC_HDR		16	/* writer id, counter, timestamp: smallest record */
+#define RUN_LIMIT_S	120	/* a child still running then has hung */
+
+/* Options (main.c). */
+struct bench_opts {
+	uint64_t ring_size;	/* bytes of buffer every transport gets */
+	unsigned int batch;	/* records per batch where the API batches */
+	unsigned int reps;
+	double target_s;	/* calibrated length of one run */
+	uint64_t records;	/* fixed records per writer (0: calibrate) */
+	unsigned int samples;	/* latency: records, one at a time */
+	unsigned int gap_us;	/* latency: pause between them */
+	double idle_s;		/* idle: how long the reader sleeps */
+	FILE *out;
+	int errors;
+};
+extern struct bench_opts opt;
+
+/* System calls made by this process since it was last reset (syscalls.c). */
+extern uint64_t nsys;
+
+/* --- One run: what the processes share ------------------------------------- */
+
+struct proc_res {
+	uint64_t recs;		/* written (writer) or delivered (reader) */
+	uint64_t lost;		/* reader: counter gaps (overwrite policy) */
+	uint64_t syscalls;
+	double utime, stime;
+	uint64_t t_end;
+	int err;		/* negative errno, or -EPROTO for a bad record */
+	char msg[160];
+};
+
+struct shared {
+	atomic_uint writers_done;
+	struct proc_res w[MAX_W], r[MAX_R];
+	uint64_t lat_ns[];	/* latency: one per record, filled by the reader */
+};
+
+enum mode { M_THROUGHPUT, M_LATENCY, M_IDLE };
+
+struct impl;
+
+/* A run: transport state is made by setup() in the parent, before fork. */
+struct run {
+	const struct impl *impl;
+	enum mode mode;
+	unsigned int writers, readers;
+	uint32_t size;		/* payload bytes of every record */
+	uint64_t count;		/* records per writer */
+	unsigned int batch;	/* records per send call */
+	struct shared *sh;
+	size_t sh_len;
+	/* transport state */
+	char name[64];			/* shmring ring / mq name prefix */
+	int fd[MAX_W][MAX_R][2];	/* pipe, socketpair: [0] read, [1] write */
+	int efd_r[MAX_R], efd_w[MAX_W];	/* uring eventfds */
+	char *area;			/* uring rings, memcpy buffers */
+	size_t area_len;
+	uint64_t mq_depth;
+};
+
+/* State of the child process (each child is one process, one role). */
+struct child {
+	struct shmring *h;
+	int ep;
+	mqd_t mq[MAX_R];
+	uint64_t next[MAX_W];	/* reader: counter expected from each writer */
+	struct proc_res *res;
+	char *buf;		/* receive buffer, or the writer's batch */
+	size_t buf_len;
+	size_t carry[MAX_W];	/* pipe: bytes of a partial frame kept */
+	char *pbuf[MAX_W];	/* pipe: per-writer stream buffers */
+	struct mmsghdr *mm;
+	struct iovec *iov;
+};
+extern struct child me;
+
+/*
+ * The peer interface: one implementation of a transport. setup() and
+ * cleanup() run in the parent, the rest in the writer or reader child.
+ */
+struct impl {
+	const char *name, *transport, *path, *policy;
+	int (*setup)(struct run *run);
+	void (*cleanup)(struct run *run);
+	int (*w_open)(struct run *run, unsigned int w);	/* optional */
+	/* n records of run->size bytes at recs[], to every reader */
+	int (*w_send)(struct run *run, unsigned int w, char *const *recs, unsigned int n);
+	/* add the reader's fds to me.ep */
+	int (*r_open)(struct run *run, unsigned int r);
+	/* take what is there; returns records seen (>= 0) or -errno */
+	int (*r_drain)(struct run *run, unsigned int r);
+	/* optional: announce a sleep; 1 when records came meanwhile */
+	int (*r_presleep)(struct run *run, unsigned int r);
+	/* optional: after epoll_wait returned events */
+	void (*r_woken)(struct run *run, unsigned int r);
+	int no_readers;		/* memcpy: the writers do all the work */
+};
+
+/* A transport's implementations, in report order (peer-*.c). */
+struct peer {
+	const struct impl *impls;
+	unsigned int n;
+};
+extern const struct peer peer_shmring, peer_pipe, peer_seqpacket, peer_mq, peer_uring,
+	peer_memcpy;
+
+/* Every implementation, in report order (main.c). */
+unsigned int impl_count(void);
+const struct impl *impl_get(unsigned int i);
+
+/* --- Helpers of the peers (run.c) ------------------------------------------ */
+
+static inline uint64_t now_ns(void)
+{
+	return monotonic_ns();
+}
+
+/* Record the first failure of this child; returns err, or -EPROTO for 0. */
+int fail(struct proc_res *res, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int lossless(const struct run *run);
+/* A record arrived at this reader: check its header, count it. */
+int deliver(struct run *run, const void *p, size_t len);
+/* A number from a /proc file, or -1. */
+long read_long(const char *path);
+int set_nonblock(int fd);
+/* Add fd to this reader's epoll set. */
+int add_fd(int fd, uint32_t events);
+/* Close the fds of run->fd (pipes, socket pairs). */
+void close_pairs(struct run *run);
+
+/* --- Runs and cells (run.c, cells.c) --------------------------------------- */
+
+struct outcome {
+	double seconds, utime, stime;
+	double r_cpu;		/* the readers' share of utime + stime */
+	uint64_t written, delivered, lost, syscalls, r_syscalls;
+	uint64_t depth;		/* mq: messages each queue holds */
+	uint64_t *lat_ns;	/* latency: the samples, malloc'ed; else NULL */
+	uint64_t n_lat;
+	char err[200];
+};
+
+/* Records per send call: 1, or the batch for the paths that batch. */
+unsigned int send_batch(const struct impl *im, uint32_t size, enum mode mode);
+/* Fork the processes, release them together, wait for all; 0 or -1 (o->err). */
+int run_once(const struct impl *im, enum mode mode, unsigned int writers,
+	     unsigned int readers, uint32_t size, uint64_t count, struct outcome *o);
+
+void throughput_cell(const struct impl *im, unsigned int w, unsigned int r, uint32_t size);
+void latency_cell(const struct impl *im, uint32_t size);
+void idle_cell(const struct impl *im);
+void print_meta(int argc, char **argv);
+
+#endif /* SHMRING_BENCH_H */

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * shmring-ctl: what its parts share.
+ *
+ *   main.c    the command table, global options (-v, -j, -p), usage
+ *   module.c  module management through libkmod: load, unload, status
+ *   rings.c   ring administration through libshmring: create, delete,
+ *             subs, write; ring names and libshmring errors
+ *   views.c   views of /proc/shmring: list, stat
+ *   output.c  text tables, sizes, user and group names, times
+ */
+#ifndef SHMRING_CTL_H
+#define SHMRING_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <linux/shmring.h>
+
+#include "shmring.h"
+#include "../common.h"
+#include "../json.h"
+
+#define PROG		"shmring-ctl"
+#define MODNAME		"shmring"
+#define SYSFS_MODULE	"/sys/module/" MODNAME
+#define PROC_SHMRING	"/proc/shmring"
+#define MAX_SUBS	64	/* durable subscriptions per ring (docs/design.md) */
+
+/* Exit statuses; man/shmring-ctl.8 (EXIT STATUS) lists the same. */
+enum ctl_exit {
+	CTL_OK = EXIT_OK,
+	CTL_FAIL = EXIT_RUNTIME,	/* anything not listed below */
+	CTL_USAGE = EXIT_USAGE,		/* bad command line */
+	CTL_NOT_LOADED = EXIT_NOT_LOADED, /* the module is not loaded (every tool: 3) */
+	CTL_NOT_ROOT = 4,	/* needs root / CAP_SYS_MODULE */
+	CTL_NOT_FOUND = 5,	/* no module file */
+	CTL_BAD_KERNEL = 6,	/* built for another kernel, or not a module */
+	CTL_ALREADY = 7,	/* already loaded */
+	CTL_BAD_PARAM = 8,	/* the kernel rejected a parameter */
+	CTL_BAD_SYMBOL = 9,	/* unknown symbol */
+	CTL_NO_MODULES = 10,	/* kernel without loadable module support */
+	CTL_BUSY = 11,		/* unload: module in use; subs --delete: attached */
+	CTL_NO_RING = 12,	/* no such ring (or subscription) */
+	CTL_EXISTS = 13,	/* create --exclusive: the ring exists */
+	CTL_LIMIT = 14,		/* a ring limit: max_total, max_user, max_rings */
+	CTL_DENIED = CTL_NOT_ROOT,	/* rings: mode bits or ownership refuse */
+};
+
+/* Global options, given before the command. */
+struct ctl_opts {
+	bool verbose;
+	bool json;		/* -j/--json: commands with output print JSON */
+	bool pretty;		/* -p/--pretty: that JSON indented (implies -j) */
+};
+
+struct ctl_cmd {
+	const char *name;
+	int (*fn)(const struct ctl_cmd *cmd, const struct ctl_opts *o,
+		  int argc, char **argv);
+	const char *args;	/* synopsis after the name */
+	const char *help;	/* one line, for the global usage too */
+	const char *details;	/* more, for `shmring-ctl CMD --help` */
+};
+
+/* main.c */
+void cmd_usage(const struct ctl_cmd *cmd, FILE *f);
+int cmd_bad_usage(const struct ctl_cmd *cmd);
+/* JSON on stdout in the layout the global options ask for. */
+void ctl_json(struct json *j, const struct ctl_opts *o);
+/* End a JSON document on stdout: an exit status. */
+int ctl_json_end(struct json *j);
+int flush_stdout(void);
+bool read_line(const char *path, char *buf, size_t len);
+bool param_value(const char *name, char *buf, size_t len);
+
+/* module.c */
+int cmd_load(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
+int cmd_unload(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
+int cmd_status(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
+
+/* rings.c */
+int cmd_create(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
+int cmd_delete(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
+int cmd_subs(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
+int cmd_write(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
+int check_name(const struct ctl_cmd *cmd, const char *what, const char *s, size_t max);
+int ring_operand(const struct ctl_cmd *cmd, int argc, char **argv, const char **name);
+/* A libshmring error about ring NAME as one sentence; returns the exit status. */
+int ring_error(const char *name, int err);
+
+/* views.c */
+int cmd_list(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
+int cmd_stat(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
+
+/* output.c */
+/* A time for a table: ISO-8601 UTC, or "never" for 0. */
+const char *when_str(uint64_t ns, char *buf, size_t size);
+/* The same as a JSON value: a string, or null for 0. */
+void json_time(struct json *j, uint64_t ns);
+const char *size_str(uint64_t v, char *buf, size_t size);
+const char *user_str(uint64_t uid, char *buf, size_t size);
+const char *group_str(uint64_t gid, char *buf, size_t size);
+
+/*
+ * A text table: rows are printf'ed with cells separated by tabs, then
+ * printed with columns padded to their widest cell, two spaces apart.
+ */
+#define TABLE_COLS	16
+struct table {
+	unsigned int right;	/* bit i: column i is right-aligned (numbers) */
+	size_t nrows;
+	char **rows;
+	bool oom;
+};
+void table_add(struct table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print and free the rows; an exit status. */
+int table_print(struct table *t);
+
+#endif /* SHMRING_CTL_H */

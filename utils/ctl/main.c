@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shmring-ctl: load, unload and inspect the shmring kernel module, and
+ * manage its rings.
+ *
+ *   shmring-ctl [-v] load [-m PATH] [PARAM=VALUE]...
+ *   shmring-ctl [-v] unload [-f]
+ *   shmring-ctl [-j [-p]] status [--json]
+ *   shmring-ctl [-v] create NAME [-s SIZE] [-p POLICY] [-r BYTES] [-c] [-m MODE] [-x]
+ *   shmring-ctl [-v] delete NAME...
+ *   shmring-ctl [-j [-p]] list [--json]
+ *   shmring-ctl [-j [-p]] stat NAME [--json]
+ *   shmring-ctl [-j [-p]] subs NAME [--json | --delete SUB]
+ *   shmring-ctl write NAME [-t TYPE] [-n] {DATA | - | --lines}
+ *
+ * Module management is module.c (libkmod), ring administration rings.c
+ * (libshmring), the views of /proc/shmring views.c (see ctl.h). Every
+ * failure is turned into one readable sentence and its own exit status
+ * (enum ctl_exit, documented in man/shmring-ctl.8). Subcommands are rows
+ * of the command table below.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+void cmd_usage(const struct ctl_cmd *cmd, FILE *f)
+{
+	fprintf(f, "Usage: %s %s %s\n\n%s.\n\n%s", PROG, cmd->name, cmd->args,
+		cmd->help, cmd->details);
+}
+
+/* Try `shmring-ctl CMD --help`: for option errors inside a subcommand. */
+int cmd_bad_usage(const struct ctl_cmd *cmd)
+{
+	fprintf(stderr, "Try '%s %s --help' for more information.\n", PROG, cmd->name);
+	return CTL_USAGE;
+}
+
+bool read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	if (ok)
+		buf[strcspn(buf, "\n")] = '\0';
+	return ok;
+}
+
+bool param_value(const char *name, char *buf, size_t len)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), SYSFS_MODULE "/parameters/%s", name);
+	return read_line(path, buf, len);
+}
+
+void ctl_json(struct json *j, const struct ctl_opts *o)
+{
+	json_init(j, stdout, o->pretty ? JSON_PRETTY : JSON_SPACED);
+}
+
+int ctl_json_end(struct json *j)
+{
+	if (json_end(j)) {
+		err_msg("write error: %s", strerror(errno));
+		return CTL_FAIL;
+	}
+	return flush_stdout();
+}
+
+int flush_stdout(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		err_msg("write error: %s", strerror(errno));
+		return CTL_FAIL;
+	}
+	return CTL_OK;
+}
+
+/* ---- main --------------------------------------------------------------------------- */
+
+static const struct ctl_cmd ctl_commands[] = {
+	{
+		"load", cmd_load, "[-m|--module PATH] [PARAM=VALUE]...",
+		"Insert the shmring module with the given parameters",
+		"Without --module, the module is found like modprobe finds it (modules.dep\n"
+		"of the running kernel) and inserted with its dependencies and softdeps;\n"
+		"options from modprobe.d come first, then PARAM=VALUE.\n\n"
+		"  -m, --module PATH  insert this shmring.ko instead of looking the module\n"
+		"                     up in /lib/modules/$(uname -r)/modules.dep\n"
+		"  -h, --help         show this help\n\n"
+		"Parameters: default_size, max_size, max_total, max_user (bytes) and\n"
+		"max_rings; see shmring-ctl(8).\n",
+	},
+	{
+		"unload", cmd_unload, "[-f|--force]",
+		"Remove the shmring module from the kernel",
+		"Fails while rings are open or mapped.\n\n"
+		"  -f, --force  force removal even if in use (needs\n"
+		"               CONFIG_MODULE_FORCE_UNLOAD; dangerous)\n"
+		"  -h, --help   show this help\n",
+	},
+	{
+		"status", cmd_status, "[--json]",
+		"Show whether shmring is loaded, its parameters and /dev/shmring",
+		"Exit status 0 if shmring is loaded, 3 if not.\n\n"
+		"  -j, --json  print a JSON object instead of text (as the global -j)\n"
+		"  -h, --help  show this help\n",
+	},
+	{
+		"create", cmd_create,
+		"NAME [-s SIZE] [-p overwrite|lossless] [-r BYTES] [-c] [-m MODE] [-x]",
+		"Create a ring (nothing happens if it exists, unless --exclusive)",
+		"  -s, --size BYTES        data size: a power of two, at least 4096; k, M, G\n"
+		"                          suffixes (64k, 1M); default: the module's default_size\n"
+		"  -p, --policy POLICY     overwrite (default: writers never wait, the oldest\n"
+		"                          records are lost) or lossless (writers wait for\n"
+		"                          the slowest reader)\n"
+		"  -r, --max-record BYTES  largest payload; default a quarter of the size\n"
+		"  -c, --csum              the kernel stores a crc32c of every payload\n"
+		"  -m, --mode MODE         octal permission bits, umask applied (default 0644)\n"
+		"  -x, --exclusive         fail (exit 13) if the ring already exists\n"
+		"  -h, --help              show this help\n\n"
+		"An existing ring is left as it is; a warning says so when its attributes\n"
+		"differ from the ones given. Silent on success (-v says what happened).\n",
+	},
+	{
+		"delete", cmd_delete, "NAME...",
+		"Unlink rings (open handles keep working until closed)",
+		"  -h, --help  show this help\n\n"
+		"Needs the ring's owner or CAP_IPC_OWNER. Every NAME is tried; the exit\n"
+		"status is that of the first failure.\n",
+	},
+	{
+		"list", cmd_list, "[--json]",
+		"List the rings of this IPC namespace",
+		"Columns: NAME SIZE POLICY RECORDS (held now) LOST READERS SUBS MODE OWNER,\n"
+		"from /proc/shmring.\n\n"
+		"  -j, --json  print a JSON array, one ring object per line (as the\n"
+		"              global -j)\n"
+		"  -h, --help  show this help\n",
+	},
+	{
+		"stat", cmd_stat, "NAME [--json]",
+		"Show one ring: counters, positions, readers, subscriptions",
+		"Read from /proc/shmring: no handle is opened, so the ring and its\n"
+		"readers are seen as they are, and no permission on the ring is needed.\n\n"
+		"  -j, --json  print a JSON object instead of text (as the global -j)\n"
+		"  -h, --help  show this help\n",
+	},
+	{
+		"subs", cmd_subs, "NAME [--json | -d|--delete SUB]",
+		"List or delete the durable subscriptions of a ring",
+		"  -j, --json        print a JSON array instead of text (as the global -j)\n"
+		"  -d, --delete SUB  delete subscription SUB (not while a reader uses it;\n"
+		"                    needs its creator, the ring's owner or CAP_IPC_OWNER)\n"
+		"  -h, --help        show this help\n\n"
+		"Needs read or write permission on the ring.\n",
+	},
+	{
+		"write", cmd_write, "NAME [-t TYPE] [-n] {DATA | - | -l|--lines}",
+		"Write records to a ring",
+		"DATA is one record; - writes all of standard input as one record; --lines\n"
+		"writes one record per line of standard input, without the newline.\n\n"
+		"  -t, --type TYPE  record type (command code), decimal or 0x hex; default 0\n"
+		"  -l, --lines      one record per line of standard input\n"
+		"  -n, --nonblock   fail instead of waiting when a lossless ring is full\n"
+		"  -h, --help       show this help\n\n"
+		"Input above the ring's max_record is never cut or dropped silently: the\n"
+		"record (with --lines: each such line, by number) is reported, the rest is\n"
+		"written, and the exit status is 1.\n",
+	},
+};
+
+#define NR_COMMANDS ARRAY_SIZE(ctl_commands)
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: %s [-v] [-j [-p]] COMMAND [ARGS]...\n"
+		"       %s COMMAND --help\n\n"
+		"Load, unload and inspect the shmring kernel module; create, inspect,\n"
+		"write and delete its rings.\n\nCommands:\n",
+		PROG, PROG);
+	for (size_t i = 0; i < NR_COMMANDS; i++)
+		fprintf(f, "  %-8s %s\n", ctl_commands[i].name, ctl_commands[i].help);
+	fputs("\nOptions (before the command):\n"
+	      "  -v, --verbose  show what is inserted and libkmod's messages; what\n"
+	      "                 create and delete did\n"
+	      "  -j, --json     JSON output (status, list, stat, subs; the others print\n"
+	      "                 nothing to format and ignore it)\n"
+	      "  -p, --pretty   indented JSON, one member per line (implies -j)\n"
+	      "  -h, --help     show this help\n"
+	      "  -V, --version  show the version\n\n"
+	      "Exit status: 0 ok, 1 failure, 2 usage error, 3 the module is not loaded\n"
+	      "(`shmring-ctl load` loads it; the same status in every shmring tool),\n"
+	      "4-14 see shmring-ctl(8).\n\n"
+	      "See shmring-ctl(8) for exit statuses, module parameters and output formats.\n", f);
+}
+
+static const struct ctl_cmd *find_command(const char *name)
+{
+	for (size_t i = 0; i < NR_COMMANDS; i++)
+		if (strcmp(ctl_commands[i].name, name) == 0)
+			return &ctl_commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl_opts o = { 0 };
+	const struct ctl_cmd *cmd;
+	char prog[] = PROG, cmd_name[64];
+	int c;
+
+	prog_name = PROG;
+	argv[0] = prog;		/* getopt's messages start with it */
+	/* '+': stop at the subcommand, its options are its own */
+	while ((c = getopt_long(argc, argv, "+vjphV", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			o.verbose = true;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'p':
+			o.json = o.pretty = true;	/* as bpftool -p */
+			break;
+		case 'h':
+			usage(stdout);
+			return CTL_OK;
+		case 'V':
+			print_version();
+			return CTL_OK;
+		default:
+			usage(stderr);
+			return CTL_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		err_msg("no command given");
+		usage(stderr);
+		return CTL_USAGE;
+	}
+	cmd = find_command(argv[optind]);
+	if (!cmd) {
+		err_msg("unknown command '%s'", argv[optind]);
+		usage(stderr);
+		return CTL_USAGE;
+	}
+	argc -= optind;
+	argv += optind;
+	snprintf(cmd_name, sizeof(cmd_name), "%s %s", PROG, cmd->name);
+	argv[0] = cmd_name;
+	optind = 0;	/* reinitialise getopt for the subcommand's options */
+	return cmd->fn(cmd, &o, argc, argv);
+}
+
