@@ -62,6 +62,16 @@ struct shmring_cursor {
 	u64 wm_recs;			/* wake when this many records pending */
 	pid_t pid;			/* tgid of the opener, for the view */
 	bool tap;			/* never holds writers back */
+	/*
+	 * SHMRING_OPT_READ_COMMIT: read(2) reads from rpos/rseq (under
+	 * read_lock) and SHMRING_IOC_COMMIT stores them to rp with what
+	 * was read and lost meanwhile.
+	 */
+	bool manual;
+	u64 rpos;
+	u64 rseq;
+	u64 rrecs;
+	u64 rlost;
 };
 
 /* What a file asks of a durable subscription when it attaches. */
@@ -185,6 +195,8 @@ bool shmring_can_write(struct shmring_ring *ring);
 bool shmring_cursor_ready(struct shmring_ring *ring, struct shmring_cursor *c);
 int shmring_cursor_seek(struct shmring_ring *ring, struct shmring_cursor *c,
 			u32 whence, u64 val);
+int shmring_cursor_set_manual(struct shmring_cursor *c, bool on);
+int shmring_cursor_commit(struct shmring_ring *ring, struct shmring_cursor *c);
 void shmring_poll_wait_room(struct shmring_ring *ring);
 void shmring_kick(struct shmring_ring *ring);
 void shmring_ring_kill(struct shmring_ring *ring);

@@ -470,6 +470,12 @@ static long shmring_ioc_set_opt(struct file *file, struct shmring_ring *ring,
 		}
 		spin_unlock(&ring->lock);
 		return 0;
+	case SHMRING_OPT_READ_COMMIT:
+		if (!(sf->oflags & SHMRING_O_READ))
+			return -EBADF;
+		if (opt->val > 1)
+			return -EINVAL;
+		return shmring_cursor_set_manual(&sf->cursor, opt->val);
 	}
 	return -EINVAL;
 }
@@ -519,6 +525,16 @@ static long shmring_ioc_kick(struct file *file, struct shmring_ring *ring,
 {
 	shmring_kick(ring);
 	return 0;
+}
+
+static long shmring_ioc_commit(struct file *file, struct shmring_ring *ring,
+			       union shmring_ioc_arg *a, void __user *uarg)
+{
+	struct shmring_file *sf = file->private_data;
+
+	if (!(sf->oflags & SHMRING_O_READ))
+		return -EBADF;
+	return shmring_cursor_commit(ring, &sf->cursor);
 }
 
 static long shmring_ioc_features(struct file *file, struct shmring_ring *unused,
@@ -644,6 +660,9 @@ static const struct shmring_ioc_desc shmring_iocs[] = {
 		    SHMRING_SETATTR_SIZE_VER0, 0, shmring_ioc_setattr),
 	SHMRING_IOC(SHMRING_IOC_LIST, struct shmring_list,
 		    SHMRING_LIST_SIZE_VER0, SHMRING_IOC_OUT, shmring_ioc_list),
+	[_IOC_NR(SHMRING_IOC_COMMIT)] = { .cmd = SHMRING_IOC_COMMIT,
+					  .flags = SHMRING_IOC_BOUND,
+					  .fn = shmring_ioc_commit },
 	SHMRING_IOC(SHMRING_IOC_SEEK, struct shmring_seek,
 		    SHMRING_SEEK_SIZE_VER0, SHMRING_IOC_BOUND | SHMRING_IOC_OUT,
 		    shmring_ioc_seek),

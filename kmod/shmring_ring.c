@@ -538,17 +538,15 @@ static bool shmring_ready(const struct shmring_cursor *c, u64 bytes, u64 recs)
  * Bytes (and records, via @recs) a cursor has not consumed. The cursor's
  * fields are the reader's to write: clamp them, never trust them.
  */
-u64 shmring_cursor_pending(struct shmring_ring *ring, struct shmring_reader *rp,
-			   u64 *recs)
+static u64 shmring_pending_at(struct shmring_ring *ring, u64 raw, u64 seq,
+			      u64 *recs)
 {
 	/* [R1] pairs with [W1]. */
 	u64 head = smp_load_acquire(&ring->hdr->head);
 	u64 head_seq = READ_ONCE(ring->hdr->head_seq);
 	u64 tail = READ_ONCE(ring->hdr->tail);
 	u64 tail_seq = READ_ONCE(ring->hdr->tail_seq);
-	u64 raw = READ_ONCE(rp->pos);
 	u64 pos = shmring_clamp_pos(raw, tail, head);
-	u64 seq = READ_ONCE(rp->seq);
 
 	if (!recs)
 		return head - pos;
@@ -557,7 +555,26 @@ u64 shmring_cursor_pending(struct shmring_ring *ring, struct shmring_reader *rp,
 	*recs = pos != head && pos_before(seq, head_seq) ? head_seq - seq : 0;
 	return head - pos;
 }
+
+u64 shmring_cursor_pending(struct shmring_ring *ring, struct shmring_reader *rp,
+			   u64 *recs)
+{
+	return shmring_pending_at(ring, READ_ONCE(rp->pos), READ_ONCE(rp->seq),
+				  recs);
+}
 EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_pending);
+
+/* Where a cursor reads next: its page, or its private read-ahead. */
+static void shmring_cursor_at(const struct shmring_cursor *c, u64 *pos, u64 *seq)
+{
+	if (READ_ONCE(c->manual)) {
+		*pos = READ_ONCE(c->rpos);
+		*seq = READ_ONCE(c->rseq);
+	} else {
+		*pos = READ_ONCE(c->rp->pos);
+		*seq = READ_ONCE(c->rp->seq);
+	}
+}
 
 /*
  * Adaptive wakeup: only readers that sleep and that this commit made
@@ -585,12 +602,11 @@ static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
 		/* [W5] wq_has_sleeper() orders our head store before the pos read. */
 		if (!wq_has_sleeper(&c->wq))
 			continue;
+		shmring_cursor_at(c, &pos, &seq);
 		if (c->wm_recs) {
-			seq = READ_ONCE(c->rp->seq);
 			after = shmring_pending_from(seq, head_seq);
 			before = shmring_pending_from(seq, old_seq);
 		} else {
-			pos = READ_ONCE(c->rp->pos);
 			after = shmring_pending_from(pos, head);
 			before = shmring_pending_from(pos, old_head);
 		}
@@ -977,6 +993,11 @@ int shmring_cursor_seek(struct shmring_ring *ring, struct shmring_cursor *c,
 		WRITE_ONCE(rp->seq, seq);
 		/* [R3] pairs with [W3]. */
 		smp_store_release(&rp->pos, pos);
+		/* A seek commits: read-ahead starts over from there. */
+		WRITE_ONCE(c->rpos, pos);
+		WRITE_ONCE(c->rseq, seq);
+		c->rrecs = 0;
+		c->rlost = 0;
 	}
 	mutex_unlock(&ring->wlock);
 	mutex_unlock(&c->read_lock);
@@ -988,12 +1009,55 @@ int shmring_cursor_seek(struct shmring_ring *ring, struct shmring_cursor *c,
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_seek);
 
+/*
+ * SHMRING_OPT_READ_COMMIT on: read(2) reads ahead from the current
+ * position; off: what was read and not committed is read again.
+ */
+int shmring_cursor_set_manual(struct shmring_cursor *c, bool on)
+{
+	if (mutex_lock_interruptible(&c->read_lock))
+		return -ERESTARTSYS;
+	if (on && !c->manual) {
+		c->rpos = READ_ONCE(c->rp->pos);
+		c->rseq = READ_ONCE(c->rp->seq);
+		c->rrecs = 0;
+		c->rlost = 0;
+	}
+	WRITE_ONCE(c->manual, on);
+	mutex_unlock(&c->read_lock);
+	return 0;
+}
+
+/* SHMRING_IOC_COMMIT: the position moves over what read(2) returned. */
+int shmring_cursor_commit(struct shmring_ring *ring, struct shmring_cursor *c)
+{
+	struct shmring_rstate st = {};
+	int ret = 0;
+
+	if (mutex_lock_interruptible(&c->read_lock))
+		return -ERESTARTSYS;
+	if (!c->manual) {
+		ret = -EINVAL;
+	} else if (c->rpos != READ_ONCE(c->rp->pos) || c->rrecs) {
+		st.pos = c->rpos;
+		st.seq = c->rseq;
+		st.recs = c->rrecs;
+		st.lost = c->rlost;
+		shmring_store_cursor(ring, c->rp, &st);
+		c->rrecs = 0;
+		c->rlost = 0;
+	}
+	mutex_unlock(&c->read_lock);
+	return ret;
+}
+
 /* Pending records reach the reader's watermark (default: any). */
 bool shmring_cursor_ready(struct shmring_ring *ring, struct shmring_cursor *c)
 {
-	u64 recs, bytes;
+	u64 recs, bytes, pos, seq;
 
-	bytes = shmring_cursor_pending(ring, c->rp, &recs);
+	shmring_cursor_at(c, &pos, &seq);
+	bytes = shmring_pending_at(ring, pos, seq, &recs);
 	return shmring_ready(c, bytes, recs);
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_ready);
@@ -1023,11 +1087,23 @@ ssize_t shmring_ring_read(struct shmring_ring *ring, struct shmring_cursor *c,
 		} else if (mutex_lock_interruptible(&c->read_lock)) {
 			return -ERESTARTSYS;
 		}
-		st.pos = READ_ONCE(c->rp->pos);
-		st.seq = READ_ONCE(c->rp->seq);
-		ret = shmring_copy_records(ring, to, &st);
-		if (st.recs || st.pos != READ_ONCE(c->rp->pos))
-			shmring_store_cursor(ring, c->rp, &st);
+		if (c->manual) {
+			st.pos = c->rpos;
+			st.seq = c->rseq;
+			ret = shmring_copy_records(ring, to, &st);
+			WRITE_ONCE(c->rpos, st.pos);
+			WRITE_ONCE(c->rseq, st.seq);
+			c->rrecs += st.recs;
+			c->rlost += st.lost;
+			st.recs = 0;
+			st.lost = 0;
+		} else {
+			st.pos = READ_ONCE(c->rp->pos);
+			st.seq = READ_ONCE(c->rp->seq);
+			ret = shmring_copy_records(ring, to, &st);
+			if (st.recs || st.pos != READ_ONCE(c->rp->pos))
+				shmring_store_cursor(ring, c->rp, &st);
+		}
 		mutex_unlock(&c->read_lock);
 		if (ret || st.done)
 			break;

@@ -416,9 +416,9 @@ const char *shmring_strerror(int err)
 	case -EEXIST:
 		return "a ring by that name already exists";
 	case -EACCES:
-		return "permission denied by the ring's mode";
+		return "permission denied by the ring's mode (or the subscription belongs to another user)";
 	case -EPERM:
-		return "only the ring's owner may do that";
+		return "only the ring's owner (or the subscription's creator) may do that";
 	case -EMSGSIZE:
 		return "record larger than the ring's max_record (or buffer too small for a record)";
 	case -EIDRM:
@@ -430,9 +430,15 @@ const char *shmring_strerror(int err)
 	case -EBADMSG:
 		return "corrupt record in ring";
 	case -EDQUOT:
-		return "per-user ring memory limit reached (max_user)";
+		return "per-user limit reached: memory of rings, subscriptions and readers (max_user), "
+		       "attached readers (max_user_readers), or 8 subscriptions on a ring you do not own";
 	case -ENOSPC:
-		return "module-wide ring limit reached (max_total or max_rings)";
+		return "limit reached: all rings' memory (max_total), rings per namespace (max_rings), "
+		       "or the ring's subscription slots (64; 32 for users who do not own it)";
+	case -EUSERS:
+		return "the ring has its maximum of attached readers (max_readers)";
+	case -E2BIG:
+		return "a struct larger than this kernel knows, with non-zero bytes it does not";
 	case -EBUSY:
 		return "subscription already in use by another reader";
 	case -ENOTCONN:

@@ -44,12 +44,14 @@
 #define SHMRING_FEAT_LIST	(1U << 9)	/* SHMRING_IOC_LIST */
 #define SHMRING_FEAT_TAP	(1U << 10)	/* SHMRING_O_TAP */
 #define SHMRING_FEAT_SEEK	(1U << 11)	/* SHMRING_IOC_SEEK */
+#define SHMRING_FEAT_READ_COMMIT (1U << 12)	/* SHMRING_OPT_READ_COMMIT */
 #define SHMRING_FEAT_ALL	(SHMRING_FEAT_BATCH | SHMRING_FEAT_SUBS | \
 				 SHMRING_FEAT_CSUM | SHMRING_FEAT_WATERMARK | \
 				 SHMRING_FEAT_WAIT_POS | SHMRING_FEAT_SUB_OWNER | \
 				 SHMRING_FEAT_CURSOR_TXN | SHMRING_FEAT_FEATURES | \
 				 SHMRING_FEAT_SETATTR | SHMRING_FEAT_LIST | \
-				 SHMRING_FEAT_TAP | SHMRING_FEAT_SEEK)
+				 SHMRING_FEAT_TAP | SHMRING_FEAT_SEEK | \
+				 SHMRING_FEAT_READ_COMMIT)
 
 /*
  * Fixed limits of this ABI. Memory and reader caps that an administrator
@@ -165,6 +167,15 @@ struct shmring_info {
 #define SHMRING_OPT_WRITE_TYPE		1	/* type used by write(2) */
 #define SHMRING_OPT_WATERMARK_BYTES	2	/* wake reader after N bytes */
 #define SHMRING_OPT_WATERMARK_RECS	3	/* wake reader after N records */
+/*
+ * val 1: read(2) no longer moves the reader's position (nor a durable
+ * subscription's): it reads ahead from a position private to the file,
+ * and SHMRING_IOC_COMMIT moves the position over everything read so far.
+ * A reader killed before it commits gets those records again (at least
+ * once). val 0: back to read(2) moving the position itself (at most
+ * once); what was read and not committed is read again.
+ */
+#define SHMRING_OPT_READ_COMMIT		4
 
 struct shmring_opt {
 	__u32 size;		/* sizeof(struct shmring_opt) */
@@ -315,6 +326,8 @@ struct shmring_seek {
 #define SHMRING_IOC_SETATTR	_IOW(SHMRING_IOC_MAGIC, 0x0a, struct shmring_setattr)
 #define SHMRING_IOC_LIST	_IOWR(SHMRING_IOC_MAGIC, 0x0b, struct shmring_list)
 #define SHMRING_IOC_SEEK	_IOWR(SHMRING_IOC_MAGIC, 0x0c, struct shmring_seek)
+/* SHMRING_OPT_READ_COMMIT readers: commit what read(2) returned. */
+#define SHMRING_IOC_COMMIT	_IO(SHMRING_IOC_MAGIC, 0x0d)
 
 /*
  * Record header. Every record in the data area starts with one, at an
