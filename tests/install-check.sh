@@ -5,8 +5,10 @@
 #
 #   - `make lib`, then `make install DESTDIR=$tmp PREFIX=/usr/local`, both
 #     with a build directory of their own (B=$tmp/build);
-#   - the installed tree: libshmring.so.1 (soname, links), libshmring.a,
-#     shmring.h and linux/shmring.h (identical to the sources), shmring.pc,
+#   - the installed tree: libshmring.so.MAJOR (soname, links; MAJOR from
+#     the file VERSION), libshmring.a, shmring.h and linux/shmring.h
+#     (identical to the sources), shmring-version.h (the version of the
+#     file VERSION), shmring.pc (version VERSION),
 #     every man/*.[1-9] page (installed, rendered by groff without a warning);
 #   - the symbols the .so exports are exactly the names in
 #     lib/libshmring.map, and lib/shmring.h declares exactly those functions;
@@ -15,7 +17,7 @@
 #   - every examples/*.c, and the example program of shmring(7), compiles
 #     against the installed copy, with the flags of
 #     `pkg-config --cflags --libs shmring`, as C and as C++ with
-#     -Wall -Wextra -Werror, links against libshmring.so.1 (ldd) and
+#     -Wall -Wextra -Werror, links against libshmring.so.MAJOR (ldd) and
 #     against libshmring.a.  Nothing is run.
 #
 # The .pc file holds absolute paths under PREFIX, so pkg-config is pointed
@@ -53,6 +55,13 @@ MANDIR=$P/share/man
 PCDIR=$LIBDIR/pkgconfig
 OUT=$TMP/out		# compiled programs and logs
 mkdir -p "$OUT"
+
+# The one version (the file VERSION) and the soname it gives.
+version=$(cat VERSION 2>/dev/null)
+vmajor=${version%%.*}
+vminor=${version#*.}
+vminor=${vminor%%.*}
+SONAME=libshmring.so.$vmajor
 
 n=0 failed=0
 
@@ -98,7 +107,7 @@ map_nodes() {
 # Defined dynamic symbols of the installed .so as "name version" lines,
 # without the version definitions themselves (type A).
 so_symbols() {
-	nm -D --defined-only "$LIBDIR/libshmring.so.1" 2>/dev/null |
+	nm -D --defined-only "$LIBDIR/$SONAME" 2>/dev/null |
 		awk '$2 != "A" { v = $3; sub(/@+.*/, "", $3);
 			sub(/^[^@]*@+/, "", v); if (v == $3) v = "";
 			print $3, v }' | sort
@@ -151,16 +160,17 @@ fi
 check "make install DESTDIR=\$tmp PREFIX=$PREFIX" $status
 
 # --- libraries ----------------------------------------------------------------
-so=$LIBDIR/libshmring.so.1
+so=$LIBDIR/$SONAME
 real=$(readlink -f "$so" 2>/dev/null)
-[ -L "$so" ] && [ -f "$real" ] && [ ! -L "$real" ] && [ "$(dirname "$real")" = "$(readlink -f "$LIBDIR")" ]
-check "lib/libshmring.so.1 is a link to the installed shared object (${real##*/})" $?
+[ -L "$so" ] && [ -f "$real" ] && [ ! -L "$real" ] && [ "$(dirname "$real")" = "$(readlink -f "$LIBDIR")" ] &&
+	[ "${real##*/}" = "libshmring.so.$version" ]
+check "lib/$SONAME is a link to the installed shared object (${real##*/}, VERSION $version)" $?
 
 soname=$(readelf -d "$so" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
-[ "$soname" = libshmring.so.1 ]
+[ "$soname" = "$SONAME" ]
 status=$?
 [ $status -ne 0 ] && note "readelf -d: SONAME is '${soname:-none}'"
-check "readelf -d: soname is libshmring.so.1" $status
+check "readelf -d: soname is $SONAME (major of VERSION $version)" $status
 
 [ -L "$LIBDIR/libshmring.so" ] && [ "$(readlink -f "$LIBDIR/libshmring.so")" = "$real" ] && [ -n "$real" ]
 check "lib/libshmring.so (link-time name) leads to the same object" $?
@@ -174,9 +184,11 @@ cmp "$INCDIR/shmring.h" lib/shmring.h >"$OUT/last.log" 2>&1
 check "include/shmring.h is installed, identical to lib/shmring.h" $?
 cmp "$INCDIR/linux/shmring.h" include/uapi/linux/shmring.h >"$OUT/last.log" 2>&1
 check "include/linux/shmring.h is installed, identical to include/uapi/linux/shmring.h" $?
+grep -qx "#define SHMRING_LIB_VERSION_MAJOR[[:space:]]*$vmajor" "$INCDIR/shmring-version.h" 2>"$OUT/last.log" &&
+	grep -qx "#define SHMRING_LIB_VERSION_MINOR[[:space:]]*$vminor" "$INCDIR/shmring-version.h"
+check "include/shmring-version.h is installed: SHMRING_LIB_VERSION_MAJOR/MINOR $vmajor.$vminor (VERSION)" $?
 
 # --- pkg-config -------------------------------------------------------------------
-version=$(sed -n 's/^VERSION[[:space:]]*:=[[:space:]]*//p' Makefile)
 cflags=$(pc --cflags shmring 2>>"$OUT/last.log")
 libs=$(pc --libs shmring 2>>"$OUT/last.log")
 modversion=$(pc --modversion shmring 2>>"$OUT/last.log")
@@ -187,7 +199,7 @@ if [ -f "$PCDIR/shmring.pc" ] && pc --validate shmring >>"$OUT/last.log" 2>&1 &&
    [[ " $libs " == *" -L$LIBDIR "* ]] && [[ " $libs " == *" -lshmring "* ]]; then
 	status=0
 else
-	note "modversion '$modversion' (Makefile: '$version'), cflags '$cflags', libs '$libs'"
+	note "modversion '$modversion' (VERSION: '$version'), cflags '$cflags', libs '$libs'"
 fi
 check "lib/pkgconfig/shmring.pc: version $version, -I/-L/-lshmring into the installed tree" $status
 read -ra PC_CFLAGS <<<"$cflags"
@@ -294,13 +306,13 @@ build_checks() {
 	status=1
 	if [ -x "$exe" ]; then
 		LD_LIBRARY_PATH=$LIBDIR ldd -r "$exe" >"$OUT/last.log" 2>&1
-		if grep -qF "libshmring.so.1 => $LIBDIR/libshmring.so.1 " "$OUT/last.log" &&
+		if grep -qF "$SONAME => $LIBDIR/$SONAME " "$OUT/last.log" &&
 		   ! grep -qi 'undefined symbol\|not found' "$OUT/last.log"; then
 			status=0
 			: >"$OUT/last.log"
 		fi
 	fi
-	check "$name: ldd -r shows the installed libshmring.so.1, no undefined symbol" $status
+	check "$name: ldd -r shows the installed $SONAME, no undefined symbol" $status
 
 	run "$CXX" -x c++ "${WARN[@]}" -o "$exe-c++" "$src" -x none \
 		"${PC_CFLAGS[@]}" "${PC_LIBS[@]}"

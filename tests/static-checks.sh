@@ -7,7 +7,11 @@
 #    ERROR or WARNING fails the file.  Ignored checkpatch types: none.
 #  - a clean W=1 build against the stock 6.1 headers (any warning fails);
 #  - sparse (C=2 W=1) against the stock 6.1 headers (any warning fails);
-#  - a clean W=1 build against the debug 6.12 tree (any warning fails).
+#  - a clean W=1 build against the debug 6.12 tree (any warning fails);
+#  - one version: the file VERSION, `modinfo -F version` of both modules
+#    built above, shmring_version_major()/minor() and the header macros of
+#    the library, the version of shmring.pc, the soname and the newest
+#    symbol-version node of lib/libshmring.map all agree.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -73,6 +77,50 @@ build_check "sparse (C=2 W=1) against the stock 6.1 headers finds nothing" \
 	sparse-stock stock C=2
 build_check "module builds without warnings (W=1) against the debug 6.12 tree" \
 	build-debug --clean debug
+
+# --- one version ---------------------------------------------------------------
+FINDINGS='^want|^got'
+version=$(cat "$ROOT/VERSION" 2>/dev/null)
+vmajor=${version%%.*}
+vminor=${version#*.}
+vminor=${vminor%%.*}
+log=$LOGDIR/version.log
+: >"$log"
+# agree WHAT GOT: one check that GOT is what VERSION says (WANT).
+agree() {
+	local desc=$1 want=$2 got=$3
+	{ echo "want: $want"; echo "got:  $got"; } >"$log"
+	[ "$got" = "$want" ]
+	check "$desc agrees with VERSION ($want)" "$log" $?
+}
+echo "$version" | grep -Eqx '[0-9]+\.[0-9]+\.[0-9]+'
+{ echo "want: MAJOR.MINOR.PATCH"; echo "got:  $version"; } >"$log"
+check "VERSION holds MAJOR.MINOR.PATCH" "$log" $?
+for k in stock debug; do
+	ko=$ROOT/build/kmod-$k/kmod/shmring.ko
+	agree "modinfo -F version of the module built for $k" "$version" \
+		"$(modinfo -F version "$ko" 2>&1)"
+done
+if make -s -C "$ROOT" lib >"$log" 2>&1; then
+	agree "the soname of build/lib/libshmring.so" "libshmring.so.$vmajor" \
+		"$(readelf -d "$ROOT/build/lib/libshmring.so" 2>&1 |
+		   sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')"
+	agree "the Version of build/lib/shmring.pc" "$version" \
+		"$(sed -n 's/^Version:[[:space:]]*//p' "$ROOT/build/lib/shmring.pc")"
+	printf '%s\n' '#include <stdio.h>' '#include <shmring.h>' 'int main(void)' '{' \
+		'	printf("%d.%d %d.%d\n", SHMRING_LIB_VERSION_MAJOR, SHMRING_LIB_VERSION_MINOR,' \
+		'	       shmring_version_major(), shmring_version_minor());' '	return 0;' '}' \
+		>"$LOGDIR/version.c"
+	got=$(cc -I"$ROOT/include/uapi" -I"$ROOT/lib" -I"$ROOT/build/include" -o "$LOGDIR/version" \
+		"$LOGDIR/version.c" "$ROOT/build/lib/libshmring.a" 2>&1 && "$LOGDIR/version")
+	agree "SHMRING_LIB_VERSION_MAJOR.MINOR and shmring_version_major().minor()" \
+		"$vmajor.$vminor $vmajor.$vminor" "$got"
+else
+	check "make lib (for the library's version)" "$log" 1
+fi
+agree "the newest version node of lib/libshmring.map" "LIBSHMRING_$vmajor.$vminor" \
+	"$(sed -n 's/^[[:space:]]*\(LIBSHMRING_[0-9.]*\)[[:space:]]*{.*/\1/p' "$ROOT/lib/libshmring.map" |
+	   sort -V | tail -n 1)"
 
 echo "1..$n"
 [ $failed -eq 0 ]

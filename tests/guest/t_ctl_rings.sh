@@ -34,7 +34,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-echo "1..125"
+echo "1..142"
 
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
 fail() {
@@ -234,6 +234,26 @@ grep -qF '{"name": "ctl.small", "size": 4096, "policy": "overwrite", "max_record
 	grep -qF '{"name": "ctl.exact", "size": 1048576, "policy": "overwrite", "max_record": 1024, "csum": false,' "$tmp/out"
 check "the size and max-record suffixes and hex took effect" $?
 expect "list with an argument: exit 2" 2 "list takes no arguments" "$CTL" list ctl.a
+run "$CTL" list --json
+cp "$tmp/out" "$tmp/list.json"
+run "$CTL" -j list
+[ "$rc" = 0 ] && cmp -s "$tmp/out" "$tmp/list.json"
+check "-j list: the same as list --json" $?
+run "$CTL" --json list
+[ "$rc" = 0 ] && cmp -s "$tmp/out" "$tmp/list.json"
+check "--json list: the same as list --json" $?
+run "$CTL" -p list
+json_ok && [ "$rc" = 0 ] && grep -qx '    "name": "ctl.b",' "$tmp/out" &&
+	grep -qx '    "csum": true,' "$tmp/out" && head -n 2 "$tmp/out" | tail -n 1 | grep -qx '  {'
+check "-p list: valid JSON, one member a line, indented" $?
+run "$CTL" -j -p list
+cp "$tmp/out" "$tmp/pretty.json"
+run "$CTL" --pretty list --json
+[ "$rc" = 0 ] && cmp -s "$tmp/out" "$tmp/pretty.json"
+check "-j -p list and --pretty list --json print the same" $?
+expect "-j after the command is the command's own --json: list -j" 0 '{"name": "ctl.b"' "$CTL" list -j
+expect "-j with a command that prints nothing: create, exit 0, silent" 0 "" "$CTL" -j create ctl.b
+expect "unknown global option: exit 2" 2 "Usage:" "$CTL" -x list
 
 if command -v unshare >/dev/null && unshare -i true 2>/dev/null; then
 	run unshare -i "$CTL" list
@@ -324,6 +344,14 @@ check "stat --json: every key" "$([ "$rc" = 0 ] && echo 0)"
 grep -q '"head_seq": 6, "tail_seq": 0,' "$tmp/out" && grep -q '"bytes_written": 25,' "$tmp/out" &&
 	grep -Eq "\"last_write\": \"$ISO\"" "$tmp/out" && grep -q '"cursors": \[\]' "$tmp/out"
 check "stat --json: values, ISO last_write, empty cursors" $?
+cp "$tmp/out" "$tmp/stat.json"
+run "$CTL" -j stat ctl.b
+[ "$rc" = 0 ] && cmp -s "$tmp/out" "$tmp/stat.json"
+check "-j stat: the same as stat --json" $?
+run "$CTL" -p stat ctl.b
+json_ok && [ "$rc" = 0 ] && grep -qx '  "head_seq": 6,' "$tmp/out" && grep -qx '  "cursors": \[\]' "$tmp/out" &&
+	[ "$(tail -n 1 "$tmp/out")" = "}" ]
+check "-p stat: valid JSON, one member a line" $?
 expect "stat without NAME: exit 2" 2 "stat: missing ring NAME" "$CTL" stat
 expect "stat of a missing ring: exit 12" 12 \
 	"shmring-ctl: ctl.nosuch: no ring by that name" "$CTL" stat ctl.nosuch
@@ -334,6 +362,8 @@ expect "subs of a ring without subscriptions: header only" 0 "NAME" "$CTL" subs 
 [ "$(tr -s ' ' <"$tmp/out")" = "NAME ATTACHED POS SEQ LAG_RECORDS LAG_BYTES LAST_READ" ]
 check "subs: header NAME ATTACHED POS SEQ LAG_RECORDS LAG_BYTES LAST_READ" $?
 expect "subs --json without subscriptions: []" 0 "[]" "$CTL" subs ctl.b --json
+expect "-j subs without subscriptions: []" 0 "[]" "$CTL" -j subs ctl.b
+expect "-p subs without subscriptions: []" 0 "[]" "$CTL" -p subs ctl.b
 timeout 20 shmring-dump -s billing ctl.b >/dev/null 2>&1
 "$CTL" write ctl.b more1 && "$CTL" write ctl.b more2
 expect "subs: a detached subscription" 0 "billing" "$CTL" subs ctl.b
@@ -342,6 +372,12 @@ check "subs: billing, not attached, at seq 6, 2 records behind" $?
 expect "subs --json" 0 '"name": "billing"' "$CTL" subs ctl.b --json
 json_ok && grep -Eq "^  \{\"name\": \"billing\", \"attached\": false, \"pos\": [0-9]+, \"seq\": 6, \"lag_records\": 2, \"lag_bytes\": [0-9]+, \"last_read_ns\": [0-9]+, \"last_read\": \"$ISO\"\}\$" "$tmp/out"
 check "subs --json: valid, with every key" $?
+cp "$tmp/out" "$tmp/subs.json"
+run "$CTL" -j subs ctl.b
+[ "$rc" = 0 ] && cmp -s "$tmp/out" "$tmp/subs.json"
+check "-j subs: the same as subs --json" $?
+expect "-j subs --delete of a missing subscription: exit 12 as without -j" 12 \
+	"no subscription 'nosuch'" "$CTL" -j subs ctl.b --delete nosuch
 
 shmring-dump -f ctl.b >/dev/null 2>&1 &
 rpid=$!
@@ -562,11 +598,24 @@ if "$CTL" unload 2>"$tmp/err"; then
 	expect "write without the module: exit 3" 3 "$nl" "$CTL" write ctl.a hi
 	expect "delete without the module: exit 3" 3 "$nl" "$CTL" delete ctl.a
 	expect "subs without the module: exit 3" 3 "$nl" "$CTL" subs ctl.a
+	expect "-j list without the module: exit 3" 3 "$nl" "$CTL" -j list
+	nl_dump="shmring-dump: ${nl#shmring-ctl: }"
+	expect "shmring-dump without the module: exit 3, the same message" 3 "$nl_dump" \
+		shmring-dump ctl.a
+	expect "shmring-dump -s without the module: exit 3" 3 "$nl_dump" \
+		shmring-dump -s sub ctl.a
+	if command -v shmring-bench >/dev/null; then
+		expect "shmring-bench of shmring without the module: exit 3, the same message" 3 \
+			"shmring-bench: ${nl#shmring-ctl: }" shmring-bench -q -t shmring-write
+	else
+		skip "shmring-bench of shmring without the module" "shmring-bench is not built"
+	fi
 	"$CTL" load
 	check "load again" $?
 else
 	sed 's/^/# /' "$tmp/err"
-	for c in list stat create write delete subs; do
+	for c in list stat create write delete subs "-j list" shmring-dump "shmring-dump -s" \
+		shmring-bench; do
 		skip "$c without the module" "could not unload shmring"
 	done
 	skip "load again" "not unloaded"

@@ -87,6 +87,20 @@ t "--json: one object per record" '[ $rc = 0 ] && [ "$(lines "$tmp/out")" = 8 ]'
 t "--json: every line has seq, time, tstamp_ns, pid, type, len, text" \
 	'[ "$(grep -Ec "^\{\"seq\":[0-9]+,\"time\":\"[0-9T:.-]+Z\",\"tstamp_ns\":[0-9]+,\"pid\":[0-9]+,\"type\":[17],\"len\":[0-9]+,\"text\":\"command [0-9]+ from pid [0-9]+\"\}\$" "$tmp/out")" = 8 ]'
 
+cp "$tmp/out" "$tmp/json8"
+dump -j $R
+t "-j: the same as --json" '[ $rc = 0 ] && cmp -s "$tmp/out" "$tmp/json8"'
+dump -p $R
+t "-p: indented objects, one member a line" \
+	'[ $rc = 0 ] && [ "$(grep -c "^{\$" "$tmp/out")" = 8 ] && [ "$(grep -c "^}\$" "$tmp/out")" = 8 ] &&
+	 [ "$(grep -Ec "^  \"seq\": [0-9]+,\$" "$tmp/out")" = 8 ] && grep -Eq "^  \"text\": \"command [0-9]+ from pid [0-9]+\"\$" "$tmp/out"'
+dump -j -p -n 1 $R
+t "-j -p -n 1: one indented object" '[ $rc = 0 ] && [ "$(lines "$tmp/out")" = 9 ]'
+dump -t 010 $R
+t "-t 010: decimal (10), not octal: nothing of type 10" '[ $rc = 0 ] && [ ! -s "$tmp/out" ]'
+dump -n 0x2 $R
+t "-n 0x2: hexadecimal count" '[ $rc = 0 ] && [ "$(lines "$tmp/out")" = 2 ]'
+
 B=dump.bin
 printf 'a\001b\nplain\n' | writer $B - 5
 dump $B
@@ -204,6 +218,8 @@ dump -n many $R
 t "bad -n: exit 2" '[ $rc = 2 ]'
 dump --json --hex $R
 t "--json with --hex: exit 2" '[ $rc = 2 ]'
+dump -p --hex $R
+t "-p with --hex: exit 2 (-p implies -j)" '[ $rc = 2 ]'
 dump -r "$tmp/cap" -f
 t "-r with -f: exit 2" '[ $rc = 2 ]'
 dump --help
