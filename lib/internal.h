@@ -39,6 +39,7 @@ struct shmring_rd {
 	uint64_t lost;			/* records this handle lost (shmring_lost) */
 	uint64_t peek_total;		/* bytes of the peeked record, or 0 */
 	uint64_t peek_seq;
+	uint64_t peek_ns;		/* when peek returned it: last_read_ns */
 	uint64_t kicked_gen;		/* hdr->wait_gen we last kicked for */
 	int consumed;			/* moved since the last kick check */
 };

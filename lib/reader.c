@@ -90,7 +90,8 @@ static void cursor_commit(struct shmring_reader *rp, uint64_t pos,
 	store_relaxed(&rp->seq, seq);
 	store_relaxed(&rp->records_read, nread);
 	store_relaxed(&rp->records_lost, nlost);
-	store_relaxed(&rp->last_read_ns, now);
+	if (now)
+		store_relaxed(&rp->last_read_ns, now);
 }
 
 /*
@@ -130,6 +131,7 @@ int shmring_rd_attach(struct shmring_rd *rd)
 	rd->lost = 0;
 	rd->peek_total = 0;
 	rd->peek_seq = 0;
+	rd->peek_ns = 0;
 	rd->kicked_gen = 0;
 	rd->consumed = 0;
 	return 0;
@@ -199,10 +201,12 @@ int shmring_rd_peek(struct shmring_rd *rd, struct shmring_record *out)
 		rd->peek_total = (uint64_t)total;
 		rd->peek_seq = h.seq;
 		if (h.flags & SHMRING_REC_DISCARD) {
+			rd->peek_ns = 0;	/* not a read */
 			shmring_rd_consume(rd);	/* reserved space, never a record */
 			continue;
 		}
 		fill_record(out, &h, at + sizeof(h));
+		rd->peek_ns = now_ns();
 		return 0;
 	}
 }
@@ -210,19 +214,23 @@ int shmring_rd_peek(struct shmring_rd *rd, struct shmring_record *out)
 int shmring_rd_consume(struct shmring_rd *rd)
 {
 	struct shmring_reader *rp = rd->rp;
-	uint64_t lost, pos, seq, nread, nlost, now;
+	uint64_t lost, pos, seq, nread, nlost;
 	int stale;
 
 	if (!rd->peek_total)
 		return -EINVAL;
-	now = now_ns();
 	stale = overwritten(rd);
 	lost = rd->peek_seq - rd->seq + (uint64_t)stale;
 	pos = rd->pos + rd->peek_total;
 	seq = rd->peek_seq + 1;
 	nread = load_relaxed(&rp->records_read) + 1;
 	nlost = load_relaxed(&rp->records_lost) + lost;
-	cursor_commit(rp, pos, seq, nread, nlost, now);
+	/*
+	 * last_read_ns is when peek returned the record: the clock is read
+	 * there, so a consume is a short, fixed run of instructions (and
+	 * its crash atomicity testable at each one, tests/guest/t_txn.c).
+	 */
+	cursor_commit(rp, pos, seq, nread, nlost, rd->peek_ns);
 	rd->lost += lost;
 	rd->pos = pos;
 	rd->seq = seq;
