@@ -155,7 +155,7 @@ int shmring_subscribe(const char *name, const char *sub, unsigned int flags,
 	struct shmring_open o;
 	int ret;
 
-	if (flags & ~(SHMRING_O_FROM_HEAD | SHMRING_O_NONBLOCK))
+	if (flags & ~(SHMRING_O_FROM_HEAD | SHMRING_O_SUB_SHARED | SHMRING_O_NONBLOCK))
 		return -EINVAL;	/* a subscription only reads an existing ring */
 	memset(&o, 0, sizeof(o));
 	o.size = sizeof(o);

@@ -103,6 +103,17 @@ int shmring_rec_validate(const struct shmring_rec *h, uint64_t avail,
 uint32_t shmring_crc32c(const void *data, size_t len);
 int shmring_record_csum_ok(const struct shmring_record *rec);
 
+/* What the kernel offers (works without a ring, before anything is opened). */
+int shmring_features(struct shmring_features *f);
+/* Rings of this IPC namespace the caller may read; returns how many filled. */
+int shmring_list(struct shmring_ring_entry *rings, unsigned int nr,
+		 unsigned int skip, unsigned int *total);
+/* Change a ring's owner/group ((uid_t)-1 keeps one) or mode, like IPC_SET. */
+int shmring_chown(const char *name, uid_t uid, gid_t gid);
+int shmring_chmod(const char *name, mode_t mode);
+/* Move a reader: SHMRING_SEEK_OLDEST, _END, _SEQ (val), _TIME (val, ns). */
+int shmring_seek(struct shmring *r, unsigned int whence, uint64_t val);
+
 const char *shmring_strerror(int err);
 int shmring_version_major(void);
 int shmring_version_minor(void);
