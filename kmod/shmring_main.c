@@ -1001,6 +1001,7 @@ static void shmring_abi_checks(void)
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, writers_waiting) != 92);
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, wait_pos) != 96);
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, wait_gen) != 104);
+	BUILD_BUG_ON(offsetof(struct shmring_hdr, realtime_offset_ns) != 112);
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, tail) != 128);
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, tail_seq) != 136);
 	BUILD_BUG_ON(sizeof(struct shmring_hdr) != 192);

@@ -641,8 +641,14 @@ EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_begin);
 static void shmring_wbatch_publish(struct shmring_ring *ring,
 				   struct shmring_wbatch *wb)
 {
+	u64 real;
+
 	if (wb->pub_head == ring->head)
 		return;
+	/* Wall time once per publish, not per record: for humans. */
+	real = ktime_get_real_ns();
+	WRITE_ONCE(ring->hdr->last_write_ns, real);
+	WRITE_ONCE(ring->hdr->realtime_offset_ns, real - ktime_get_boottime_ns());
 	WRITE_ONCE(ring->hdr->head_seq, ring->head_seq);
 	/* [W1] the records are complete before readers can see them. */
 	smp_store_release(&ring->hdr->head, ring->head);
@@ -808,7 +814,7 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 	pad = total - sizeof(*rec) - len;
 	if (pad)
 		memset((char *)(rec + 1) + len, 0, pad);
-	now = ktime_get_real_ns();
+	now = ktime_get_boottime_ns();	/* SHMRING_REC_CLOCK */
 	rec->len = len;
 	rec->type = type;
 	rec->seq = ring->head_seq;
@@ -827,7 +833,6 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 	WRITE_ONCE(ring->head_seq, ring->head_seq + 1);
 	WRITE_ONCE(ring->bytes_written, ring->bytes_written + len);
 	WRITE_ONCE(ring->records_written, ring->records_written + 1);
-	WRITE_ONCE(hdr->last_write_ns, now);
 	WRITE_ONCE(hdr->last_write_len, len);
 	return len;
 }

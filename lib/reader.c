@@ -144,8 +144,8 @@ static int overwritten(const struct shmring_rd *rd)
 	return before(rd->pos, load_relaxed(&rd->hdr->tail));
 }
 
-static void fill_record(struct shmring_record *out, const struct shmring_rec *h,
-			const void *payload)
+static void fill_record(const struct shmring_rd *rd, struct shmring_record *out,
+			const struct shmring_rec *h, const void *payload)
 {
 	out->data = payload;
 	out->len = h->len;
@@ -156,6 +156,8 @@ static void fill_record(struct shmring_record *out, const struct shmring_rec *h,
 	out->flags = h->flags;
 	out->csum = h->csum;
 	out->__pad = 0;
+	/* Wall time: the record's CLOCK_BOOTTIME plus the published offset. */
+	out->realtime_ns = h->tstamp_ns + load_relaxed(&rd->hdr->realtime_offset_ns);
 }
 
 int shmring_rd_peek(struct shmring_rd *rd, struct shmring_record *out)
@@ -205,7 +207,7 @@ int shmring_rd_peek(struct shmring_rd *rd, struct shmring_record *out)
 			shmring_rd_consume(rd);	/* reserved space, never a record */
 			continue;
 		}
-		fill_record(out, &h, at + sizeof(h));
+		fill_record(rd, out, &h, at + sizeof(h));
 		rd->peek_ns = now_ns();
 		return 0;
 	}

@@ -54,11 +54,12 @@ struct shmring_record {
 	uint32_t len;
 	uint32_t type;
 	uint64_t seq;
-	uint64_t tstamp_ns;	/* CLOCK_REALTIME */
+	uint64_t tstamp_ns;	/* CLOCK_BOOTTIME (SHMRING_REC_CLOCK): order, intervals */
 	uint32_t pid;
 	uint32_t flags;		/* SHMRING_REC_* */
 	uint32_t csum;		/* valid if flags & SHMRING_REC_CSUM */
 	uint32_t __pad;
+	uint64_t realtime_ns;	/* CLOCK_REALTIME: tstamp_ns + the ring's offset */
 };
 
 /* One record of shmring_write_batch(). */

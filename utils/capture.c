@@ -176,7 +176,7 @@ size_t cap_record_encode(const struct shmring_record *rec, unsigned char *buf)
 	put32(buf + R_LEN, rec->len);
 	put32(buf + R_TYPE, rec->type);
 	put64(buf + R_SEQ, rec->seq);
-	put64(buf + R_TSTAMP, rec->tstamp_ns);
+	put64(buf + R_TSTAMP, rec->realtime_ns);	/* wall time: captures outlive boots */
 	put32(buf + R_PID, rec->pid);
 	put16(buf + R_FLAGS, (uint16_t)rec->flags);
 	put32(buf + R_CSUM, rec->csum);
@@ -468,7 +468,8 @@ int cap_reader_next(struct cap_reader *r, struct cap_frame *fr)
 			fr->rec.len = len;
 			fr->rec.type = get32(r->buf + R_TYPE);
 			fr->rec.seq = get64(r->buf + R_SEQ);
-			fr->rec.tstamp_ns = get64(r->buf + R_TSTAMP);
+			fr->rec.realtime_ns = get64(r->buf + R_TSTAMP);
+			fr->rec.tstamp_ns = fr->rec.realtime_ns;
 			fr->rec.pid = get32(r->buf + R_PID);
 			fr->rec.flags = get16(r->buf + R_FLAGS);
 			fr->rec.csum = get32(r->buf + R_CSUM);
@@ -657,7 +658,7 @@ static int dump_record_json(FILE *out, const struct dump_fmt *f,
 	json_obj_open(&j, JSON_FLOW);
 	json_ku64(&j, "seq", rec->seq);
 	json_kstr(&j, "time", when);
-	json_ku64(&j, "tstamp_ns", rec->tstamp_ns);
+	json_ku64(&j, "tstamp_ns", rec->realtime_ns);	/* wall clock, as "time" */
 	json_ku64(&j, "pid", rec->pid);
 	json_ku64(&j, "type", rec->type);
 	json_ku64(&j, "len", rec->len);
@@ -686,7 +687,7 @@ int dump_record(FILE *out, const struct dump_fmt *f,
 	bool csum_ok = shmring_record_csum_ok(rec);
 	char when[ISO_TIME_LEN];
 
-	iso_time(rec->tstamp_ns, when, sizeof(when));
+	iso_time(rec->realtime_ns, when, sizeof(when));
 	if (f->json)
 		return dump_record_json(out, f, rec, when, text);
 	if (fprintf(out, "%" PRIu64 " %s pid=%" PRIu32 " type=%" PRIu32 " len=%" PRIu32 "%s",

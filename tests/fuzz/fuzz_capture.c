@@ -80,7 +80,7 @@ static void check_round_trip(const struct cap_reader *r, const struct cap_frame 
 	if (cap_reader_next(&r2, &fr2) != CAP_RECORD ||
 	    fr2.rec.len != fr->rec.len || fr2.rec.seq != fr->rec.seq ||
 	    fr2.rec.type != fr->rec.type || fr2.rec.pid != fr->rec.pid ||
-	    fr2.rec.tstamp_ns != fr->rec.tstamp_ns || fr2.rec.csum != fr->rec.csum ||
+	    fr2.rec.realtime_ns != fr->rec.realtime_ns || fr2.rec.csum != fr->rec.csum ||
 	    fr2.rec.flags != fr->rec.flags ||
 	    memcmp(fr2.rec.data, fr->rec.data, fr->rec.len))
 		abort();

@@ -60,8 +60,8 @@ static void test_seek(void)
 		if (i == 5) {
 			struct timespec ts;
 
-			clock_gettime(CLOCK_REALTIME, &ts);
-			t_mid = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+			clock_gettime(SHMRING_REC_CLOCK, &ts);
+			t_mid = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 		}
 		put(w, i);
 	}

@@ -14,12 +14,17 @@
 
 #include "common.h"
 
-static uint64_t realtime_ns(void)
+static uint64_t clock_ns(clockid_t clk)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(clk, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t realtime_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
 }
 
 static struct shmring *create(const char *name, uint64_t size, uint32_t policy,
@@ -72,7 +77,7 @@ static void test_framing(void)
 	struct iovec iov[3] = { { "ab", 2 }, { "", 0 }, { "cde", 3 } };
 	struct shmring_msg msgs[3] = { { "m0", 2, 10 }, { "m11", 3, 11 }, { "", 0, 12 } };
 	struct shmring_record rec;
-	uint64_t t0 = realtime_ns(), t1;
+	uint64_t t0 = realtime_ns(), t1, b0 = clock_ns(SHMRING_REC_CLOCK), b1;
 	int i, fine = 1;
 
 	is_int(shmring_write(w, 7, "hello", 5), 5, "write returns the payload length");
@@ -80,13 +85,16 @@ static void test_framing(void)
 	is_int(shmring_write_batch(w, msgs, 3), 3, "batch writes three records");
 	is_int(shmring_write(w, 9, "", 0), 0, "zero-length record");
 	t1 = realtime_ns();
+	b1 = clock_ns(SHMRING_REC_CLOCK);
 
 	is_int(shmring_peek(r, &rec), 0, "peek the first record");
 	ok(rec.len == 5 && !memcmp(rec.data, "hello", 5) && rec.type == 7 &&
 	   rec.seq == 0, "first record: payload, type 7, seq 0");
 	is_int(rec.pid, getpid(), "pid is the writer's");
-	ok(rec.tstamp_ns >= t0 - 1000000000ULL && rec.tstamp_ns <= t1 + 1000000000ULL,
-	   "timestamp is CLOCK_REALTIME of the write");
+	ok(rec.tstamp_ns >= b0 && rec.tstamp_ns <= b1,
+	   "timestamp is CLOCK_BOOTTIME (SHMRING_REC_CLOCK) of the write");
+	ok(rec.realtime_ns >= t0 - 1000000ULL && rec.realtime_ns <= t1 + 1000000ULL,
+	   "realtime_ns is the CLOCK_REALTIME of the write (within 1 ms)");
 	ok(rec.flags & SHMRING_REC_CSUM, "checksum flag set on a CSUM ring");
 	ok(shmring_record_csum_ok(&rec), "crc32c matches the payload");
 	ok(((uintptr_t)rec.data & 7) == 0, "payload is 8-byte aligned");

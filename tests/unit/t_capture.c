@@ -61,6 +61,7 @@ static struct shmring_record mkrec(uint64_t seq, const void *data, uint32_t len)
 	rec.type = (uint32_t)(seq * 7 % 5);
 	rec.seq = seq;
 	rec.tstamp_ns = 1714566896123456789ULL + seq;
+	rec.realtime_ns = rec.tstamp_ns;
 	rec.pid = 4242;
 	if (seq & 1) {
 		rec.flags = SHMRING_REC_CSUM;
@@ -145,7 +146,7 @@ static void test_round_trip(const char *path)
 		rec = mkrec(100 + (uint64_t)i + (i >= 4 ? 17 : 0), payload, sample_len[i]);
 		ret = cap_reader_next(&r, &fr);
 		if (ret == CAP_RECORD && fr.rec.len == rec.len && fr.rec.seq == rec.seq &&
-		    fr.rec.type == rec.type && fr.rec.tstamp_ns == rec.tstamp_ns &&
+		    fr.rec.type == rec.type && fr.rec.realtime_ns == rec.realtime_ns &&
 		    fr.rec.pid == rec.pid && fr.rec.flags == rec.flags &&
 		    fr.rec.csum == rec.csum && !memcmp(fr.rec.data, payload, rec.len) &&
 		    shmring_record_csum_ok(&fr.rec))
@@ -528,6 +529,7 @@ static void test_output(void)
 	rec.type = 3;
 	rec.flags = 0;
 	rec.tstamp_ns = 1714566896123456789ULL;
+	rec.realtime_ns = rec.tstamp_ns;
 	is_str(render(dump_record, &plain, &rec),
 	       "42 2024-05-01T12:34:56.123456Z pid=4242 type=3 len=20 command 0 from pid 7\n",
 	       "text record line");
@@ -596,6 +598,7 @@ static void test_pretty(void)
 	rec.type = 1;
 	rec.flags = 0;
 	rec.tstamp_ns = 1714566896123456789ULL;
+	rec.realtime_ns = rec.tstamp_ns;
 	is_str(render(dump_record, &pretty, &rec),
 	       "{\n  \"seq\": 7,\n  \"time\": \"2024-05-01T12:34:56.123456Z\",\n"
 	       "  \"tstamp_ns\": 1714566896123456789,\n  \"pid\": 4242,\n  \"type\": 1,\n"

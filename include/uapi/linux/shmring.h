@@ -45,13 +45,14 @@
 #define SHMRING_FEAT_TAP	(1U << 10)	/* SHMRING_O_TAP */
 #define SHMRING_FEAT_SEEK	(1U << 11)	/* SHMRING_IOC_SEEK */
 #define SHMRING_FEAT_READ_COMMIT (1U << 12)	/* SHMRING_OPT_READ_COMMIT */
+#define SHMRING_FEAT_CLOCK	(1U << 13)	/* SHMRING_REC_CLOCK timestamps */
 #define SHMRING_FEAT_ALL	(SHMRING_FEAT_BATCH | SHMRING_FEAT_SUBS | \
 				 SHMRING_FEAT_CSUM | SHMRING_FEAT_WATERMARK | \
 				 SHMRING_FEAT_WAIT_POS | SHMRING_FEAT_SUB_OWNER | \
 				 SHMRING_FEAT_CURSOR_TXN | SHMRING_FEAT_FEATURES | \
 				 SHMRING_FEAT_SETATTR | SHMRING_FEAT_LIST | \
 				 SHMRING_FEAT_TAP | SHMRING_FEAT_SEEK | \
-				 SHMRING_FEAT_READ_COMMIT)
+				 SHMRING_FEAT_READ_COMMIT | SHMRING_FEAT_CLOCK)
 
 /*
  * Fixed limits of this ABI. Memory and reader caps that an administrator
@@ -290,7 +291,8 @@ struct shmring_list {
 #define SHMRING_SEEK_END	1	/* after the newest: new records only */
 #define SHMRING_SEEK_SEQ	2	/* the record numbered val (ENOENT if gone
 					 * or not yet written; head_seq = END) */
-#define SHMRING_SEEK_TIME	3	/* the first record with tstamp_ns >= val */
+#define SHMRING_SEEK_TIME	3	/* the first record with tstamp_ns >= val
+					 * (CLOCK_BOOTTIME, as in the record) */
 
 struct shmring_seek {
 	__u32 size;		/* sizeof(struct shmring_seek) */
@@ -338,13 +340,24 @@ struct shmring_rec {
 	__u32 len;		/* payload bytes */
 	__u32 type;		/* user's command code */
 	__u64 seq;		/* per-ring sequence number, no gaps */
-	__u64 tstamp_ns;	/* CLOCK_REALTIME when the kernel committed it */
+	__u64 tstamp_ns;	/* SHMRING_REC_CLOCK when the kernel committed it */
 	__u32 pid;		/* writer's tgid in the writer's pid namespace */
 	__u16 flags;		/* SHMRING_REC_* */
 	__u16 __reserved0;	/* 0 */
 	__u32 csum;		/* crc32c of the payload if SHMRING_REC_CSUM */
 	__u32 __reserved1;	/* 0 */
 };
+
+/*
+ * Record timestamps are CLOCK_BOOTTIME (7): monotonic, counting suspend,
+ * so they order and measure intervals even when the wall clock is set.
+ * Wall time for humans is tstamp_ns + shmring_hdr.realtime_offset_ns, the
+ * kernel's CLOCK_REALTIME - CLOCK_BOOTTIME at the last commit (a record
+ * committed before the wall clock was stepped is shown with the new
+ * offset). Every other *_ns field (last_write_ns, last_read_ns) is
+ * CLOCK_REALTIME.
+ */
+#define SHMRING_REC_CLOCK	7	/* CLOCK_BOOTTIME */
 
 #define SHMRING_REC_CSUM	(1U << 0)	/* csum is valid */
 #define SHMRING_REC_DISCARD	(1U << 1)	/* reserved space, skip it */
@@ -390,7 +403,9 @@ struct shmring_hdr {
 	 */
 	__u64 wait_pos;
 	__u64 wait_gen;
-	__u64 __pad2[2];
+	__u64 realtime_offset_ns; /* CLOCK_REALTIME - SHMRING_REC_CLOCK, at the
+				   * last commit (SHMRING_FEAT_CLOCK) */
+	__u64 __pad2[1];
 	/* Reclaim cache line: moved before space is overwritten. */
 	__u64 tail;		/* oldest record still valid (release) */
 	__u64 tail_seq;		/* its sequence number */
