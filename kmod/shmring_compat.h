@@ -3,7 +3,10 @@
  * Every kernel-version difference shmring cares about, in one place.
  * Supported: Debian's 6.1 and the 6.12 tree. kmod/Kbuild detects what the
  * target tree has (SHMRING_HAVE_*) from its headers, so nothing here
- * depends on a version number.
+ * depends on a version number. The module itself builds on both; the
+ * KUnit suite (shmring_kunit.c) needs the KUnit of 6.8 or later
+ * (kunit_add_action_or_reset, KUNIT_DEFINE_ACTION_WRAPPER), and Kbuild
+ * builds it only where the tree has them (Debian's 6.1 has no KUnit).
  */
 #ifndef SHMRING_COMPAT_H
 #define SHMRING_COMPAT_H
