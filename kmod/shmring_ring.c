@@ -280,12 +280,13 @@ EXPORT_SYMBOL_IF_KUNIT(shmring_detach_cursor);
  * Smallest position any cursor still needs (attached readers and detached
  * durable subscriptions), clamped to [tail, head]; head when none.
  */
-static u64 shmring_min_cursor(struct shmring_ring *ring, u64 tail, u64 head)
+static u64 shmring_min_cursor_locked(struct shmring_ring *ring, u64 tail,
+				     u64 head)
 {
 	struct shmring_cursor *c;
 	u64 min = head, pos;
 
-	spin_lock(&ring->lock);
+	lockdep_assert_held(&ring->lock);
 	list_for_each_entry(c, &ring->readers, node) {
 		if (c->tap)
 			continue;	/* taps are lapped, never waited for */
@@ -294,7 +295,15 @@ static u64 shmring_min_cursor(struct shmring_ring *ring, u64 tail, u64 head)
 		if (pos_before(pos, min))
 			min = pos;
 	}
-	min = shmring_sub_min_pos(ring, tail, head, min);
+	return shmring_sub_min_pos(ring, tail, head, min);
+}
+
+static u64 shmring_min_cursor(struct shmring_ring *ring, u64 tail, u64 head)
+{
+	u64 min;
+
+	spin_lock(&ring->lock);
+	min = shmring_min_cursor_locked(ring, tail, head);
 	spin_unlock(&ring->lock);
 	return min;
 }
@@ -360,23 +369,28 @@ static int shmring_make_room(struct shmring_ring *ring, u64 total)
 	}
 	WRITE_ONCE(ring->tail, tail);
 	WRITE_ONCE(ring->tail_seq, tail_seq);
+	if (!lost) {
+		WRITE_ONCE(ring->hdr->tail_seq, tail_seq);
+		WRITE_ONCE(ring->hdr->tail, tail);
+		/* [W2] the new tail is visible before the bytes we overwrite. */
+		smp_wmb();
+		return 0;
+	}
+	/*
+	 * Count what was lost only once the tail is published: a reader
+	 * that committed past a record before it saw the new tail is not
+	 * counted. The cursors are read right after the store, under the
+	 * lock taken before it, so the window between the two is a barrier
+	 * wide. [W6] pairs with [R3]; the full barrier also orders [W2].
+	 */
+	spin_lock(&ring->lock);
 	WRITE_ONCE(ring->hdr->tail_seq, tail_seq);
 	WRITE_ONCE(ring->hdr->tail, tail);
-	/* [W2] the new tail is visible before the bytes we overwrite next. */
-	smp_wmb();
-	if (lost) {
-		/*
-		 * Count what was lost only now that the tail is published: a
-		 * reader that finished a record before seeing the new tail
-		 * moved its cursor past it and is not counted. [W6] pairs with
-		 * [R3]: full barrier between our tail store and the cursor
-		 * loads in shmring_min_cursor().
-		 */
-		smp_mb();
-		min = shmring_min_cursor(ring, old_tail, ring->head);
-		WRITE_ONCE(ring->records_lost, ring->records_lost +
-			   shmring_count_unread(ring, old_tail, tail, min));
-	}
+	smp_mb();
+	min = shmring_min_cursor_locked(ring, old_tail, ring->head);
+	spin_unlock(&ring->lock);
+	WRITE_ONCE(ring->records_lost, ring->records_lost +
+		   shmring_count_unread(ring, old_tail, tail, min));
 	return 0;
 }
 
