@@ -823,6 +823,107 @@ static ssize_t shmring_test_batch_add(struct kunit *test, struct shmring_ring *r
 	return shmring_wbatch_add(ring, wb, &it, TEST_TYPE, TEST_PID, nonblock);
 }
 
+/* A sleeper on a reader's wait queue that only counts its wakeups. */
+struct shmring_test_sleeper {
+	struct wait_queue_entry wq;
+	int woken;
+};
+
+static int shmring_test_sleeper_wake(struct wait_queue_entry *wq,
+				     unsigned int mode, int flags, void *key)
+{
+	container_of(wq, struct shmring_test_sleeper, wq)->woken++;
+	return 0;
+}
+
+static void shmring_test_sleeper_release(void *data)
+{
+	struct shmring_test_sleeper *s = data;
+
+	remove_wait_queue(s->wq.private, &s->wq);
+}
+
+static struct shmring_test_sleeper *
+shmring_test_sleep_on(struct kunit *test, struct shmring_test_reader *r)
+{
+	struct shmring_test_sleeper *s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	init_waitqueue_func_entry(&s->wq, shmring_test_sleeper_wake);
+	s->wq.private = &r->c.wq;
+	add_wait_queue(&r->c.wq, &s->wq);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							shmring_test_sleeper_release,
+							s), 0);
+	return s;
+}
+
+/* Commit @n records of @len bytes as one batch (one publish). */
+static void shmring_test_batch(struct kunit *test, struct shmring_ring *ring,
+			       int n, u32 len)
+{
+	struct shmring_wbatch wb;
+	int i;
+
+	KUNIT_ASSERT_EQ(test, shmring_wbatch_begin(ring, &wb), 0);
+	for (i = 0; i < n; i++)
+		KUNIT_ASSERT_EQ(test, shmring_test_batch_add(test, ring, &wb, len, true),
+				len);
+	shmring_wbatch_end(ring, &wb);
+}
+
+/*
+ * Review bug 2: a reader waiting for a records watermark is woken by the
+ * publish that crosses it, also when that publish adds many records.
+ */
+static void shmring_batch_wakes_records_watermark(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_16K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_test_sleeper *s = shmring_test_sleep_on(test, r);
+
+	r->c.wm_recs = 3;
+	shmring_test_batch(test, ring, 4, 16);
+	KUNIT_EXPECT_EQ_MSG(test, s->woken, 1, "0 -> 4 records crosses 3");
+	shmring_test_batch(test, ring, 2, 16);
+	KUNIT_EXPECT_EQ_MSG(test, s->woken, 1, "4 -> 6: was ready already");
+	KUNIT_ASSERT_GT(test, shmring_test_read(test, r, BUF_LEN), 0);
+	shmring_test_batch(test, ring, 2, 16);
+	KUNIT_EXPECT_EQ_MSG(test, s->woken, 1, "0 -> 2 stays below 3");
+	shmring_test_batch(test, ring, 2, 16);
+	KUNIT_EXPECT_EQ_MSG(test, s->woken, 2, "2 -> 4 crosses 3");
+	/* Bytes watermark likewise. */
+	KUNIT_ASSERT_GT(test, shmring_test_read(test, r, BUF_LEN), 0);
+	r->c.wm_recs = 0;
+	r->c.wm_bytes = 3 * 64;
+	shmring_test_batch(test, ring, 4, 64 - HDR_LEN);
+	KUNIT_EXPECT_EQ_MSG(test, s->woken, 3, "0 -> 256 bytes crosses 192");
+}
+
+/* An overwrite batch larger than the ring wakes readers as it publishes. */
+static void shmring_big_batch_wakes_midway(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_test_sleeper *s = shmring_test_sleep_on(test, r);
+	struct shmring_wbatch wb;
+	int i, woke_at = -1;
+
+	KUNIT_ASSERT_EQ(test, shmring_wbatch_begin(ring, &wb), 0);
+	for (i = 0; i < 3 * SZ_4K / 512; i++) {
+		KUNIT_ASSERT_EQ(test, shmring_test_batch_add(test, ring, &wb,
+							     LEN_512, true),
+				LEN_512);
+		if (s->woken && woke_at < 0)
+			woke_at = i;
+	}
+	KUNIT_EXPECT_GE_MSG(test, woke_at, 0,
+			    "records became visible mid-batch without a wakeup");
+	shmring_wbatch_end(ring, &wb);
+}
+
 static void shmring_batch_visible_at_end(struct kunit *test)
 {
 	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
@@ -1448,6 +1549,8 @@ static struct kunit_case shmring_ring_cases[] = {
 	KUNIT_CASE(shmring_lossless_without_reader_reclaims),
 	KUNIT_CASE(shmring_lossless_waits_for_detached_sub),
 	KUNIT_CASE(shmring_sub_owner_and_slots),
+	KUNIT_CASE(shmring_batch_wakes_records_watermark),
+	KUNIT_CASE(shmring_big_batch_wakes_midway),
 	KUNIT_CASE(shmring_lossless_writer_wakes_after_read),
 	KUNIT_CASE(shmring_positions_wrap_at_2_64),
 	KUNIT_CASE(shmring_alloc_smallest_ring),
