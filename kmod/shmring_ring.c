@@ -610,11 +610,17 @@ static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
 	struct shmring_cursor *c;
 
 	spin_lock(&ring->lock);
+	/*
+	 * [W5] pairs with [R5]: our head store before the sleepers and
+	 * positions we read. One barrier for the walk (wq_has_sleeper() is
+	 * this barrier plus waitqueue_active()), so an idle reader costs a
+	 * list step and a load, and at most max_readers of them.
+	 */
+	smp_mb();
 	list_for_each_entry(c, &ring->readers, node) {
 		u64 pos, seq, before, after;
 
-		/* [W5] wq_has_sleeper() orders our head store before the pos read. */
-		if (!wq_has_sleeper(&c->wq))
+		if (!waitqueue_active(&c->wq))
 			continue;
 		shmring_cursor_at(c, &pos, &seq);
 		if (c->wm_recs) {
