@@ -62,6 +62,7 @@ struct shmring_cursor {
 	u64 wm_recs;			/* wake when this many records pending */
 	pid_t pid;			/* tgid of the opener, for the view */
 	bool tap;			/* never holds writers back */
+	bool other;			/* not owner nor capable: max_readers */
 	/*
 	 * SHMRING_OPT_READ_COMMIT: read(2) reads from rpos/rseq (under
 	 * read_lock) and SHMRING_IOC_COMMIT stores them to rp with what
@@ -82,8 +83,9 @@ struct shmring_sub_req {
 	bool ring_owner;		/* the caller owns the ring */
 	bool from_head;			/* a new subscription starts at head */
 	bool shared;			/* a new subscription is SUB_SHARED */
-	struct shmring_sub *fresh;	/* preallocated; consumed if created */
+	struct shmring_sub *fresh;	/* consumed if created; NULL: ENOENT */
 };
+
 
 struct shmring_ring {
 	struct kref ref;		/* registry link + each bound file */
@@ -123,6 +125,7 @@ struct shmring_ring {
 	struct list_head readers;
 	struct list_head subs;
 	unsigned int nr_readers;
+	unsigned int nr_readers_other;	/* cursors with ->other */
 	unsigned int nr_subs;
 	unsigned int nr_subs_other;	/* subs whose owner is not uid */
 	wait_queue_head_t write_wq;	/* lossless writers and POLLOUT */
@@ -144,6 +147,14 @@ struct shmring_ring {
 	u64 records_lost;
 	u64 writer_waits;
 };
+
+/* Whether one more cursor like @c may attach: EUSERS. Under ring->lock. */
+static inline int shmring_reader_slot(const struct shmring_ring *ring,
+				      const struct shmring_cursor *c,
+				      u32 max_readers)
+{
+	return c->other && ring->nr_readers_other >= max_readers ? -EUSERS : 0;
+}
 
 /* Pure arithmetic, tested by KUnit. */
 static inline u64 shmring_rec_total(u32 len)

@@ -197,6 +197,10 @@ static int shmring_attach_sub(struct shmring_ring *ring, struct shmring_file *sf
 	};
 	int ret;
 
+	/* An existing subscription: nothing new to charge. */
+	ret = shmring_sub_attach(ring, &sf->cursor, &req);
+	if (ret != -ENOENT)
+		return ret;
 	/* A new subscription's page is charged to its creator. */
 	ret = shmring_charge(req.uid, PAGE_SIZE, 0);
 	if (ret)
@@ -204,7 +208,7 @@ static int shmring_attach_sub(struct shmring_ring *ring, struct shmring_file *sf
 	req.fresh = shmring_sub_alloc();
 	ret = req.fresh ? shmring_sub_attach(ring, &sf->cursor, &req) : -ENOMEM;
 	if (req.fresh) {
-		shmring_sub_free(req.fresh);	/* attached an existing one */
+		shmring_sub_free(req.fresh);	/* created meanwhile by another */
 		shmring_uncharge(req.uid, PAGE_SIZE, 0);
 	}
 	return ret;
@@ -231,6 +235,7 @@ static int shmring_attach_reader(struct shmring_ring *ring,
 	shmring_cursor_init(&sf->cursor, NULL, NULL);
 	sf->cursor.pid = task_tgid_vnr(current);
 	sf->cursor.tap = o->flags & SHMRING_O_TAP;
+	sf->cursor.other = !shmring_is_ring_owner(ring);
 	if (sub) {
 		ret = shmring_attach_sub(ring, sf, o);
 	} else {
@@ -928,11 +933,20 @@ static void shmring_show_ring(struct seq_file *m, struct shmring_ring *ring)
 	spin_unlock(&ring->lock);
 }
 
+/*
+ * Who may see what is decided with the credentials of whoever opened
+ * /proc/shmring, not of whoever reads it (as seq_user_ns() does for ids):
+ * a file handed to a more privileged process shows it no more than its
+ * opener could see.
+ */
 static int shmring_proc_show(struct seq_file *m, void *v)
 {
+	const struct cred *old = override_creds(m->file->f_cred);
+
 	seq_printf(m, "shmring %s abi=%d total_bytes=%llu\n", SHMRING_VERSION,
 		   SHMRING_ABI_VERSION, shmring_registry_total());
 	shmring_registry_show(m, shmring_show_ring);
+	revert_creds(old);
 	return 0;
 }
 

@@ -239,21 +239,26 @@ void shmring_cursor_init(struct shmring_cursor *c, struct shmring_reader *rp,
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_init);
 
-/* Attach an ephemeral reader at the tail (or head): EUSERS past max_readers. */
+/*
+ * Attach an ephemeral reader at the tail (or head). Readers of users who
+ * neither own the ring nor are capable share max_readers (EUSERS), so
+ * they cannot take the owner's place; everyone's readers also count
+ * against max_user_readers (charged by the caller).
+ */
 int shmring_attach_cursor(struct shmring_ring *ring, struct shmring_cursor *c,
 			  bool from_head)
 {
-	int ret = 0;
+	int ret;
 
 	if (mutex_lock_killable(&ring->wlock))
 		return -EINTR;
 	spin_lock(&ring->lock);
-	if (ring->nr_readers >= READ_ONCE(shmring_limits.max_readers)) {
-		ret = -EUSERS;
-	} else {
+	ret = shmring_reader_slot(ring, c, READ_ONCE(shmring_limits.max_readers));
+	if (!ret) {
 		shmring_cursor_place(ring, c->rp, from_head);
 		list_add_tail(&c->node, &ring->readers);
 		WRITE_ONCE(ring->nr_readers, ring->nr_readers + 1);
+		ring->nr_readers_other += c->other;
 	}
 	spin_unlock(&ring->lock);
 	mutex_unlock(&ring->wlock);
@@ -266,6 +271,7 @@ void shmring_detach_cursor(struct shmring_ring *ring, struct shmring_cursor *c)
 	spin_lock(&ring->lock);
 	list_del_init(&c->node);
 	WRITE_ONCE(ring->nr_readers, ring->nr_readers - 1);
+	ring->nr_readers_other -= c->other;
 	if (c->sub) {
 		c->sub->attached = false;
 		c->sub->last_attach_ns = ktime_get_real_ns();
@@ -386,6 +392,7 @@ static int shmring_make_room(struct shmring_ring *ring, u64 total)
 	spin_lock(&ring->lock);
 	WRITE_ONCE(ring->hdr->tail_seq, tail_seq);
 	WRITE_ONCE(ring->hdr->tail, tail);
+	/* [W6] pairs with [R3]; also [W2] before we overwrite. */
 	smp_mb();
 	min = shmring_min_cursor_locked(ring, old_tail, ring->head);
 	spin_unlock(&ring->lock);
@@ -610,11 +617,18 @@ static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
 	struct shmring_cursor *c;
 
 	spin_lock(&ring->lock);
+	/*
+	 * [W5] pairs with [R5]: our head store before the sleepers and
+	 * positions we read. One barrier for the walk (wq_has_sleeper() is
+	 * this barrier plus waitqueue_active()), so an idle reader costs a
+	 * list step and a load, and at most max_readers of them.
+	 */
+	smp_mb();
 	list_for_each_entry(c, &ring->readers, node) {
 		u64 pos, seq, before, after;
 
-		/* [W5] wq_has_sleeper() orders our head store before the pos read. */
-		if (!wq_has_sleeper(&c->wq))
+		/* Ordered by the smp_mb() above ([W5]). */
+		if (!waitqueue_active(&c->wq))
 			continue;
 		shmring_cursor_at(c, &pos, &seq);
 		if (c->wm_recs) {

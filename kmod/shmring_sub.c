@@ -103,46 +103,65 @@ static void shmring_sub_recover(struct shmring_reader *rp)
 	WRITE_ONCE(rp->records_lost, READ_ONCE(rp->txn_lost));
 }
 
+/* An existing subscription for @req: EACCES, EBUSY, or 0 (recovered). */
+static int shmring_sub_reuse(struct shmring_sub *sub,
+			     const struct shmring_sub_req *req)
+{
+	if (!shmring_sub_may_attach(sub, req))
+		return -EACCES;
+	if (sub->attached)
+		return -EBUSY;
+	shmring_sub_recover(sub->rp);
+	return 0;
+}
+
+/* A new subscription from req->fresh, at the tail or the head. */
+static struct shmring_sub *shmring_sub_create(struct shmring_ring *ring,
+					      struct shmring_sub_req *req)
+{
+	struct shmring_sub *sub = req->fresh;
+	int ret = shmring_sub_may_create(ring, req);
+
+	if (ret)
+		return ERR_PTR(ret);
+	req->fresh = NULL;
+	strscpy(sub->name, req->name, sizeof(sub->name));
+	sub->owner = req->uid;
+	sub->shared = req->shared;
+	sub->other = !req->ring_owner && !req->capable;
+	shmring_cursor_place(ring, sub->rp, req->from_head);
+	list_add_tail(&sub->node, &ring->subs);
+	ring->nr_subs++;
+	if (sub->other)
+		ring->nr_subs_other++;
+	return sub;
+}
+
 /*
- * Attach cursor @c to the subscription @req names, creating it (at the
- * tail, or the head) from req->fresh when missing. Start position, list
- * insertion and attach happen under wlock and lock together, so no
- * writer reclaims between them.
+ * Attach cursor @c to the subscription @req names. Missing, it is created
+ * from req->fresh; without one, -ENOENT tells the caller to charge a page,
+ * allocate and come back. Start position, list insertion and attach
+ * happen under wlock and lock together, so no writer reclaims between
+ * them.
  */
 int shmring_sub_attach(struct shmring_ring *ring, struct shmring_cursor *c,
 		       struct shmring_sub_req *req)
 {
 	struct shmring_sub *sub;
-	int ret = 0;
+	int ret;
 
 	if (mutex_lock_killable(&ring->wlock))
 		return -EINTR;
 	spin_lock(&ring->lock);
 	sub = shmring_sub_find(ring, req->name);
-	if (ring->nr_readers >= READ_ONCE(shmring_limits.max_readers)) {
-		ret = -EUSERS;
-	} else if (sub) {
-		if (!shmring_sub_may_attach(sub, req))
-			ret = -EACCES;
-		else if (sub->attached)
-			ret = -EBUSY;
-		else
-			shmring_sub_recover(sub->rp);
-	} else {
-		ret = shmring_sub_may_create(ring, req);
-		if (!ret) {
-			sub = req->fresh;
-			req->fresh = NULL;
-			strscpy(sub->name, req->name, sizeof(sub->name));
-			sub->owner = req->uid;
-			sub->shared = req->shared;
-			sub->other = !req->ring_owner && !req->capable;
-			shmring_cursor_place(ring, sub->rp, req->from_head);
-			list_add_tail(&sub->node, &ring->subs);
-			ring->nr_subs++;
-			if (sub->other)
-				ring->nr_subs_other++;
-		}
+	ret = shmring_reader_slot(ring, c, READ_ONCE(shmring_limits.max_readers));
+	if (!ret && sub) {
+		ret = shmring_sub_reuse(sub, req);
+	} else if (!ret && req->fresh) {
+		sub = shmring_sub_create(ring, req);
+		ret = PTR_ERR_OR_ZERO(sub);
+	} else if (!ret) {
+		ret = -ENOENT;
 	}
 	if (!ret) {
 		sub->attached = true;
@@ -151,7 +170,8 @@ int shmring_sub_attach(struct shmring_ring *ring, struct shmring_cursor *c,
 		c->page = sub->page;
 		c->sub = sub;
 		list_add_tail(&c->node, &ring->readers);
-		ring->nr_readers++;
+		WRITE_ONCE(ring->nr_readers, ring->nr_readers + 1);
+		ring->nr_readers_other += c->other;
 	}
 	spin_unlock(&ring->lock);
 	mutex_unlock(&ring->wlock);

@@ -59,10 +59,10 @@
  * sets (module parameters) are reported by SHMRING_IOC_FEATURES.
  */
 #define SHMRING_MAX_SUBS	64	/* durable subscriptions per ring */
-#define SHMRING_MAX_SUBS_OTHER	8	/* per ring, created by one user who
-					 * does not own the ring (EDQUOT) */
-#define SHMRING_MAX_SUBS_OTHERS	32	/* per ring, created by all users who
-					 * do not own it together (ENOSPC) */
+/* Per ring, created by one user who does not own the ring (EDQUOT). */
+#define SHMRING_MAX_SUBS_OTHER	8
+/* Per ring, created by all users who do not own it together (ENOSPC). */
+#define SHMRING_MAX_SUBS_OTHERS	32
 
 /* Ring policies (shmring_attr.policy). */
 #define SHMRING_POLICY_OVERWRITE 0	/* writers never block, old records lost */
@@ -289,10 +289,10 @@ struct shmring_list {
  */
 #define SHMRING_SEEK_OLDEST	0	/* the oldest record in the ring */
 #define SHMRING_SEEK_END	1	/* after the newest: new records only */
-#define SHMRING_SEEK_SEQ	2	/* the record numbered val (ENOENT if gone
-					 * or not yet written; head_seq = END) */
-#define SHMRING_SEEK_TIME	3	/* the first record with tstamp_ns >= val
-					 * (CLOCK_BOOTTIME, as in the record) */
+/* The record numbered val (ENOENT if gone or not yet written; head_seq: END). */
+#define SHMRING_SEEK_SEQ	2
+/* The first record with tstamp_ns >= val (SHMRING_REC_CLOCK, as records). */
+#define SHMRING_SEEK_TIME	3
 
 struct shmring_seek {
 	__u32 size;		/* sizeof(struct shmring_seek) */
@@ -403,8 +403,8 @@ struct shmring_hdr {
 	 */
 	__u64 wait_pos;
 	__u64 wait_gen;
-	__u64 realtime_offset_ns; /* CLOCK_REALTIME - SHMRING_REC_CLOCK, at the
-				   * last commit (SHMRING_FEAT_CLOCK) */
+	/* CLOCK_REALTIME - SHMRING_REC_CLOCK at the last commit. */
+	__u64 realtime_offset_ns;
 	__u64 __pad2[1];
 	/* Reclaim cache line: moved before space is overwritten. */
 	__u64 tail;		/* oldest record still valid (release) */
