@@ -131,7 +131,7 @@ static struct shmring_sub *shmring_sub_create(struct shmring_ring *ring,
 	sub->other = !req->ring_owner && !req->capable;
 	shmring_cursor_place(ring, sub->rp, req->from_head);
 	list_add_tail(&sub->node, &ring->subs);
-	ring->nr_subs++;
+	WRITE_ONCE(ring->nr_subs, ring->nr_subs + 1);
 	if (sub->other)
 		ring->nr_subs_other++;
 	return sub;
@@ -202,7 +202,7 @@ struct shmring_sub *shmring_sub_remove(struct shmring_ring *ring,
 		sub = ERR_PTR(-EBUSY);
 	} else {
 		list_del(&sub->node);
-		ring->nr_subs--;
+		WRITE_ONCE(ring->nr_subs, ring->nr_subs - 1);
 		if (sub->other)
 			ring->nr_subs_other--;
 	}
