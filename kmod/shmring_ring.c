@@ -614,6 +614,7 @@ static inline u64 shmring_pending_from(u64 from, u64 to)
 static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
 				 u64 old_seq, u64 head, u64 head_seq)
 {
+	u64 tail = READ_ONCE(ring->hdr->tail);
 	struct shmring_cursor *c;
 
 	spin_lock(&ring->lock);
@@ -638,6 +639,13 @@ static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
 			after = shmring_pending_from(pos, head);
 			before = shmring_pending_from(pos, old_head);
 		}
+		/*
+		 * A lapped reader jumps to the tail without storing it, so
+		 * its stored position says nothing of what it saw before it
+		 * slept (poll clamps it to the tail): wake it if it is ready.
+		 */
+		if (pos_before(pos, tail))
+			before = 0;
 		if (shmring_ready(c, after, after) &&
 		    !shmring_ready(c, before, before))
 			wake_up_interruptible_poll(&c->wq, EPOLLIN | EPOLLRDNORM);
@@ -776,6 +784,7 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 	size_t len = iov_iter_count(from);
 	struct shmring_hdr *hdr = ring->hdr;
 	struct shmring_rec *rec;
+	bool announced = false;
 	u64 total, pad, now;
 	int ret;
 
@@ -810,6 +819,19 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 			shmring_wbatch_wake(ring, wb, ring->head, ring->head_seq);
 		}
 		ret = shmring_make_room(ring, total);
+		if (ret && nonblock && !announced) {
+			/*
+			 * EAGAIN: announce the writer as poll does, so readers
+			 * kick when they free room (an edge-triggered POLLOUT
+			 * waiter is never polled again otherwise), and look
+			 * again: a reader may have consumed before it saw us.
+			 */
+			shmring_announce(ring, 0, true, shmring_need_pos(ring, total));
+			/* [W4] pairs with [R4]: announced before we recheck. */
+			smp_mb();
+			announced = true;
+			continue;
+		}
 		if (ret) {
 			WRITE_ONCE(ring->writer_waits, ring->writer_waits + 1);
 			if (nonblock)
