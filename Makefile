@@ -165,6 +165,8 @@ $(B)/tests/%: $(B)/tests/%.o $(B)/tests/tap.o $(LIB_A)
 
 # t_capture tests shmring-dump's capture code, linked as the tool links it.
 $(B)/tests/unit/t_capture: $(B)/utils/capture.o $(UTIL_CORE)
+# t_position tests the positions of shmring-dump --from and ctl subs --to.
+$(B)/tests/unit/t_position: $(UTIL_CORE)
 
 # Coverage-guided fuzzing of the capture reader and the record validator
 # (clang's libFuzzer), FUZZ_TIME seconds each.
