@@ -61,12 +61,13 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 
 # Programs of utils/, each from its own files plus the shared core
 # (utils/common.c: messages, exit statuses, numbers, times; utils/json.c:
-# the JSON writer) and libshmring.a:
+# the JSON writer; utils/position.c: oldest|end|seq=N|time=... reader
+# positions and shmring_seek()) and libshmring.a:
 #   shmring-ctl    utils/ctl/*.c (main, module, rings, views, output), libkmod
 #   shmring-dump   utils/shmring-dump.c, utils/capture.c
 #   shmring-bench  utils/bench/*.c (the driver and one file per peer)
 # Any other utils/shmring-NAME.c is a program of its own.
-UTIL_CORE_SRCS := utils/common.c utils/json.c
+UTIL_CORE_SRCS := utils/common.c utils/json.c utils/position.c
 UTIL_CORE      := $(B)/utils/libutil.a
 UTIL_PROGS         := shmring-ctl shmring-dump shmring-bench
 shmring-ctl_SRCS   := $(wildcard utils/ctl/*.c)
@@ -164,6 +165,8 @@ $(B)/tests/%: $(B)/tests/%.o $(B)/tests/tap.o $(LIB_A)
 
 # t_capture tests shmring-dump's capture code, linked as the tool links it.
 $(B)/tests/unit/t_capture: $(B)/utils/capture.o $(UTIL_CORE)
+# t_position tests the positions of shmring-dump --from and ctl subs --to.
+$(B)/tests/unit/t_position: $(UTIL_CORE)
 
 # Coverage-guided fuzzing of the capture reader and the record validator
 # (clang's libFuzzer), FUZZ_TIME seconds each.

@@ -3,13 +3,20 @@
  * shmring-dump: print the records of a ring, follow it, capture it to a
  * file and read captures back (man/shmring-dump.1).
  *
- *   shmring-dump [-j [-p]|--hex] [-f] [-n N] [--from SEQ] [-t TYPE]...
- *                [-s SUB] [-w FILE] RING
- *   shmring-dump [-j [-p]|--hex] -r FILE [-n N] [--from SEQ] [-t TYPE]... [-w FILE]
+ *   shmring-dump [-j [-p]|--hex] [-f [--no-tap]] [-n N] [--from POS]
+ *                [-t TYPE]... [-s SUB] [-w FILE] RING
+ *   shmring-dump [-j [-p]|--hex] -r FILE [-n N] [--from SEQ|time=WHEN]
+ *                [-t TYPE]... [-w FILE]
  *
  * Records are copied out of the mapping before they are consumed and are
  * only printed when shmring_consume() says they were not overwritten
  * meanwhile; anything skipped over is reported as lost.
+ *
+ * -f reads through a tap (SHMRING_O_TAP) unless --no-tap or -s: a tap
+ * never holds back the writers of a lossless ring; when they lap it, the
+ * records it missed are reported as lost, like any other gap.
+ * --from moves the reader with shmring_seek() (oldest, end, seq=N,
+ * time=WHEN); with -s that moves the subscription's durable position.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +34,7 @@
 #include "shmring.h"
 #include "capture.h"
 #include "common.h"
+#include "position.h"
 
 #define PROG "shmring-dump"
 
@@ -39,7 +47,11 @@ static struct {
 	bool have_last;
 	uint64_t last;		/* -n */
 	bool have_from;
-	uint64_t from;		/* --from */
+	uint64_t from;		/* --from SEQ or seq=N: records before it are not shown */
+	bool from_seek;		/* --from oldest, end, time=: only a seek says where */
+	struct ring_pos from_pos;	/* --from as a position */
+	const char *from_arg;
+	int tap;		/* --tap 1, --no-tap 0, -1: with -f and without -s */
 	uint32_t *types;
 	size_t ntypes;
 	struct dump_fmt fmt;
@@ -60,9 +72,19 @@ static void usage(FILE *f)
 "\n"
 "  -j, --json             JSON output: one object per record and per loss\n"
 "  -p, --pretty           with -j: each object indented over several lines\n"
-"  -f, --follow           keep printing records as they are written\n"
+"  -f, --follow           keep printing records as they are written; through a\n"
+"                         tap: writers of a lossless ring are never held back,\n"
+"                         records they overwrite before we read them are\n"
+"                         reported as lost\n"
+"      --no-tap, --hold   with -f, an ordinary reader: writers of a lossless\n"
+"                         ring wait for it (nothing is lost)\n"
+"      --tap              read through a tap without -f too\n"
 "  -n, --lines=N          start with the last N records\n"
-"      --from=SEQ         start at sequence number SEQ\n"
+"      --from=POS         start at POS: SEQ or seq=N (that sequence number),\n"
+"                         oldest, end (only records written from now on), or\n"
+"                         time=WHEN (the first record at or after WHEN: wall\n"
+"                         time, ISO-8601 like 2026-12-01T12:00:00Z, or ns since\n"
+"                         the epoch); with -s the subscription moves there\n"
 "  -t, --type=T[,T...]    only records of these types (repeatable)\n"
 "  -s, --subscribe=NAME   read through durable subscription NAME (the\n"
 "                         position persists: the next run resumes there)\n"
@@ -199,7 +221,7 @@ static void capture_open(const struct cap_info *src)
 		info.start_ns = realtime_ns();
 	if (start_seq > info.start_seq)
 		info.start_seq = start_seq;
-	if (opt.ntypes || opt.have_last || opt.have_from)
+	if (opt.ntypes || opt.have_last || opt.have_from || opt.from_seek)
 		info.flags |= CAP_F_FILTERED;
 	if (info.max_record > CAP_MAX_RECORD)
 		die(EXIT_RUNTIME, "%s: max_record %" PRIu32 " is above the 1 GiB a capture can hold",
@@ -242,6 +264,63 @@ static int finish(int status)
 }
 
 /* --- Live rings ---------------------------------------------------------- */
+
+static bool kernel_has(uint32_t feature)
+{
+	struct shmring_features f;
+
+	return shmring_features(&f) == 0 && (f.features & feature);
+}
+
+/* A reader of opt.ring: a subscription, a tap, or a plain reader. */
+static struct shmring *open_ring(void)
+{
+	struct shmring *r;
+	int ret;
+
+	if (opt.sub) {
+		ret = shmring_subscribe(opt.ring, opt.sub, 0, &r);
+	} else {
+		ret = shmring_open(opt.ring, SHMRING_O_READ | (opt.tap ? SHMRING_O_TAP : 0),
+				   0, NULL, &r);
+		if (ret == -EINVAL && opt.tap && !kernel_has(SHMRING_FEAT_TAP)) {
+			if (opt.tap > 0)
+				die(EXIT_RUNTIME, "%s: --tap: this kernel has no tap readers "
+				    "(SHMRING_O_TAP)", opt.ring);
+			warn_msg("this kernel has no tap readers: following %s as an ordinary "
+				 "reader (writers of a lossless ring wait for it)", opt.ring);
+			ret = shmring_open(opt.ring, SHMRING_O_READ, 0, NULL, &r);
+		}
+	}
+	if (ret == -ENODEV)
+		exit(not_loaded());
+	if (ret) {
+		if (opt.sub)
+			die(EXIT_RUNTIME, "%s (subscription %s): %s", opt.ring, opt.sub,
+			    shmring_strerror(ret));
+		die(EXIT_RUNTIME, "%s: %s", opt.ring, shmring_strerror(ret));
+	}
+	return r;
+}
+
+/*
+ * --from: move the reader there. A sequence number the ring no longer
+ * (or not yet) holds leaves the reader where it is: records before it are
+ * filtered out and those gone before it is reached are reported as lost.
+ */
+static void seek_from(struct shmring *r)
+{
+	int ret = ring_pos_seek(r, &opt.from_pos);
+
+	if (!ret)
+		return;
+	if (!opt.from_seek && (ret == -ENOENT || ret == -ENOTTY))
+		return;
+	if (ret == -ENOTTY)
+		die(EXIT_RUNTIME, "%s: --from %s: this kernel cannot move a reader "
+		    "(SHMRING_IOC_SEEK)", opt.ring, opt.from_arg);
+	die(EXIT_RUNTIME, "%s: --from %s: %s", opt.ring, opt.from_arg, shmring_strerror(ret));
+}
 
 enum { WAIT_AGAIN, WAIT_STOP, WAIT_GONE };
 
@@ -300,23 +379,16 @@ static int run_ring(void)
 	bool gone = false;
 	int ret;
 
-	if (opt.sub)
-		ret = shmring_subscribe(opt.ring, opt.sub, 0, &r);
-	else
-		ret = shmring_open(opt.ring, SHMRING_O_READ, 0, NULL, &r);
-	if (ret == -ENODEV)
-		exit(not_loaded());
-	if (ret) {
-		if (opt.sub)
-			die(EXIT_RUNTIME, "%s (subscription %s): %s", opt.ring, opt.sub,
-			    shmring_strerror(ret));
-		die(EXIT_RUNTIME, "%s: %s", opt.ring, shmring_strerror(ret));
-	}
+	r = open_ring();
+	if (opt.have_from || opt.from_seek)
+		seek_from(r);
 	ret = shmring_info(r, &info);
 	if (ret)
 		die(EXIT_RUNTIME, "%s: %s", opt.ring, shmring_strerror(ret));
 
 	start_seq = opt.have_from ? opt.from : 0;
+	if (opt.from_seek)	/* where the seek put us: nothing before is due */
+		start_seq = info.reader_seq;
 	if (opt.have_last && info.head_seq > opt.last && info.head_seq - opt.last > start_seq)
 		start_seq = info.head_seq - opt.last;
 	/* Losses are counted from what this reader was due to see next. */
@@ -472,6 +544,7 @@ static int run_capture(void)
 			continue;
 		}
 		if (++seen <= skip || fr.rec.seq < start_seq ||
+		    (opt.from_seek && fr.rec.realtime_ns < opt.from_pos.val) ||
 		    (fr.rec.flags & SHMRING_REC_DISCARD))
 			continue;
 		emit_record(&fr.rec);
@@ -484,7 +557,7 @@ static int run_capture(void)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_FROM = 256, OPT_HEX };
+	enum { OPT_FROM = 256, OPT_HEX, OPT_TAP, OPT_NO_TAP };
 	static const struct option longopts[] = {
 		{ "follow", no_argument, NULL, 'f' },
 		{ "lines", required_argument, NULL, 'n' },
@@ -494,6 +567,9 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "pretty", no_argument, NULL, 'p' },
 		{ "hex", no_argument, NULL, OPT_HEX },
+		{ "tap", no_argument, NULL, OPT_TAP },
+		{ "no-tap", no_argument, NULL, OPT_NO_TAP },
+		{ "hold", no_argument, NULL, OPT_NO_TAP },
 		{ "write", required_argument, NULL, 'w' },
 		{ "read", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
@@ -504,6 +580,7 @@ int main(int argc, char **argv)
 
 	prog_name = PROG;
 	opterr = 0;
+	opt.tap = -1;
 	while ((c = getopt_long(argc, argv, ":jpfn:t:s:w:r:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -515,9 +592,23 @@ int main(int argc, char **argv)
 			opt.have_last = true;
 			break;
 		case OPT_FROM:
-			if (!parse_u64(optarg, &opt.from))
-				usage_error("invalid sequence number '%s'", optarg);
-			opt.have_from = true;
+			opt.from_arg = optarg;
+			if (parse_u64(optarg, &opt.from)) {
+				opt.from_pos.whence = SHMRING_SEEK_SEQ;
+				opt.from_pos.val = opt.from;
+			} else if (!ring_pos_parse(optarg, &opt.from_pos)) {
+				usage_error("invalid --from '%s': SEQ, %s", optarg, RING_POS_FORMS);
+			} else if (opt.from_pos.whence == SHMRING_SEEK_SEQ) {
+				opt.from = opt.from_pos.val;
+			}
+			opt.have_from = opt.from_pos.whence == SHMRING_SEEK_SEQ;
+			opt.from_seek = !opt.have_from;
+			break;
+		case OPT_TAP:
+			opt.tap = 1;
+			break;
+		case OPT_NO_TAP:
+			opt.tap = 0;
 			break;
 		case 't':
 			add_types(optarg);
@@ -563,6 +654,11 @@ int main(int argc, char **argv)
 			usage_error("-f cannot be used with -r");
 		if (opt.sub)
 			usage_error("-s cannot be used with -r");
+		if (opt.tap >= 0)
+			usage_error("--tap and --no-tap read rings, not -r captures");
+		if (opt.from_seek && opt.from_pos.whence != SHMRING_SEEK_TIME)
+			usage_error("--from %s: a capture is read from its start (SEQ, seq=N "
+				    "or time=WHEN only)", opt.from_arg);
 	} else {
 		if (optind >= argc)
 			usage_error("missing RING (or -r FILE)");
@@ -570,6 +666,10 @@ int main(int argc, char **argv)
 			usage_error("unexpected argument '%s'", argv[optind + 1]);
 		opt.ring = argv[optind];
 	}
+	if (opt.sub && opt.tap > 0)
+		usage_error("--tap cannot be used with -s (a subscription is never a tap)");
+	if (opt.tap < 0)
+		opt.tap = opt.follow && !opt.sub;
 	if (opt.fmt.pretty)
 		opt.fmt.json = true;	/* as bpftool -p */
 	if (opt.fmt.json && opt.fmt.hex)

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # shmring-ctl's ring commands in the guest (busybox sh): create, delete,
-# list, stat, subs, write; the shape of their text and JSON output, every
+# list, stat, subs (--delete, --reset), chown, chmod, write; the shape of their text and JSON output, every
 # error path with its message and exit status (man/shmring-ctl.8). TAP.
 #
 # Needs the module loaded (tests/vm.sh does it) and shmring-ctl,
@@ -26,7 +26,7 @@ cleanup() {
 	for p in $bg; do wait "$p" 2>/dev/null; done
 	for kv in $saved_params; do echo "${kv#*=}" >"$SYS/parameters/${kv%%=*}"; done
 	[ -d "$SYS" ] || "$CTL" load
-	for r in ctl.a ctl.b ctl.small ctl.full ctl.nob ctl.exact; do
+	for r in ctl.a ctl.b ctl.small ctl.full ctl.nob ctl.exact ctl.own ctl.seek; do
 		"$CTL" delete "$r" 2>/dev/null
 	done
 	rm -rf "$tmp"
@@ -34,7 +34,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-echo "1..143"
+echo "1..194"
 
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
 fail() {
@@ -154,18 +154,18 @@ wait_until() {
 # An ISO-8601 UTC time with microseconds, as a grep -E pattern.
 ISO='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z'
 
-for r in ctl.a ctl.b ctl.small ctl.full ctl.nob ctl.exact; do
+for r in ctl.a ctl.b ctl.small ctl.full ctl.nob ctl.exact ctl.own ctl.seek; do
 	"$CTL" delete "$r" 2>/dev/null
 done
 
 # --- help --------------------------------------------------------------------
 
 run "$CTL" --help
-for c in create delete list stat subs write; do
+for c in create delete list stat subs chown chmod write; do
 	grep -q "^  $c " "$tmp/out" || rc=x
 done
-check "--help lists create, delete, list, stat, subs, write" "$([ "$rc" = 0 ] && echo 0)"
-for c in create delete list stat subs write; do
+check "--help lists create, delete, list, stat, subs, chown, chmod, write" "$([ "$rc" = 0 ] && echo 0)"
+for c in create delete list stat subs chown chmod write; do
 	expect "$c --help: usage on stdout, exit 0" 0 "Usage: shmring-ctl $c " "$CTL" $c --help
 done
 
@@ -424,6 +424,79 @@ expect "subs --delete with an invalid name: exit 2" 2 \
 expect "subs --json --delete: exit 2" 2 "do not go together" "$CTL" subs ctl.b --json -d billing
 expect "subs of a missing ring: exit 12" 12 "ctl.nosuch: no ring by that name" "$CTL" subs ctl.nosuch
 
+# --- subs --reset: move a subscription ------------------------------------------
+
+expect "subs --reset billing --to oldest: silent, exit 0" 0 "" \
+	"$CTL" subs ctl.b --reset billing --to oldest
+run "$CTL" subs ctl.b
+row billing | grep -Eq "^billing no 0 0 8 [0-9]+ $ISO\$"
+check "subs: billing moved back to seq 0 (pos 0), 8 records behind" $?
+expect "-v subs --reset billing --to end: says where it is" 0 \
+	"reset billing of ctl.b: now at seq 8, 0 records behind" \
+	"$CTL" -v subs ctl.b --reset billing --to end
+expect "subs -r billing --to seq=3 --json" 0 '"seq": 3' \
+	"$CTL" subs ctl.b -r billing --to seq=3 --json
+json_ok && grep -Eq '^\{"ring": "ctl.b", "name": "billing", "pos": [1-9][0-9]*, "seq": 3, "lag_records": 5\}$' "$tmp/out"
+check "subs --reset --json: ring, name, pos, seq, lag_records" $?
+run timeout 20 shmring-dump -s billing ctl.b
+[ "$rc" = 0 ] && [ "$(cut -d' ' -f1 "$tmp/out" | tr '\n' ' ')" = "3 4 5 6 7 " ]
+check "the moved position is durable: a reader of billing gets records 3 to 7" $?
+expect "-j subs --reset --to seq=N: JSON as with --json" 0 '"seq": 6' \
+	"$CTL" -j subs ctl.b --reset billing --to seq=6
+expect "subs --reset --to a seq the ring does not hold: exit 12, the range" 12 \
+	"ctl.b: cannot move 'billing' to seq=100: the ring holds seq 0 to 7 (8 is the end)" \
+	"$CTL" subs ctl.b --reset billing --to seq=100
+run "$CTL" subs ctl.b
+row billing | grep -Eq "^billing no [0-9]+ 6 2 "
+check "... and leaves the subscription where it was (seq 6)" $?
+expect "subs --reset of a missing subscription: exit 12, nothing created" 12 \
+	"ctl.b: no subscription 'nosuch'" "$CTL" subs ctl.b --reset nosuch --to oldest
+run "$CTL" subs ctl.b
+! grep -q "^nosuch " "$tmp/out"
+check "... no subscription nosuch was created" $?
+expect "subs --reset without --to: exit 2" 2 "--reset SUB needs --to POSITION" \
+	"$CTL" subs ctl.b --reset billing
+expect "subs --to without --reset: exit 2" 2 "--reset SUB needs --to POSITION" \
+	"$CTL" subs ctl.b --to end
+expect "subs --reset --to start: exit 2, the forms" 2 \
+	"invalid position 'start': oldest, end, seq=N or time=ISO-8601|NS" \
+	"$CTL" subs ctl.b --reset billing --to start
+expect "subs --reset with --delete: exit 2" 2 "--delete and --reset do not go together" \
+	"$CTL" subs ctl.b --reset billing --to end --delete billing
+
+# time=WHEN: 3 records, a second boundary, 2 more records.
+"$CTL" create ctl.seek --size 8k
+timeout 20 shmring-dump -s s1 ctl.seek >/dev/null 2>&1
+printf 'a\nb\nc\n' | "$CTL" write ctl.seek --lines
+sleep 1
+when=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+sleep 1
+printf 'd\ne\n' | "$CTL" write ctl.seek --lines
+expect "subs --reset --to time=ISO (between the records)" 0 '"seq": 3' \
+	"$CTL" subs ctl.seek --reset s1 --to "time=$when" --json
+expect "subs --reset --to time=ISO before the records: the oldest" 0 '"seq": 0' \
+	"$CTL" subs ctl.seek --reset s1 --to time=2000-01-01T00:00:00Z --json
+later=$((($(date +%s) + 3600) * 1000000000))
+expect "subs --reset --to time=NS after the records: the end" 0 '"seq": 5' \
+	"$CTL" subs ctl.seek --reset s1 --to "time=$later" --json
+shmring-dump -f -s s1 ctl.seek >/dev/null 2>&1 &
+bg=$!
+# shellcheck disable=SC2016 # evaluated by wait_until
+wait_until 'run "$CTL" subs ctl.seek; row s1 | grep -q "^s1 yes "'
+expect "subs --reset of an attached subscription: exit 11" 11 \
+	"ctl.seek: subscription 's1' is attached to a reader; stop the reader first" \
+	"$CTL" subs ctl.seek --reset s1 --to oldest
+kill $bg
+wait $bg 2>/dev/null
+bg=""
+if as_nobody "test \$(id -u) = 65534" 2>/dev/null; then
+	expect "subs --reset as nobody of root's subscription (not shared): exit 4" 4 \
+		"ctl.seek: subscription 's1' belongs to another user and is not shared" \
+		as_nobody "$CTL" subs ctl.seek --reset s1 --to oldest
+else
+	skip "subs --reset as nobody" "cannot switch to user nobody"
+fi
+
 # --- write: never loses input silently ----------------------------------------
 
 long=$(head -c 1001 /dev/zero | tr '\0' x)
@@ -531,6 +604,76 @@ else
 	done
 fi
 
+# --- chown, chmod -------------------------------------------------------------------
+
+"$CTL" create ctl.own --size 4k
+expect "chmod: silent, exit 0" 0 "" "$CTL" chmod ctl.own 0600
+run "$CTL" list
+[ "$(row ctl.own)" = "ctl.own 4K overwrite 0 0 0 0 0600 root" ]
+check "list after chmod: MODE 0600" $?
+expect "-v chmod says what changed" 0 "changed ctl.own: mode 0640" "$CTL" -v chmod ctl.own 640
+expect "chmod 0999: exit 2" 2 "invalid mode '0999': octal permission bits, at most 0777" \
+	"$CTL" chmod ctl.own 0999
+expect "chmod u+x (not octal): exit 2" 2 "invalid mode 'u+x'" "$CTL" chmod ctl.own u+x
+expect "chmod without MODE: exit 2" 2 "chmod: missing MODE" "$CTL" chmod ctl.own
+expect "chmod without anything: exit 2" 2 "chmod: missing ring NAME" "$CTL" chmod
+expect "chmod of a missing ring: exit 12" 12 "ctl.nosuch: no ring by that name" \
+	"$CTL" chmod ctl.nosuch 0644
+expect "chown to nobody: silent, exit 0" 0 "" "$CTL" chown ctl.own nobody
+run "$CTL" list
+[ "$(row ctl.own)" = "ctl.own 4K overwrite 0 0 0 0 0640 nobody" ]
+check "list after chown: OWNER nobody" $?
+run "$CTL" list --json
+grep -qF '{"name": "ctl.own", "size": 4096, "policy": "overwrite", "max_record": 1024, "csum": false, "mode": "0640", "uid": 65534, "gid": 0,' "$tmp/out"
+check "list --json after chown: uid 65534, gid unchanged" $?
+expect "-v chown :GROUP (a number) changes only the group" 0 \
+	"changed ctl.own: group" "$CTL" -v chown ctl.own :65534
+run "$CTL" list --json
+grep -qF '"mode": "0640", "uid": 65534, "gid": 65534,' "$tmp/out"
+check "list --json after chown :65534: gid 65534, uid kept" $?
+expect "chown 0:0 (numbers)" 0 "" "$CTL" chown ctl.own 0:0
+run "$CTL" stat ctl.own
+[ "$(field owner)" = "root (uid 0), group root (gid 0)" ]
+check "stat after chown 0:0: root, root" $?
+expect "chown to an unknown user: exit 2" 2 \
+	"invalid user 'nosuchuser': no such user name, nor a number" \
+	"$CTL" chown ctl.own nosuchuser
+expect "chown to an unknown group: exit 2" 2 \
+	"invalid group 'nosuchgroup': no such group name, nor a number" \
+	"$CTL" chown ctl.own :nosuchgroup
+expect "chown ':' : exit 2" 2 "invalid owner ':'" "$CTL" chown ctl.own :
+expect "chown without USER: exit 2" 2 "chown: missing USER[:GROUP]" "$CTL" chown ctl.own
+expect "chown of a missing ring: exit 12" 12 "ctl.nosuch: no ring by that name" \
+	"$CTL" chown ctl.nosuch root
+if as_nobody "test \$(id -u) = 65534" 2>/dev/null; then
+	"$CTL" chmod ctl.own 0644
+	expect "chmod as nobody of root's ring: exit 4" 4 \
+		"ctl.own: only the ring's owner (or CAP_IPC_OWNER) may do that" \
+		as_nobody "$CTL" chmod ctl.own 0666
+	expect "chown as nobody of root's ring: exit 4" 4 \
+		"ctl.own: only the ring's owner (or CAP_IPC_OWNER) may do that" \
+		as_nobody "$CTL" chown ctl.own nobody
+	run "$CTL" list
+	[ "$(row ctl.own)" = "ctl.own 4K overwrite 0 0 0 0 0644 root" ]
+	check "... nothing changed" $?
+	"$CTL" chown ctl.own nobody
+	expect "chmod as nobody of a ring given to nobody: the owner may" 0 "" \
+		as_nobody "$CTL" chmod ctl.own 0600
+	run as_nobody "$CTL" list
+	[ "$(row ctl.own)" = "ctl.own 4K overwrite 0 0 0 0 0600 nobody" ] &&
+		! grep -q "^ctl\.b " "$tmp/out"
+	check "list as nobody: its 0600 ring; root's 0640 ring is not listed" $?
+	run "$CTL" list
+	grep -q "^ctl\.b " "$tmp/out" && grep -q "^ctl\.own " "$tmp/out"
+	check "list as root: both" $?
+else
+	for d in "chmod as nobody" "chown as nobody" "nothing changed" "chmod by the new owner" \
+		"list as nobody" "list as root"; do
+		skip "$d" "cannot switch to user nobody"
+	done
+fi
+"$CTL" delete ctl.own
+
 # --- limits (parameters changed at run time, restored by cleanup) --------------
 
 # set_param NAME VALUE: false if the parameter cannot be written.
@@ -585,7 +728,7 @@ check "its reader was told and ended" $?
 kill $bg 2>/dev/null
 wait $bg 2>/dev/null
 bg=""
-for r in ctl.b ctl.full ctl.nob; do "$CTL" delete $r 2>/dev/null; done
+for r in ctl.b ctl.full ctl.nob ctl.seek; do "$CTL" delete $r 2>/dev/null; done
 
 # --- module not loaded ---------------------------------------------------------
 
@@ -601,6 +744,8 @@ if "$CTL" unload 2>"$tmp/err"; then
 	expect "write without the module: exit 3" 3 "$nl" "$CTL" write ctl.a hi
 	expect "delete without the module: exit 3" 3 "$nl" "$CTL" delete ctl.a
 	expect "subs without the module: exit 3" 3 "$nl" "$CTL" subs ctl.a
+	expect "chown without the module: exit 3" 3 "$nl" "$CTL" chown ctl.a root
+	expect "chmod without the module: exit 3" 3 "$nl" "$CTL" chmod ctl.a 0600
 	expect "-j list without the module: exit 3" 3 "$nl" "$CTL" -j list
 	nl_dump="shmring-dump: ${nl#shmring-ctl: }"
 	expect "shmring-dump without the module: exit 3, the same message" 3 "$nl_dump" \
@@ -617,7 +762,7 @@ if "$CTL" unload 2>"$tmp/err"; then
 	check "load again" $?
 else
 	sed 's/^/# /' "$tmp/err"
-	for c in list stat create write delete subs "-j list" shmring-dump "shmring-dump -s" \
+	for c in list stat create write delete subs chown chmod "-j list" shmring-dump "shmring-dump -s" \
 		shmring-bench; do
 		skip "$c without the module" "could not unload shmring"
 	done

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# shmring-dump in the guest (busybox sh), TAP output.  Needs the module
+# shmring-dump in the guest (busybox sh), TAP output: printing, --from, -f
+# (through a tap, and --no-tap), captures, subscriptions.  Needs the module
 # loaded and shmring-dump and writer on PATH (tests/vm.sh does both).
 #
 #   writer RING COUNT [TYPE]   records "command N from pid P" (lossless 1 MiB ring)
@@ -80,6 +81,46 @@ dump -t 0x7 $R
 t "-t 0x7: hexadecimal type" '[ "$(lines "$tmp/out")" = 3 ]'
 dump --type 9 $R
 t "--type 9: none" '[ $rc = 0 ] && [ ! -s "$tmp/out" ]'
+
+# --- --from POS: shmring_seek() -----------------------------------------------
+# $R holds seq 0..7: 0-4 from one writer process, 5-7 (type 7) from another.
+dump --from seq=6 $R
+t "--from seq=6: records 6 and 7" '[ $rc = 0 ] && [ "$(cut -d" " -f1 "$tmp/out" | tr "\n" " ")" = "6 7 " ]'
+dump --from oldest $R
+t "--from oldest: all eight" '[ $rc = 0 ] && [ "$(lines "$tmp/out")" = 8 ]'
+dump --from end $R
+t "--from end: nothing (only records written from now on)" '[ $rc = 0 ] && [ ! -s "$tmp/out" ] && [ ! -s "$tmp/err" ]'
+dump --from time=2000-01-01T00:00:00Z $R
+t "--from time= before the ring: all eight" '[ $rc = 0 ] && [ "$(lines "$tmp/out")" = 8 ]'
+dump --from time=$((($(date +%s) + 3600) * 1000000000)) $R
+t "--from time=NS after the newest record: nothing" '[ $rc = 0 ] && [ ! -s "$tmp/out" ]'
+dump $R
+when5=$(sed -n 's/^5 \([^ ]*\) .*/\1/p' "$tmp/out")
+dump --from "time=$when5" $R
+t "--from time=ISO of record 5 (as dump prints it): records 5 to 7" \
+	'[ $rc = 0 ] && [ "$(cut -d" " -f1 "$tmp/out" | tr "\n" " ")" = "5 6 7 " ]'
+dump -j $R
+ns5=$(sed -n 's/^{"seq":5,"time":"[^"]*","tstamp_ns":\([0-9]*\),.*/\1/p' "$tmp/out")
+dump --from "time=$ns5" $R
+t "--from time=NS, the tstamp_ns of dump -j for record 5: records 5 to 7" \
+	'[ $rc = 0 ] && [ -n "$ns5" ] && [ "$(cut -d" " -f1 "$tmp/out" | tr "\n" " ")" = "5 6 7 " ]'
+dump -w "$tmp/from.cap" $R
+dump -r "$tmp/from.cap" --from "time=$when5"
+t "-r --from time=ISO: the same records of a capture" \
+	'[ $rc = 0 ] && [ "$(cut -d" " -f1 "$tmp/out" | tr "\n" " ")" = "5 6 7 " ]'
+dump -r "$tmp/from.cap" --from end
+t "-r --from end: usage error, exit 2" '[ $rc = 2 ] && grep -q "a capture is read from its start" "$tmp/err"'
+dump --from start $R
+t "--from start: usage error naming the forms, exit 2" \
+	'[ $rc = 2 ] && grep -q "invalid --from .start.: SEQ, oldest, end, seq=N or time=ISO-8601|NS" "$tmp/err"'
+dump -s fromsub $R
+dump -s fromsub --from seq=6 $R
+t "-s --from seq=6: moves the subscription back to 6" \
+	'[ $rc = 0 ] && [ "$(cut -d" " -f1 "$tmp/out" | tr "\n" " ")" = "6 7 " ]'
+dump -s fromsub --from oldest $R
+t "-s --from oldest: from the start again" '[ $rc = 0 ] && [ "$(lines "$tmp/out")" = 8 ]'
+dump -s fromsub $R
+t "-s afterwards: nothing new" '[ $rc = 0 ] && [ ! -s "$tmp/out" ]'
 
 # --- --json --------------------------------------------------------------
 dump --json $R
@@ -253,6 +294,81 @@ if command -v shmring-ctl >/dev/null; then
 else
 	for d in "lost line" "records after it" "--json lost object" "-w counts the loss" "-r"; do
 		skip "lapped subscription: $d" "shmring-ctl is not on PATH"
+	done
+fi
+
+# --- -f through a tap: never holds back a lossless ring's writers ----------------
+# A 4 KiB lossless ring; shmring-dump -f attached and stopped (SIGSTOP); a
+# writer with O_NONBLOCK (write -n) writes 200 records, far more than fit.
+# readers N: of /proc/shmring for ring $1.
+readers() { sed -n "s/^ring $1 .* readers=\([0-9]*\) .*/\1/p" /proc/shmring; }
+wait_readers() {
+	i=0
+	while [ "$(readers "$1")" != "$2" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	[ "$(readers "$1")" = "$2" ]
+}
+P=dump.tap
+H=dump.hold
+if command -v shmring-ctl >/dev/null; then
+	for x in $P $H; do
+		shmring-ctl delete $x 2>/dev/null
+		shmring-ctl create $x --size 4k --policy lossless --max-record 100
+	done
+	shmring-dump -f $P >"$tmp/tap.out" 2>"$tmp/tap.err" &
+	pid=$!
+	wait_readers $P 1
+	kill -STOP $pid
+	seq 0 199 | timeout $T shmring-ctl write -n $P --lines >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	t "-f (a tap), stopped: a non-blocking writer puts 200 records into a 4K lossless ring" \
+		'[ $rc = 0 ] && [ ! -s "$tmp/err" ]'
+	kill -CONT $pid
+	i=0
+	while ! grep -q "^199 .* 199\$" "$tmp/tap.out" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	kill -INT $pid
+	wait $pid
+	rc=$?
+	cp "$tmp/tap.out" "$tmp/out"
+	nlost=$(sed -n '1s/^-- lost \([0-9]*\) records (seq 0\.\.[0-9]*) --$/\1/p' "$tmp/out")
+	t "-f (a tap) resumed: '-- lost N records (seq 0..N-1) --' for what it missed" \
+		'[ $rc = 0 ] && [ "${nlost:-0}" -gt 0 ] && head -n 1 "$tmp/out" | grep -qF "(seq 0..$((nlost - 1))) --"'
+	t "... then every record still held, up to 199: N + lines = 200" \
+		'[ "$(lines "$tmp/out")" = $((201 - nlost)) ] && sed -n 2p "$tmp/out" | grep -q "^$nlost .* $nlost\$" && tail -n 1 "$tmp/out" | grep -q "^199 .* 199\$"'
+
+	shmring-dump -f --no-tap $H >"$tmp/hold.out" 2>"$tmp/hold.err" &
+	pid=$!
+	wait_readers $H 1
+	kill -STOP $pid
+	seq 0 199 | timeout $T shmring-ctl write -n $H --lines >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	t "-f --no-tap, stopped: holds the writer back (EAGAIN: the lossless ring is full)" \
+		'[ $rc = 1 ] && grep -q "the lossless ring is full" "$tmp/err"'
+	held=$(sed -n 's/^shmring-ctl: dump.hold: line \([0-9]*\) and the lines after it were not written$/\1/p' "$tmp/err")
+	kill -CONT $pid
+	i=0
+	while [ "$(lines "$tmp/hold.out")" -lt $((held - 1)) ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	kill -INT $pid
+	wait $pid
+	cp "$tmp/hold.out" "$tmp/out"
+	t "-f --no-tap resumed: every record written, none lost (seq 0..$((held - 2)))" \
+		'[ -n "$held" ] && [ "$(lines "$tmp/out")" = $((held - 1)) ] && ! grep -q "^-- lost" "$tmp/out" && head -n 1 "$tmp/out" | grep -q "^0 .* 0\$"'
+	shmring-dump -f --hold -n 0 $H >/dev/null 2>"$tmp/err" &
+	pid=$!
+	wait_readers $H 1
+	rc=$?
+	kill -INT $pid
+	wait $pid
+	t "--hold is --no-tap" '[ $rc = 0 ] && [ ! -s "$tmp/err" ]'
+	dump --tap -s x $P
+	t "--tap with -s: usage error, exit 2" '[ $rc = 2 ] && grep -q "a subscription is never a tap" "$tmp/err"'
+	dump --tap $P
+	t "--tap without -f: the records still held" '[ $rc = 0 ] && tail -n 1 "$tmp/out" | grep -q "^199 .* 199\$"'
+	shmring-ctl delete $P
+	shmring-ctl delete $H
+else
+	for d in "a tap does not hold the writer" "lost line" "records after it" \
+		"--no-tap holds the writer" "--no-tap: nothing lost" "--hold" "--tap -s" "--tap"; do
+		skip "-f through a tap: $d" "shmring-ctl is not on PATH"
 	done
 fi
 

@@ -5,8 +5,9 @@
  *   main.c    the command table, global options (-v, -j, -p), usage
  *   module.c  module management through libkmod: load, unload, status
  *   rings.c   ring administration through libshmring: create, delete,
- *             subs, write; ring names and libshmring errors
- *   views.c   views of /proc/shmring: list, stat
+ *             chown, chmod, subs, write; ring names and libshmring errors
+ *   views.c   views of the rings: list (SHMRING_IOC_LIST, or
+ *             /proc/shmring on older kernels), stat (/proc/shmring)
  *   output.c  text tables, sizes, user and group names, times
  */
 #ifndef SHMRING_CTL_H
@@ -43,7 +44,7 @@ enum ctl_exit {
 	CTL_BAD_SYMBOL = 9,	/* unknown symbol */
 	CTL_NO_MODULES = 10,	/* kernel without loadable module support */
 	CTL_BUSY = 11,		/* unload: module in use; subs --delete: attached */
-	CTL_NO_RING = 12,	/* no such ring (or subscription) */
+	CTL_NO_RING = 12,	/* no such ring (or subscription, or record) */
 	CTL_EXISTS = 13,	/* create --exclusive: the ring exists */
 	CTL_LIMIT = 14,		/* a ring limit: max_total, max_user, max_rings */
 	CTL_DENIED = CTL_NOT_ROOT,	/* rings: mode bits or ownership refuse */
@@ -85,6 +86,8 @@ int cmd_status(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, ch
 int cmd_create(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
 int cmd_delete(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
 int cmd_subs(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
+int cmd_chown(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
+int cmd_chmod(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
 int cmd_write(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
 int check_name(const struct ctl_cmd *cmd, const char *what, const char *s, size_t max);
 int ring_operand(const struct ctl_cmd *cmd, int argc, char **argv, const char **name);

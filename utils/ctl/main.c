@@ -10,11 +10,13 @@
  *   shmring-ctl [-v] delete NAME...
  *   shmring-ctl [-j [-p]] list [--json]
  *   shmring-ctl [-j [-p]] stat NAME [--json]
- *   shmring-ctl [-j [-p]] subs NAME [--json | --delete SUB]
+ *   shmring-ctl [-j [-p]] subs NAME [--json | --delete SUB | --reset SUB --to POS]
+ *   shmring-ctl [-v] chown NAME USER[:GROUP]
+ *   shmring-ctl [-v] chmod NAME MODE
  *   shmring-ctl write NAME [-t TYPE] [-n] {DATA | - | --lines}
  *
  * Module management is module.c (libkmod), ring administration rings.c
- * (libshmring), the views of /proc/shmring views.c (see ctl.h). Every
+ * (libshmring), the views of the rings views.c (see ctl.h). Every
  * failure is turned into one readable sentence and its own exit status
  * (enum ctl_exit, documented in man/shmring-ctl.8). Subcommands are rows
  * of the command table below.
@@ -142,8 +144,9 @@ static const struct ctl_cmd ctl_commands[] = {
 	{
 		"list", cmd_list, "[--json]",
 		"List the rings of this IPC namespace",
-		"Columns: NAME SIZE POLICY RECORDS (held now) LOST READERS SUBS MODE OWNER,\n"
-		"from /proc/shmring.\n\n"
+		"Columns: NAME SIZE POLICY RECORDS (held now) LOST READERS SUBS MODE OWNER.\n"
+		"Only the rings you may read are listed (SHMRING_IOC_LIST; /proc/shmring\n"
+		"on kernels without it).\n\n"
 		"  -j, --json  print a JSON array, one ring object per line (as the\n"
 		"              global -j)\n"
 		"  -h, --help  show this help\n",
@@ -157,13 +160,43 @@ static const struct ctl_cmd ctl_commands[] = {
 		"  -h, --help  show this help\n",
 	},
 	{
-		"subs", cmd_subs, "NAME [--json | -d|--delete SUB]",
-		"List or delete the durable subscriptions of a ring",
-		"  -j, --json        print a JSON array instead of text (as the global -j)\n"
+		"subs", cmd_subs, "NAME [--json | -d|--delete SUB | -r|--reset SUB --to POS]",
+		"List, delete or move the durable subscriptions of a ring",
+		"  -j, --json        print a JSON array instead of text (as the global -j);\n"
+		"                    with --reset, a JSON object with the new position\n"
 		"  -d, --delete SUB  delete subscription SUB (not while a reader uses it;\n"
 		"                    needs its creator, the ring's owner or CAP_IPC_OWNER)\n"
+		"  -r, --reset SUB   move subscription SUB (which must exist, with no reader\n"
+		"                    attached) to --to POS; silent unless -v or --json\n"
+		"      --to POS      oldest (the oldest record held), end (after the newest:\n"
+		"                    only records written from now on), seq=N (the record\n"
+		"                    numbered N, still held), or time=WHEN (the first record\n"
+		"                    committed at or after WHEN: wall-clock time, ISO-8601\n"
+		"                    as shmring-dump prints it, e.g. 2026-12-01T12:00:00Z,\n"
+		"                    or nanoseconds since the epoch)\n"
 		"  -h, --help        show this help\n\n"
-		"Needs read or write permission on the ring.\n",
+		"Needs read or write permission on the ring; --reset also needs to be\n"
+		"allowed to attach SUB (its creator, a shared subscription, or\n"
+		"CAP_IPC_OWNER).\n",
+	},
+	{
+		"chown", cmd_chown, "NAME USER[:GROUP] | NAME :GROUP",
+		"Change the owner and/or group of a ring",
+		"USER and GROUP are names or numbers; USER: (with the colon) also sets the\n"
+		"group to USER's login group, :GROUP changes only the group.\n\n"
+		"  -h, --help  show this help\n\n"
+		"Needs the ring's owner or CAP_IPC_OWNER. The ring's memory stays charged\n"
+		"to the user who created it. Silent on success (-v says what changed).\n",
+	},
+	{
+		"chmod", cmd_chmod, "NAME MODE",
+		"Change the permission bits of a ring",
+		"MODE is octal, at most 0777 (no umask is applied). Read permission lets\n"
+		"a user attach readers and see the ring in list, stat and /proc/shmring;\n"
+		"write permission lets a user write records.\n\n"
+		"  -h, --help  show this help\n\n"
+		"Needs the ring's owner or CAP_IPC_OWNER. Silent on success (-v says what\n"
+		"changed).\n",
 	},
 	{
 		"write", cmd_write, "NAME [-t TYPE] [-n] {DATA | - | -l|--lines}",
@@ -187,15 +220,15 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: %s [-v] [-j [-p]] COMMAND [ARGS]...\n"
 		"       %s COMMAND --help\n\n"
 		"Load, unload and inspect the shmring kernel module; create, inspect,\n"
-		"write and delete its rings.\n\nCommands:\n",
+		"write, change and delete its rings.\n\nCommands:\n",
 		PROG, PROG);
 	for (size_t i = 0; i < NR_COMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", ctl_commands[i].name, ctl_commands[i].help);
 	fputs("\nOptions (before the command):\n"
 	      "  -v, --verbose  show what is inserted and libkmod's messages; what\n"
-	      "                 create and delete did\n"
-	      "  -j, --json     JSON output (status, list, stat, subs; the others print\n"
-	      "                 nothing to format and ignore it)\n"
+	      "                 create, delete, chown, chmod and subs --reset did\n"
+	      "  -j, --json     JSON output (status, list, stat, subs, subs --reset; the\n"
+	      "                 others print nothing to format and ignore it)\n"
 	      "  -p, --pretty   indented JSON, one member per line (implies -j)\n"
 	      "  -h, --help     show this help\n"
 	      "  -V, --version  show the version\n\n"

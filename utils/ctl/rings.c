@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * shmring-ctl: ring administration through libshmring (create, delete,
- * subs, write), ring names, and libshmring errors as sentences.
+ * chown, chmod, subs, write), ring names, and libshmring errors as
+ * sentences.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ctl.h"
+#include "../position.h"
 
 /* ---- rings: names and errors ---------------------------------------------------- */
 
@@ -333,6 +337,182 @@ int cmd_delete(const struct ctl_cmd *cmd, const struct ctl_opts *o,
 }
 
 
+/* ---- chown, chmod ------------------------------------------------------------------------- */
+
+/* Options: --help only; returns -1 after --help, else an exit status. */
+static int help_opt(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			cmd_usage(cmd, stdout);
+			return -1;
+		default:
+			return cmd_bad_usage(cmd);
+		}
+	}
+	return CTL_OK;
+}
+
+/* RING and one more operand, named what. */
+static int two_operands(const struct ctl_cmd *cmd, int argc, char **argv,
+			const char *what, const char **name, const char **arg)
+{
+	if (argc - optind < 2) {
+		err_msg("%s: missing %s", cmd->name, optind < argc ? what : "ring NAME");
+		return cmd_bad_usage(cmd);
+	}
+	if (argc - optind > 2) {
+		err_msg("%s: unexpected argument '%s'", cmd->name, argv[optind + 2]);
+		return cmd_bad_usage(cmd);
+	}
+	*name = argv[optind];
+	*arg = argv[optind + 1];
+	return check_name(cmd, "ring", *name, SHMRING_NAME_MAX);
+}
+
+/* All digits: a number below 2^32 - 1 ((uid_t)-1 means "keep"). */
+static bool id_number(const char *s, uint32_t *v)
+{
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return false;
+	return parse_u32(s, v) && *v != UINT32_MAX;
+}
+
+/*
+ * USER[:GROUP], :GROUP or USER: (the user's login group), names or
+ * numbers, as chown(1). (uid_t)-1/(gid_t)-1: not to change.
+ */
+static int parse_owner(const struct ctl_cmd *cmd, const char *spec, uid_t *uid, gid_t *gid)
+{
+	char user[256], *group;
+	const struct passwd *pw = NULL;
+	const struct group *gr;
+	uint32_t v;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (snprintf(user, sizeof(user), "%s", spec) >= (int)sizeof(user) || !*spec) {
+		err_msg("invalid owner '%s': USER[:GROUP] or :GROUP", spec);
+		return cmd_bad_usage(cmd);
+	}
+	group = strchr(user, ':');
+	if (group)
+		*group++ = '\0';
+	if (*user) {
+		pw = getpwnam(user);
+		if (pw) {
+			*uid = pw->pw_uid;
+		} else if (id_number(user, &v)) {
+			*uid = (uid_t)v;
+		} else {
+			err_msg("invalid user '%s': no such user name, nor a number", user);
+			return cmd_bad_usage(cmd);
+		}
+	}
+	if (group && *group) {
+		gr = getgrnam(group);
+		if (gr) {
+			*gid = gr->gr_gid;
+		} else if (id_number(group, &v)) {
+			*gid = (gid_t)v;
+		} else {
+			err_msg("invalid group '%s': no such group name, nor a number", group);
+			return cmd_bad_usage(cmd);
+		}
+	} else if (group && *user) {	/* USER: the login group */
+		if (!pw)
+			pw = getpwuid(*uid);
+		if (!pw) {
+			err_msg("invalid owner '%s': user %s has no login group (give "
+				"USER:GROUP)", spec, user);
+			return cmd_bad_usage(cmd);
+		}
+		*gid = pw->pw_gid;
+	} else if (group) {
+		err_msg("invalid owner '%s': USER[:GROUP] or :GROUP", spec);
+		return cmd_bad_usage(cmd);
+	}
+	return CTL_OK;
+}
+
+/* A SETATTR error: EINVAL is an id this user namespace does not map. */
+static int setattr_error(const char *name, int err, const char *what)
+{
+	if (err == -EINVAL) {
+		err_msg("%s: the kernel refused %s: %s (an id not mapped in this user "
+			"namespace?)", name, what, strerror(EINVAL));
+		return CTL_FAIL;
+	}
+	return ring_error(name, err);
+}
+
+int cmd_chown(const struct ctl_cmd *cmd, const struct ctl_opts *o,
+	      int argc, char **argv)
+{
+	const char *name, *spec;
+	char a[64], b[64];
+	uid_t uid;
+	gid_t gid;
+	int ret;
+
+	ret = help_opt(cmd, argc, argv);
+	if (ret)
+		return ret < 0 ? CTL_OK : ret;
+	ret = two_operands(cmd, argc, argv, "USER[:GROUP]", &name, &spec);
+	if (!ret)
+		ret = parse_owner(cmd, spec, &uid, &gid);
+	if (ret)
+		return ret;
+	ret = shmring_chown(name, uid, gid);
+	if (ret)
+		return setattr_error(name, ret, "the owner");
+	if (o->verbose) {
+		printf("changed %s:", name);
+		if (uid != (uid_t)-1)
+			printf(" owner %s (uid %u)", user_str(uid, a, sizeof(a)), (unsigned int)uid);
+		if (gid != (gid_t)-1)
+			printf("%s group %s (gid %u)", uid != (uid_t)-1 ? "," : "",
+			       group_str(gid, b, sizeof(b)), (unsigned int)gid);
+		putchar('\n');
+	}
+	return flush_stdout();
+}
+
+int cmd_chmod(const struct ctl_cmd *cmd, const struct ctl_opts *o,
+	      int argc, char **argv)
+{
+	const char *name, *spec;
+	uint64_t v;
+	char *end;
+	int ret;
+
+	ret = help_opt(cmd, argc, argv);
+	if (ret)
+		return ret < 0 ? CTL_OK : ret;
+	ret = two_operands(cmd, argc, argv, "MODE", &name, &spec);
+	if (ret)
+		return ret;
+	errno = 0;
+	v = strtoull(spec, &end, 8);
+	if (errno || !*spec || *end || v > 0777 || strspn(spec, "01234567") != strlen(spec)) {
+		err_msg("invalid mode '%s': octal permission bits, at most 0777", spec);
+		return cmd_bad_usage(cmd);
+	}
+	ret = shmring_chmod(name, (mode_t)v);
+	if (ret)
+		return setattr_error(name, ret, "the mode");
+	if (o->verbose)
+		printf("changed %s: mode %04" PRIo64 "\n", name, v);
+	return flush_stdout();
+}
+
 /* ---- subs --------------------------------------------------------------------------------- */
 
 /*
@@ -447,26 +627,137 @@ static int subs_list(const char *name, bool json, const struct ctl_opts *o)
 	return ret;
 }
 
+/* Whether subscription SUB exists: 0 yes, else an exit status (printed). */
+static int sub_exists(const char *name, const char *sub)
+{
+	struct shmring_sub_info subs[MAX_SUBS];
+	unsigned int total = 0;
+	struct shmring *r;
+	int n, ret = open_admin(name, &r);
+
+	if (ret)
+		return ring_error(name, ret);
+	n = shmring_sub_list(r, subs, MAX_SUBS, &total);
+	shmring_close(r);
+	if (n < 0)
+		return ring_error(name, n);
+	for (int i = 0; i < n; i++)
+		if (!strcmp(subs[i].name, sub))
+			return CTL_OK;
+	err_msg("%s: no subscription '%s' (`%s subs %s` lists them)", name, sub, PROG, name);
+	return CTL_NO_RING;
+}
+
+static int reset_seek_error(const char *name, const char *sub, const char *to,
+			    struct shmring *r, int err)
+{
+	struct shmring_info info;
+
+	if (err == -ENOENT && shmring_info(r, &info) == 0) {
+		err_msg("%s: cannot move '%s' to %s: the ring holds seq %" PRIu64 " to %"
+			PRIu64 " (%" PRIu64 " is the end)", name, sub, to,
+			(uint64_t)info.tail_seq, (uint64_t)info.head_seq - 1,
+			(uint64_t)info.head_seq);
+		return CTL_NO_RING;
+	}
+	if (err == -EINVAL || err == -ENOTTY) {
+		err_msg("%s: this kernel cannot move a subscription (no SHMRING_IOC_SEEK)", name);
+		return CTL_FAIL;
+	}
+	return ring_error(name, err);
+}
+
+/*
+ * Attach subscription SUB (which must exist: --reset never creates one),
+ * move it with shmring_seek() and detach: the position stays.
+ */
+static int subs_reset(const char *name, const char *sub, const char *to,
+		      const struct ring_pos *pos, bool json, const struct ctl_opts *o)
+{
+	struct shmring_info info;
+	struct shmring *r;
+	struct json j;
+	int ret = sub_exists(name, sub);
+
+	if (ret)
+		return ret;
+	ret = shmring_subscribe(name, sub, 0, &r);
+	switch (ret) {
+	case 0:
+		break;
+	case -EBUSY:
+		err_msg("%s: subscription '%s' is attached to a reader; stop the reader first",
+			name, sub);
+		return CTL_BUSY;
+	case -EACCES:
+		err_msg("%s: subscription '%s' belongs to another user and is not shared "
+			"(only its creator or CAP_IPC_OWNER may move it)", name, sub);
+		return CTL_DENIED;
+	default:
+		return ring_error(name, ret);
+	}
+	ret = ring_pos_seek(r, pos);
+	if (ret) {
+		ret = reset_seek_error(name, sub, to, r, ret);
+		shmring_close(r);
+		return ret;
+	}
+	ret = shmring_info(r, &info);
+	shmring_close(r);
+	if (ret)
+		return ring_error(name, ret);
+	if (json) {
+		ctl_json(&j, o);
+		json_obj_open(&j, JSON_FLOW);
+		json_kstr(&j, "ring", name);
+		json_kstr(&j, "name", sub);
+		json_ku64(&j, "pos", info.reader_pos);
+		json_ku64(&j, "seq", info.reader_seq);
+		json_ku64(&j, "lag_records", info.head_seq - info.reader_seq);
+		json_obj_close(&j);
+		return ctl_json_end(&j);
+	}
+	if (o->verbose)
+		printf("reset %s of %s: now at seq %" PRIu64 ", %" PRIu64 " records behind\n",
+		       sub, name, (uint64_t)info.reader_seq,
+		       (uint64_t)(info.head_seq - info.reader_seq));
+	return flush_stdout();
+}
+
 int cmd_subs(const struct ctl_cmd *cmd, const struct ctl_opts *o,
 	     int argc, char **argv)
 {
+	enum { OPT_TO = 256 };
 	static const struct option lopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "delete", required_argument, NULL, 'd' },
+		{ "reset", required_argument, NULL, 'r' },
+		{ "to", required_argument, NULL, OPT_TO },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *name, *del = NULL;
+	const char *name, *del = NULL, *reset = NULL, *to = NULL;
 	bool json = false;	/* --json here; the global -j is o->json */
+	struct ring_pos pos;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "jd:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jd:r:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
 			break;
 		case 'd':
 			del = optarg;
+			break;
+		case 'r':
+			reset = optarg;
+			break;
+		case OPT_TO:
+			to = optarg;
+			if (!ring_pos_parse(to, &pos)) {
+				err_msg("invalid position '%s': %s", to, RING_POS_FORMS);
+				return cmd_bad_usage(cmd);
+			}
 			break;
 		case 'h':
 			cmd_usage(cmd, stdout);
@@ -481,6 +772,18 @@ int cmd_subs(const struct ctl_cmd *cmd, const struct ctl_opts *o,
 	if (del && json) {
 		err_msg("subs: --delete and --json do not go together");
 		return cmd_bad_usage(cmd);
+	}
+	if (del && reset) {
+		err_msg("subs: --delete and --reset do not go together");
+		return cmd_bad_usage(cmd);
+	}
+	if (!reset != !to) {
+		err_msg("subs: --reset SUB needs --to POSITION, and --to goes with --reset");
+		return cmd_bad_usage(cmd);
+	}
+	if (reset) {
+		ret = check_name(cmd, "subscription", reset, SHMRING_SUB_NAME_MAX);
+		return ret ? ret : subs_reset(name, reset, to, &pos, json || o->json, o);
 	}
 	if (del) {	/* prints nothing: the global -j changes nothing */
 		ret = check_name(cmd, "subscription", del, SHMRING_SUB_NAME_MAX);

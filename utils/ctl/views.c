@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * shmring-ctl: views of the rings (list, stat), read from /proc/shmring:
- * there is no list ioctl, and reading it attaches no reader.
+ * shmring-ctl: views of the rings (list, stat). list asks the kernel
+ * (SHMRING_IOC_LIST through shmring_list()) and reads /proc/shmring only
+ * on a kernel without it; stat reads /proc/shmring, which also has the
+ * readers. Neither attaches a reader.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -295,6 +297,81 @@ static int list_json(const struct pview *v, const struct ctl_opts *o)
 	return ctl_json_end(&j);
 }
 
+/*
+ * The rings from SHMRING_IOC_LIST, in the layout /proc/shmring gives:
+ * 0 (view filled), 1 (the kernel has no SHMRING_FEAT_LIST: read
+ * /proc/shmring instead), or an exit status with the message printed.
+ */
+#define LIST_CHUNK	256
+
+static void entry_to_pring(const struct shmring_ring_entry *e, struct pring *r)
+{
+	memset(r, 0, sizeof(*r));
+	memcpy(r->name, e->name, sizeof(r->name) - 1);	/* names are < 64 bytes */
+	snprintf(r->policy, sizeof(r->policy), "%s",
+		 e->attr.policy == SHMRING_POLICY_LOSSLESS ? "lossless" : "overwrite");
+	r->size = e->attr.data_size;
+	r->max_record = e->attr.max_record;
+	r->flags = e->attr.flags;
+	r->mode = e->mode;
+	r->uid = e->uid;
+	r->gid = e->gid;
+	r->head_seq = e->head_seq;
+	r->tail_seq = e->tail_seq;
+	/* Sequence numbers start at 0 and have no gaps: head_seq of them were written. */
+	r->records = e->head_seq;
+	r->lost = e->records_lost;
+	r->readers = e->readers;
+	r->subs = e->subs;
+}
+
+static int ioc_load(struct pview *v)
+{
+	struct shmring_ring_entry *buf;
+	struct shmring_features f;
+	unsigned int total = 0, skip = 0;
+	int n, ret;
+
+	memset(v, 0, sizeof(*v));
+	ret = shmring_features(&f);
+	if (ret == -ENODEV)
+		return ring_error(NULL, ret);
+	if (ret || !(f.features & SHMRING_FEAT_LIST))
+		return 1;	/* no SHMRING_IOC_FEATURES (ENOTTY) or no LIST */
+	buf = calloc(LIST_CHUNK, sizeof(*buf));
+	if (!buf) {
+		err_msg("out of memory");
+		return CTL_FAIL;
+	}
+	do {
+		struct pring *rings;
+
+		n = shmring_list(buf, LIST_CHUNK, skip, &total);
+		if (n < 0) {
+			if (n == -ENODEV)
+				ret = ring_error(NULL, n);
+			else
+				err_msg("cannot list the rings: %s", shmring_strerror(n));
+			free(buf);
+			proc_free(v);
+			return n == -ENODEV ? ret : CTL_FAIL;
+		}
+		rings = realloc(v->rings, (v->n + (size_t)n + 1) * sizeof(*rings));
+		if (!rings) {
+			err_msg("out of memory");
+			free(buf);
+			proc_free(v);
+			return CTL_FAIL;
+		}
+		v->rings = rings;
+		for (int i = 0; i < n; i++)
+			entry_to_pring(&buf[i], &v->rings[v->n++]);
+		skip += (unsigned int)n;
+	} while (n > 0 && skip < total);
+	free(buf);
+	return CTL_OK;
+}
+
 int cmd_list(const struct ctl_cmd *cmd, const struct ctl_opts *o,
 	     int argc, char **argv)
 {
@@ -310,7 +387,9 @@ int cmd_list(const struct ctl_cmd *cmd, const struct ctl_opts *o,
 		err_msg("list takes no arguments");
 		return cmd_bad_usage(cmd);
 	}
-	ret = proc_load(&v);
+	ret = ioc_load(&v);
+	if (ret == 1)
+		ret = proc_load(&v);
 	if (ret)
 		return ret;
 	if (json) {
