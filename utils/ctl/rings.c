@@ -90,6 +90,10 @@ int ring_error(const char *name, int err)
 		err_msg("%s: %s: max_user is %s bytes", name, shmring_strerror(err),
 			param_or_unknown("max_user", a, sizeof(a)));
 		return CTL_LIMIT;
+	case -EUSERS:
+		err_msg("%s: %s: max_readers is %s", name, shmring_strerror(err),
+			param_or_unknown("max_readers", a, sizeof(a)));
+		return CTL_LIMIT;
 	case -ENOSPC:
 		err_msg("%s: %s: max_total is %s bytes, max_rings %s", name,
 			shmring_strerror(err), param_or_unknown("max_total", a, sizeof(a)),
