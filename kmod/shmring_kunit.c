@@ -872,6 +872,74 @@ static void shmring_test_batch(struct kunit *test, struct shmring_ring *ring,
 	shmring_wbatch_end(ring, &wb);
 }
 
+/* A tap never holds a lossless writer back; a normal reader does. */
+static void shmring_tap_never_holds_writers(struct kunit *test)
+{
+	const u64 fit = SZ_4K / 512;
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_LOSSLESS, 0);
+	struct shmring_test_reader *tap;
+	struct page *page;
+	u64 i;
+
+	tap = kunit_kzalloc(test, sizeof(*tap), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, tap);
+	page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	tap->ring = ring;
+	shmring_cursor_init(&tap->c, page_address(page), page);
+	tap->c.tap = true;
+	KUNIT_ASSERT_EQ(test, shmring_attach_cursor(ring, &tap->c, false), 0);
+	for (i = 0; i < 3 * fit; i++)
+		KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+				LEN_512);
+	KUNIT_EXPECT_EQ(test, ring->head_seq, 3 * fit);
+	KUNIT_EXPECT_EQ(test, ring->records_lost, 0);	/* taps are not counted */
+	KUNIT_EXPECT_TRUE(test, shmring_can_write(ring));
+	shmring_test_reader(test, ring, false);
+	for (i = 0; i < fit; i++)
+		shmring_test_write(test, ring, LEN_512, true);
+	KUNIT_EXPECT_EQ(test, shmring_test_write(test, ring, LEN_512, true), -EAGAIN);
+	shmring_detach_cursor(ring, &tap->c);
+	__free_page(page);
+}
+
+/* max_readers limits readers of users who do not own the ring, not its owner. */
+static void shmring_max_readers_spares_the_owner(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	u32 saved = shmring_limits.max_readers;
+	struct shmring_test_reader *r[4];
+	struct page *pages[4];
+	int i, ret[4];
+
+	shmring_limits.max_readers = 2;
+	for (i = 0; i < 4; i++) {
+		r[i] = kunit_kzalloc(test, sizeof(*r[i]), GFP_KERNEL);
+		pages[i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!r[i] || !pages[i])
+			break;
+		shmring_cursor_init(&r[i]->c, page_address(pages[i]), pages[i]);
+		r[i]->c.other = i < 3;	/* three others, then the owner */
+		ret[i] = shmring_attach_cursor(ring, &r[i]->c, false);
+	}
+	shmring_limits.max_readers = saved;
+	KUNIT_ASSERT_EQ(test, i, 4);
+	KUNIT_EXPECT_EQ(test, ret[0], 0);
+	KUNIT_EXPECT_EQ(test, ret[1], 0);
+	KUNIT_EXPECT_EQ(test, ret[2], -EUSERS);
+	KUNIT_EXPECT_EQ(test, ret[3], 0);
+	KUNIT_EXPECT_EQ(test, ring->nr_readers, 3);
+	KUNIT_EXPECT_EQ(test, ring->nr_readers_other, 2);
+	for (i = 0; i < 4; i++) {
+		if (!ret[i])
+			shmring_detach_cursor(ring, &r[i]->c);
+		__free_page(pages[i]);
+	}
+	KUNIT_EXPECT_EQ(test, ring->nr_readers_other, 0);
+}
+
 /*
  * Review bug 2: a reader waiting for a records watermark is woken by the
  * publish that crosses it, also when that publish adds many records.
@@ -1550,6 +1618,8 @@ static struct kunit_case shmring_ring_cases[] = {
 	KUNIT_CASE(shmring_lossless_waits_for_detached_sub),
 	KUNIT_CASE(shmring_sub_owner_and_slots),
 	KUNIT_CASE(shmring_batch_wakes_records_watermark),
+	KUNIT_CASE(shmring_tap_never_holds_writers),
+	KUNIT_CASE(shmring_max_readers_spares_the_owner),
 	KUNIT_CASE(shmring_big_batch_wakes_midway),
 	KUNIT_CASE(shmring_lossless_writer_wakes_after_read),
 	KUNIT_CASE(shmring_positions_wrap_at_2_64),

@@ -38,6 +38,7 @@ struct shmring_limits shmring_limits = {
 	.max_readers	= 256,
 	.max_user_readers = 1024,
 };
+EXPORT_SYMBOL_IF_KUNIT(shmring_limits);
 
 /* ---- module parameters ------------------------------------------------ */
 
