@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Issue 4's acceptance, as a new user would do it from the README: create a
 # ring, write from the shell and from the example program, tail it live
-# with shmring-dump -f, kill the writer, start it again, and see the tail
+# with shmring-dump -f --hold, kill the writer, start it again, and see the tail
 # continue with nothing lost.
 n=0
 fails=0
@@ -14,7 +14,9 @@ echo "1..8"
 out=/tmp/newuser.tail
 shmring-ctl delete newuser 2>/dev/null
 t "create a lossless ring from the shell" "shmring-ctl create newuser --size 64k --policy lossless"
-shmring-dump -f newuser >$out 2>/tmp/newuser.err &
+# -f alone is a tap, which never holds the writer back and may be lapped;
+# --hold makes the tail a reader the lossless ring waits for: nothing lost.
+shmring-dump -f --hold newuser >$out 2>/tmp/newuser.err &
 dump=$!
 sleep 1
 t "write a record from the shell" "shmring-ctl write newuser 'hello from the shell'"
