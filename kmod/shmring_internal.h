@@ -197,6 +197,7 @@ void shmring_cursor_init(struct shmring_cursor *c, struct shmring_reader *rp,
 			 struct page *page);
 void shmring_cursor_place(struct shmring_ring *ring, struct shmring_reader *rp,
 			  bool from_head);
+void shmring_cursor_link(struct shmring_ring *ring, struct shmring_cursor *c);
 int shmring_attach_cursor(struct shmring_ring *ring, struct shmring_cursor *c,
 			  bool from_head);
 void shmring_detach_cursor(struct shmring_ring *ring, struct shmring_cursor *c);

@@ -239,6 +239,15 @@ void shmring_cursor_init(struct shmring_cursor *c, struct shmring_reader *rp,
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_init);
 
+/* Put a placed cursor on the readers list. Under wlock and ring->lock. */
+void shmring_cursor_link(struct shmring_ring *ring, struct shmring_cursor *c)
+{
+	lockdep_assert_held(&ring->lock);
+	list_add_tail(&c->node, &ring->readers);
+	WRITE_ONCE(ring->nr_readers, ring->nr_readers + 1);
+	ring->nr_readers_other += c->other;
+}
+
 /*
  * Attach an ephemeral reader at the tail (or head). Readers of users who
  * neither own the ring nor are capable share max_readers (EUSERS), so
@@ -256,9 +265,7 @@ int shmring_attach_cursor(struct shmring_ring *ring, struct shmring_cursor *c,
 	ret = shmring_reader_slot(ring, c, READ_ONCE(shmring_limits.max_readers));
 	if (!ret) {
 		shmring_cursor_place(ring, c->rp, from_head);
-		list_add_tail(&c->node, &ring->readers);
-		WRITE_ONCE(ring->nr_readers, ring->nr_readers + 1);
-		ring->nr_readers_other += c->other;
+		shmring_cursor_link(ring, c);
 	}
 	spin_unlock(&ring->lock);
 	mutex_unlock(&ring->wlock);

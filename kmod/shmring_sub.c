@@ -169,9 +169,7 @@ int shmring_sub_attach(struct shmring_ring *ring, struct shmring_cursor *c,
 		c->rp = sub->rp;
 		c->page = sub->page;
 		c->sub = sub;
-		list_add_tail(&c->node, &ring->readers);
-		WRITE_ONCE(ring->nr_readers, ring->nr_readers + 1);
-		ring->nr_readers_other += c->other;
+		shmring_cursor_link(ring, c);
 	}
 	spin_unlock(&ring->lock);
 	mutex_unlock(&ring->wlock);
