@@ -5,6 +5,7 @@
  * MADV_DONTNEED does to a mapping. (Permissions of SETATTR/LIST from other
  * users and namespaces are in t_owner.)
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -331,6 +332,57 @@ static void test_madv_dontneed(void)
 	shmring_unlink("t_feat_madv");
 }
 
+static void *blocking_read(void *arg)
+{
+	char buf[256];
+
+	return (void *)(intptr_t)read(*(int *)arg, buf, sizeof(buf));
+}
+
+/*
+ * Review bug 14: a blocking read(2) no longer sleeps holding the file's
+ * read lock, so a nonblocking read of the same file returns at once
+ * (before: it waited for the blocked one).
+ */
+static void test_read_nowait_beside_blocked(void)
+{
+	struct shmring *w = create("t_feat_nowait", 4096, SHMRING_POLICY_OVERWRITE);
+	int fd = raw_open("t_feat_nowait", SHMRING_O_READ, 0, 0);
+	char buf[256];
+	uint64_t t0, took;
+	pthread_t th;
+	pid_t valve;
+	void *ret;
+	ssize_t n;
+
+	if (fd < 0)
+		bail_out("reader");
+	pthread_create(&th, NULL, blocking_read, &fd);
+	usleep(300000);		/* the thread now sleeps in read(2) */
+	valve = fork();
+	if (!valve) {	/* if the read below blocks (the bug), free it in 2 s */
+		sleep(2);
+		put(w, 43);
+		_exit(0);
+	}
+	/* The sleeping read(2) decided it blocks when it started. */
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	t0 = now_mono_ns();
+	n = read(fd, buf, sizeof(buf));
+	took = now_mono_ns() - t0;
+	is_int(n < 0 ? -errno : n, -EAGAIN,
+	       "an O_NONBLOCK read beside a blocked read(2) of the same file -> EAGAIN");
+	ok(took < 500000000ULL, "and it returns at once (%.1f ms)", took / 1e6);
+	put(w, 42);
+	pthread_join(th, &ret);
+	is_int((intptr_t)ret, sizeof(struct shmring_rec) + 8,
+	       "the blocked read(2) gets the record written next");
+	waitpid(valve, NULL, 0);
+	close(fd);
+	shmring_close(w);
+	shmring_unlink("t_feat_nowait");
+}
+
 static void test_features(void)
 {
 	struct shmring_features f;
@@ -353,5 +405,6 @@ int main(void)
 	test_read_commit();
 	test_chown_list();
 	test_madv_dontneed();
+	test_read_nowait_beside_blocked();
 	return done_testing();
 }
