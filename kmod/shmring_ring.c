@@ -458,6 +458,17 @@ static void shmring_announce(struct shmring_ring *ring, int blocked, bool poll,
 			     u64 pos)
 {
 	spin_lock(&ring->lock);
+	/*
+	 * A poller (or EAGAIN) already announced, not kicked since, and no
+	 * further need: readers will kick at want_pos as announced. Saying
+	 * it again would only change wait_gen and make every reader kick,
+	 * a system call per record under a writer that spins on EAGAIN.
+	 */
+	if (!blocked && poll && ring->poll_waiting && ring->want_set &&
+	    !pos_before(pos, ring->want_pos)) {
+		spin_unlock(&ring->lock);
+		return;
+	}
 	ring->nr_blocked += blocked;
 	if (poll)
 		ring->poll_waiting = true;
