@@ -71,6 +71,7 @@ struct shmring_cursor {
 	bool manual;
 	u64 rpos;
 	u64 rseq;
+	u64 rraw;			/* rp->pos when the read-ahead began */
 	u64 rrecs;
 	u64 rlost;
 };
@@ -168,6 +169,22 @@ int shmring_attr_check(struct shmring_attr *attr,
 bool shmring_name_valid(const char *name, size_t max);
 u64 shmring_clamp_pos(u64 pos, u64 tail, u64 head);
 
+/*
+ * Did the cursor move that txn_* describe commit (struct shmring_reader)?
+ * A lapped pos no longer names it; lap_from, where the lap found the
+ * cursor, does.
+ */
+static inline bool shmring_txn_committed(const struct shmring_reader *rp)
+{
+	u64 pos = smp_load_acquire(&rp->pos);
+
+	if (pos & SHMRING_POS_LAPPED)
+		return READ_ONCE(rp->txn_pos) == READ_ONCE(rp->lap_from);
+	return READ_ONCE(rp->txn_pos) == pos;
+}
+u64 shmring_cursor_lap(struct shmring_reader *rp, u64 old_tail, u64 tail,
+		       u64 head);
+
 /* Ring core (shmring_ring.c). */
 struct shmring_ring *shmring_ring_alloc(const struct shmring_attr *attr,
 					const char *name);
@@ -226,6 +243,7 @@ u32 shmring_sub_list(struct shmring_ring *ring, struct shmring_sub_info *infos,
 		     u32 nr, u32 *total);
 void shmring_sub_free_all(struct shmring_ring *ring);
 u64 shmring_sub_min_pos(struct shmring_ring *ring, u64 tail, u64 head, u64 min);
+u64 shmring_sub_lap(struct shmring_ring *ring, u64 old_tail, u64 tail, u64 min);
 void shmring_sub_for_each(struct shmring_ring *ring,
 			  void (*fn)(struct shmring_sub *sub, void *arg),
 			  void *arg);

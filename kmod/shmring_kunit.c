@@ -667,8 +667,11 @@ static void shmring_overwrite_counts_lost_records(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head_seq), ring->head_seq);
 	KUNIT_EXPECT_EQ(test, ring->writer_waits, 0);
 
-	/* The cursor was left behind; what it can read starts at the tail. */
-	KUNIT_EXPECT_EQ(test, rp->pos, 0);
+	/*
+	 * The cursor was left behind: the writer swapped it to the tail
+	 * (marked lapped), its seq untouched; it reads from there.
+	 */
+	KUNIT_EXPECT_EQ(test, rp->pos, ring->tail | SHMRING_POS_LAPPED);
 	KUNIT_EXPECT_EQ(test, rp->seq, 0);
 	KUNIT_EXPECT_EQ(test, shmring_cursor_pending(ring, rp, &recs), SZ_4K);
 	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), SZ_4K);
@@ -694,6 +697,36 @@ static void shmring_overwrite_counts_lost_records(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, rp->records_lost, n - fit + 2);
 	KUNIT_EXPECT_EQ(test, rp->records_read, 2 * fit);
 	KUNIT_EXPECT_EQ(test, rp->seq, n + 10);
+}
+
+/*
+ * shmring_cursor_lap(): a cursor the tail passes is swapped to the new
+ * tail with SHMRING_POS_LAPPED and its losses start where it was; one not
+ * passed is left alone; a scribbled one is clamped.
+ */
+static void shmring_lap_swaps_passed_cursors(struct kunit *test)
+{
+	struct shmring_reader *rp = kunit_kzalloc(test, sizeof(*rp), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, rp);
+	rp->pos = 128;
+	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 64, 256, 1024), 128);
+	KUNIT_EXPECT_EQ(test, rp->pos, 256 | SHMRING_POS_LAPPED);
+	/* Lapped again before it read anything: from the last lap. */
+	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 256, 512, 1024), 256);
+	KUNIT_EXPECT_EQ(test, rp->pos, 512 | SHMRING_POS_LAPPED);
+	/* At the new tail: not passed, left alone. */
+	rp->pos = 600;
+	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 512, 600, 1024), 600);
+	KUNIT_EXPECT_EQ(test, rp->pos, 600);
+	/* Scribbled below the old tail: all of the reclaim is its loss. */
+	rp->pos = 8;
+	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 600, 704, 1024), 600);
+	KUNIT_EXPECT_EQ(test, rp->pos, 704 | SHMRING_POS_LAPPED);
+	/* Scribbled past head: clamped to head, not passed. */
+	rp->pos = 1024 + SZ_1M;
+	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 704, 800, 1024), 1024);
+	KUNIT_EXPECT_EQ(test, rp->pos, 1024 + SZ_1M);
 }
 
 /* With nobody reading, overwriting old records loses nothing. */
@@ -1608,6 +1641,7 @@ static struct kunit_case shmring_ring_cases[] = {
 	KUNIT_CASE(shmring_wrap_at_every_offset),
 	KUNIT_CASE(shmring_csum_is_crc32c_of_payload),
 	KUNIT_CASE(shmring_overwrite_counts_lost_records),
+	KUNIT_CASE(shmring_lap_swaps_passed_cursors),
 	KUNIT_CASE(shmring_overwrite_without_reader_loses_nothing),
 	KUNIT_CASE(shmring_cursor_start_from_head),
 	KUNIT_CASE(shmring_lossless_nonblock_write_gets_eagain),

@@ -365,7 +365,7 @@ static long shmring_ioc_info(struct file *file, struct shmring_ring *ring,
 	in->records_lost = READ_ONCE(ring->records_lost);
 	in->writer_waits = READ_ONCE(ring->writer_waits);
 	if (sf->oflags & SHMRING_O_READ) {
-		in->reader_pos = READ_ONCE(sf->cursor.rp->pos);
+		in->reader_pos = READ_ONCE(sf->cursor.rp->pos) & ~SHMRING_POS_LAPPED;
 		in->reader_seq = READ_ONCE(sf->cursor.rp->seq);
 		in->map_reader_off = 0;
 	}
@@ -609,7 +609,7 @@ static long shmring_ioc_seek(struct file *file, struct shmring_ring *ring,
 	ret = shmring_cursor_seek(ring, &sf->cursor, sk->whence, sk->val);
 	if (ret)
 		return ret;
-	sk->pos = READ_ONCE(sf->cursor.rp->pos);
+	sk->pos = READ_ONCE(sf->cursor.rp->pos) & ~SHMRING_POS_LAPPED;
 	sk->seq = READ_ONCE(sf->cursor.rp->seq);
 	return 0;
 }
@@ -868,6 +868,8 @@ struct shmring_snap {
 	struct seq_file *m;
 	u64 head;
 	u64 head_seq;
+	u64 tail;
+	u64 tail_seq;
 	bool show_pid;
 };
 
@@ -880,12 +882,31 @@ static void shmring_show_cursor(struct seq_file *m, const struct shmring_snap *s
 				const char *what, const char *name, pid_t pid,
 				struct shmring_reader *rp)
 {
-	u64 pos = READ_ONCE(rp->pos), seq = READ_ONCE(rp->seq);
+	u64 raw = READ_ONCE(rp->pos), seq = READ_ONCE(rp->seq);
+	u64 pos = raw & ~SHMRING_POS_LAPPED, lost = READ_ONCE(rp->records_lost);
+	u64 read = READ_ONCE(rp->records_read);
 
+	/* A commit a killed reader did not finish: as recovery will see it. */
+	if (shmring_txn_committed(rp)) {
+		seq = READ_ONCE(rp->txn_seq);
+		read = READ_ONCE(rp->txn_read);
+		lost = READ_ONCE(rp->txn_lost);
+	}
+
+	/*
+	 * Lapped (by the swap to the tail, shmring_cursor_lap()) and not
+	 * read since: the reader counts the gap with its next commit; show
+	 * it already, so the lines add up to the ring's count.
+	 */
+	if ((raw & SHMRING_POS_LAPPED) && pos == sn->tail &&
+	    (s64)(sn->tail_seq - seq) > 0) {
+		lost += sn->tail_seq - seq;
+		seq = sn->tail_seq;
+	}
 	seq_printf(m, "  %s %s pid=%d pos=%llu seq=%llu lag_bytes=%llu lag_records=%llu read=%llu lost=%llu last_read_ns=%llu\n",
 		   what, name, sn->show_pid ? pid : 0, pos, seq,
 		   pos_lag(pos, sn->head), pos_lag(seq, sn->head_seq),
-		   READ_ONCE(rp->records_read), READ_ONCE(rp->records_lost),
+		   read, lost,
 		   READ_ONCE(rp->last_read_ns));
 }
 
@@ -927,6 +948,9 @@ static void shmring_show_ring(struct seq_file *m, struct shmring_ring *ring)
 		   READ_ONCE(ring->hdr->last_write_ns), READ_ONCE(ring->nr_readers),
 		   READ_ONCE(ring->nr_subs));
 	spin_lock(&ring->lock);
+	/* Laps happen under ring->lock, after the tail is chosen. */
+	sn.tail = READ_ONCE(ring->tail);
+	sn.tail_seq = READ_ONCE(ring->tail_seq);
 	list_for_each_entry(c, &ring->readers, node)
 		shmring_show_cursor(m, &sn, "reader", c->sub ? c->sub->name : "-",
 				    c->pid, c->rp);
@@ -1024,6 +1048,7 @@ static void shmring_abi_checks(void)
 	BUILD_BUG_ON(offsetof(struct shmring_reader, seq) != 8);
 	BUILD_BUG_ON(offsetof(struct shmring_reader, records_lost) != 32);
 	BUILD_BUG_ON(offsetof(struct shmring_reader, txn_pos) != 40);
+	BUILD_BUG_ON(offsetof(struct shmring_reader, lap_from) != 72);
 	BUILD_BUG_ON(offsetof(struct shmring_reader, txn_seq) != 48);
 	BUILD_BUG_ON(offsetof(struct shmring_reader, txn_read) != 56);
 	BUILD_BUG_ON(offsetof(struct shmring_reader, txn_lost) != 64);

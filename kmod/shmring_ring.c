@@ -95,9 +95,13 @@ bool shmring_name_valid(const char *name, size_t max)
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_name_valid);
 
-/* Clamp a position a reader gave us into [tail, head]. */
+/*
+ * Clamp a position a reader gave us into [tail, head], without the
+ * SHMRING_POS_LAPPED bit the kernel may have set in it.
+ */
 u64 shmring_clamp_pos(u64 pos, u64 tail, u64 head)
 {
+	pos &= ~SHMRING_POS_LAPPED;
 	if (pos_before(pos, tail))
 		return tail;
 	if (pos_before(head, pos))
@@ -294,31 +298,104 @@ EXPORT_SYMBOL_IF_KUNIT(shmring_detach_cursor);
  * durable subscriptions), clamped to [tail, head]; head when none.
  */
 static u64 shmring_min_cursor_locked(struct shmring_ring *ring, u64 tail,
-				     u64 head)
+				     u64 head, u64 *min_all)
 {
 	struct shmring_cursor *c;
-	u64 min = head, pos;
+	u64 min = head, all = head, pos;
 
 	lockdep_assert_held(&ring->lock);
 	list_for_each_entry(c, &ring->readers, node) {
-		if (c->tap)
-			continue;	/* taps are lapped, never waited for */
 		/* [W3] pairs with [R3]: the reader is done with bytes < pos. */
 		pos = shmring_clamp_pos(smp_load_acquire(&c->rp->pos), tail, head);
+		if (pos_before(pos, all))
+			all = pos;
+		if (c->tap)
+			continue;	/* taps are lapped, never waited for */
 		if (pos_before(pos, min))
 			min = pos;
 	}
-	return shmring_sub_min_pos(ring, tail, head, min);
+	min = shmring_sub_min_pos(ring, tail, head, min);
+	if (min_all)
+		*min_all = pos_before(min, all) ? min : all;
+	return min;
 }
 
-static u64 shmring_min_cursor(struct shmring_ring *ring, u64 tail, u64 head)
+static u64 shmring_min_cursor(struct shmring_ring *ring, u64 tail, u64 head,
+			      u64 *min_all)
 {
 	u64 min;
 
 	spin_lock(&ring->lock);
-	min = shmring_min_cursor_locked(ring, tail, head);
+	min = shmring_min_cursor_locked(ring, tail, head, min_all);
 	spin_unlock(&ring->lock);
 	return min;
+}
+
+/*
+ * [W6] Move a cursor the new @tail passes to it: a compare-and-swap that
+ * the reader's own commit (a compare-and-swap too, [R6]) wins or loses,
+ * so each record is decided once, by one of the two: read, or lost. The
+ * reader finds SHMRING_POS_LAPPED in pos, counts the gap by sequence
+ * numbers, and its next commit clears the bit. Returns where the cursor
+ * was (clamped to [@old_tail, @head]): its losses start there.
+ *
+ * The page is the reader's: an honest reader only moves forward, so each
+ * failed swap sees a higher position and the loop ends within the
+ * records being reclaimed. A position that does not move forward is
+ * scribbled on, and is simply overwritten.
+ */
+u64 shmring_cursor_lap(struct shmring_reader *rp, u64 old_tail, u64 tail,
+		       u64 head)
+{
+	u64 raw = READ_ONCE(rp->pos), pos, seen, prev = 0;
+	bool retry = false;
+
+	for (;;) {
+		pos = shmring_clamp_pos(raw, old_tail, head);
+		if (!pos_before(pos, tail))
+			return pos;		/* not passed */
+		if (retry && !pos_before(prev, pos)) {
+			WRITE_ONCE(rp->lap_from, SHMRING_TXN_NONE);
+			WRITE_ONCE(rp->pos, tail | SHMRING_POS_LAPPED);
+			return old_tail;	/* scribbled: count it all */
+		}
+		/*
+		 * Where the reader had committed to, for recovery of a
+		 * reader killed after its commit (see struct shmring_reader);
+		 * before the swap, which orders it for whoever sees the bit.
+		 */
+		if (!(raw & SHMRING_POS_LAPPED))
+			WRITE_ONCE(rp->lap_from, raw);
+		/* Full barrier: [W6] before the tail store ([W2]). */
+		seen = cmpxchg(&rp->pos, raw, tail | SHMRING_POS_LAPPED);
+		if (seen == raw)
+			return pos;
+		prev = pos;
+		raw = seen;
+		retry = true;
+	}
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_lap);
+
+/*
+ * Lap every cursor (readers, taps, detached subscriptions) that the tail
+ * moving from @old_tail to @tail passes. Returns the lowest position a
+ * cursor other than a tap had among them (@tail if none was passed): the
+ * ring's losses are the records from there to @tail.
+ */
+static u64 shmring_lap_cursors_locked(struct shmring_ring *ring, u64 old_tail,
+				      u64 tail)
+{
+	struct shmring_cursor *c;
+	u64 min = tail, pos;
+
+	lockdep_assert_held(&ring->lock);
+	list_for_each_entry(c, &ring->readers, node) {
+		pos = shmring_cursor_lap(c->rp, old_tail, tail, ring->head);
+		if (!c->tap && pos_before(pos, min))
+			min = pos;
+	}
+	return shmring_sub_lap(ring, old_tail, tail, min);
 }
 
 static u32 shmring_len_at(struct shmring_ring *ring, u64 pos)
@@ -354,19 +431,15 @@ static u64 shmring_count_unread(struct shmring_ring *ring, u64 from, u64 to,
 static int shmring_make_room(struct shmring_ring *ring, u64 total)
 {
 	u64 old_tail = ring->tail, tail = old_tail, tail_seq = ring->tail_seq;
-	u64 min, limit;
-	bool lost = false;
+	u64 min, min_all, limit;
 
 	if (ring->head - tail + total <= ring->data_size)
 		return 0;
-	min = shmring_min_cursor(ring, tail, ring->head);
+	min = shmring_min_cursor(ring, tail, ring->head, &min_all);
 	limit = ring->policy == SHMRING_POLICY_LOSSLESS ? min : ring->head;
 	while (ring->head - tail + total > ring->data_size) {
 		if (!pos_before(tail, limit))
 			return -EAGAIN;
-		/* A record at or past the slowest cursor may be lost. */
-		if (!pos_before(tail, min))
-			lost = true;
 		tail += shmring_rec_total(shmring_len_at(ring, tail));
 		tail_seq++;
 	}
@@ -382,7 +455,11 @@ static int shmring_make_room(struct shmring_ring *ring, u64 total)
 	}
 	WRITE_ONCE(ring->tail, tail);
 	WRITE_ONCE(ring->tail_seq, tail_seq);
-	if (!lost) {
+	/*
+	 * Cursors only move forward, and new ones attach under wlock: if
+	 * none was before the new tail when we looked, none is now.
+	 */
+	if (!pos_before(min_all, tail)) {
 		WRITE_ONCE(ring->hdr->tail_seq, tail_seq);
 		WRITE_ONCE(ring->hdr->tail, tail);
 		/* [W2] the new tail is visible before the bytes we overwrite. */
@@ -390,21 +467,21 @@ static int shmring_make_room(struct shmring_ring *ring, u64 total)
 		return 0;
 	}
 	/*
-	 * Count what was lost only once the tail is published: a reader
-	 * that committed past a record before it saw the new tail is not
-	 * counted. The cursors are read right after the store, under the
-	 * lock taken before it, so the window between the two is a barrier
-	 * wide. [W6] pairs with [R3]; the full barrier also orders [W2].
+	 * Some cursor is passed: move each to the new tail ([W6], a swap
+	 * its reader's commit wins or loses) before the tail is published,
+	 * so a reader that sees the new tail ([R2]) also sees its cursor
+	 * moved, and what was lost is what the swaps took.
 	 */
 	spin_lock(&ring->lock);
+	min = shmring_lap_cursors_locked(ring, old_tail, tail);
 	WRITE_ONCE(ring->hdr->tail_seq, tail_seq);
 	WRITE_ONCE(ring->hdr->tail, tail);
-	/* [W6] pairs with [R3]; also [W2] before we overwrite. */
-	smp_mb();
-	min = shmring_min_cursor_locked(ring, old_tail, ring->head);
+	/* [W2] the new tail is visible before the bytes we overwrite. */
+	smp_wmb();
 	spin_unlock(&ring->lock);
-	WRITE_ONCE(ring->records_lost, ring->records_lost +
-		   shmring_count_unread(ring, old_tail, tail, min));
+	if (pos_before(min, tail))
+		WRITE_ONCE(ring->records_lost, ring->records_lost +
+			   shmring_count_unread(ring, old_tail, tail, min));
 	return 0;
 }
 
@@ -419,7 +496,7 @@ bool shmring_can_write(struct shmring_ring *ring)
 		return false;
 	if (ring->policy == SHMRING_POLICY_OVERWRITE)
 		return true;
-	min = shmring_min_cursor(ring, tail, head);
+	min = shmring_min_cursor(ring, tail, head, NULL);
 	return head - min + total <= ring->data_size;
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_can_write);
@@ -429,7 +506,7 @@ static bool shmring_room_for(struct shmring_ring *ring, u64 total)
 	u64 head = READ_ONCE(ring->head), tail = READ_ONCE(ring->tail);
 
 	return READ_ONCE(ring->unlinked) ||
-	       head - shmring_min_cursor(ring, tail, head) + total <=
+	       head - shmring_min_cursor(ring, tail, head, NULL) + total <=
 	       ring->data_size;
 }
 
@@ -589,7 +666,8 @@ static u64 shmring_pending_at(struct shmring_ring *ring, u64 raw, u64 seq,
 
 	if (!recs)
 		return head - pos;
-	if (pos_before(raw, tail) || pos_before(seq, tail_seq))
+	if ((raw & SHMRING_POS_LAPPED) || pos_before(raw, tail) ||
+	    pos_before(seq, tail_seq))
 		seq = tail_seq;	/* lapped: what was lost is not pending */
 	*recs = pos != head && pos_before(seq, head_seq) ? head_seq - seq : 0;
 	return head - pos;
@@ -610,7 +688,7 @@ static void shmring_cursor_at(const struct shmring_cursor *c, u64 *pos, u64 *seq
 		*pos = READ_ONCE(c->rpos);
 		*seq = READ_ONCE(c->rseq);
 	} else {
-		*pos = READ_ONCE(c->rp->pos);
+		*pos = READ_ONCE(c->rp->pos) & ~SHMRING_POS_LAPPED;
 		*seq = READ_ONCE(c->rp->seq);
 	}
 }
@@ -928,12 +1006,36 @@ EXPORT_SYMBOL_IF_KUNIT(shmring_ring_write);
 
 /* Consumer-side bookkeeping shared by read(2). */
 struct shmring_rstate {
+	struct shmring_reader *rp;	/* commit each record here; NULL: read ahead */
+	u64 raw;			/* rp->pos as last loaded or swapped */
 	u64 pos;
 	u64 seq;
 	u64 lost;
 	u64 recs;
 	size_t done;
 };
+
+/*
+ * [R6] pairs with [W6]: commit one record read(2) copied, by a swap from
+ * the position we last saw. It fails if a writer lapped the cursor: the
+ * record was lost (the writer counted it), and we carry on from where
+ * the writer moved us; the gap shows in seq. Also [R3]: the copy is done
+ * before pos moves (cmpxchg is a full barrier).
+ */
+static bool shmring_rstate_commit(struct shmring_rstate *st, u64 next)
+{
+	u64 seen = cmpxchg(&st->rp->pos, st->raw, next);
+
+	if (seen == st->raw) {
+		st->raw = next;
+		return true;
+	}
+	st->raw = seen;
+	st->pos = seen & ~SHMRING_POS_LAPPED;
+	if (!(seen & SHMRING_POS_LAPPED))
+		st->seq = READ_ONCE(st->rp->seq);	/* moved by a seek */
+	return false;
+}
 
 /*
  * Copy whole records at the cursor into @to. Returns 0 when it stopped
@@ -950,7 +1052,15 @@ static int shmring_copy_records(struct shmring_ring *ring,
 	while (st->pos != head) {
 		tail = READ_ONCE(ring->hdr->tail);
 		if (pos_before(st->pos, tail)) {
-			st->pos = tail;	/* lapped: the gap shows in seq */
+			/* Lapped. [R6]: the writer moved the page before tail. */
+			smp_rmb();
+			if (st->rp && READ_ONCE(st->rp->pos) != st->raw) {
+				st->raw = READ_ONCE(st->rp->pos);
+				st->pos = st->raw & ~SHMRING_POS_LAPPED;
+				if (!pos_before(st->pos, tail))
+					continue;
+			}
+			st->pos = tail;	/* the gap shows in seq */
 			continue;
 		}
 		if (pos_before(head, st->pos)) {
@@ -981,6 +1091,10 @@ static int shmring_copy_records(struct shmring_ring *ring,
 			iov_iter_revert(to, total);
 			continue;
 		}
+		if (st->rp && !shmring_rstate_commit(st, st->pos + total)) {
+			iov_iter_revert(to, total);
+			continue;
+		}
 		if (pos_before(st->seq, rec.seq))
 			st->lost += rec.seq - st->seq;
 		st->seq = rec.seq + 1;
@@ -991,22 +1105,34 @@ static int shmring_copy_records(struct shmring_ring *ring,
 	return 0;
 }
 
+/*
+ * After read(2) swapped pos over what it copied (shmring_rstate_commit()):
+ * the rest of the cursor. txn_pos was voided before the first swap.
+ */
 static void shmring_store_cursor(struct shmring_ring *ring,
 				 struct shmring_reader *rp,
 				 const struct shmring_rstate *st)
 {
-	/* No half-done cursor move of a killed reader applies after ours. */
-	WRITE_ONCE(rp->txn_pos, SHMRING_TXN_NONE);
 	WRITE_ONCE(rp->records_read, rp->records_read + st->recs);
 	WRITE_ONCE(rp->records_lost, rp->records_lost + st->lost);
 	WRITE_ONCE(rp->last_read_ns, ktime_get_real_ns());
 	WRITE_ONCE(rp->seq, st->seq);
-	/* [R3] pairs with [W3]: we are done with the bytes before pos. */
-	smp_store_release(&rp->pos, st->pos);
-	/* [R4] pairs with [W4]: publish pos before looking for writers. */
+	/* [R4] pairs with [W4]: pos is published before we look for writers. */
 	smp_mb();
 	if (READ_ONCE(ring->hdr->writers_waiting))
 		shmring_wake_writers(ring);
+}
+
+/* Start reading at the page's cursor, committing as we go. */
+static void shmring_rstate_load(struct shmring_rstate *st,
+				struct shmring_reader *rp)
+{
+	/* No half-done cursor move of a killed reader applies after ours. */
+	WRITE_ONCE(rp->txn_pos, SHMRING_TXN_NONE);
+	st->rp = rp;
+	st->raw = smp_load_acquire(&rp->pos);
+	st->pos = st->raw & ~SHMRING_POS_LAPPED;
+	st->seq = READ_ONCE(rp->seq);
 }
 
 /*
@@ -1067,6 +1193,7 @@ int shmring_cursor_seek(struct shmring_ring *ring, struct shmring_cursor *c,
 		/* [R3] pairs with [W3]. */
 		smp_store_release(&rp->pos, pos);
 		/* A seek commits: read-ahead starts over from there. */
+		c->rraw = pos;
 		WRITE_ONCE(c->rpos, pos);
 		WRITE_ONCE(c->rseq, seq);
 		c->rrecs = 0;
@@ -1091,7 +1218,8 @@ int shmring_cursor_set_manual(struct shmring_cursor *c, bool on)
 	if (mutex_lock_interruptible(&c->read_lock))
 		return -ERESTARTSYS;
 	if (on && !c->manual) {
-		c->rpos = READ_ONCE(c->rp->pos);
+		c->rraw = smp_load_acquire(&c->rp->pos);
+		c->rpos = c->rraw & ~SHMRING_POS_LAPPED;
 		c->rseq = READ_ONCE(c->rp->seq);
 		c->rrecs = 0;
 		c->rlost = 0;
@@ -1101,7 +1229,13 @@ int shmring_cursor_set_manual(struct shmring_cursor *c, bool on)
 	return 0;
 }
 
-/* SHMRING_IOC_COMMIT: the position moves over what read(2) returned. */
+/*
+ * SHMRING_IOC_COMMIT: the position moves over what read(2) returned, by
+ * a swap from where the read-ahead began ([R6]). If a writer lapped the
+ * cursor meanwhile, what was read ahead and not committed is lost (the
+ * writer counted it): -ESTALE, and reading goes on from the lapped
+ * position; records after it are returned again.
+ */
 int shmring_cursor_commit(struct shmring_ring *ring, struct shmring_cursor *c)
 {
 	struct shmring_rstate st = {};
@@ -1111,12 +1245,22 @@ int shmring_cursor_commit(struct shmring_ring *ring, struct shmring_cursor *c)
 		return -ERESTARTSYS;
 	if (!c->manual) {
 		ret = -EINVAL;
-	} else if (c->rpos != READ_ONCE(c->rp->pos) || c->rrecs) {
-		st.pos = c->rpos;
-		st.seq = c->rseq;
-		st.recs = c->rrecs;
-		st.lost = c->rlost;
-		shmring_store_cursor(ring, c->rp, &st);
+	} else if (c->rpos != c->rraw || c->rrecs) {
+		WRITE_ONCE(c->rp->txn_pos, SHMRING_TXN_NONE);
+		st.rp = c->rp;
+		st.raw = c->rraw;
+		if (shmring_rstate_commit(&st, c->rpos)) {
+			st.pos = c->rpos;
+			st.seq = c->rseq;
+			st.recs = c->rrecs;
+			st.lost = c->rlost;
+			shmring_store_cursor(ring, c->rp, &st);
+		} else {
+			ret = -ESTALE;
+			WRITE_ONCE(c->rpos, st.pos);
+			WRITE_ONCE(c->rseq, READ_ONCE(c->rp->seq));
+		}
+		c->rraw = st.raw;
 		c->rrecs = 0;
 		c->rlost = 0;
 	}
@@ -1171,11 +1315,13 @@ ssize_t shmring_ring_read(struct shmring_ring *ring, struct shmring_cursor *c,
 			st.recs = 0;
 			st.lost = 0;
 		} else {
-			st.pos = READ_ONCE(c->rp->pos);
-			st.seq = READ_ONCE(c->rp->seq);
+			shmring_rstate_load(&st, c->rp);
 			ret = shmring_copy_records(ring, to, &st);
-			if (st.recs || st.pos != READ_ONCE(c->rp->pos))
+			if (st.recs)
 				shmring_store_cursor(ring, c->rp, &st);
+			st.rp = NULL;
+			st.recs = 0;
+			st.lost = 0;
 		}
 		mutex_unlock(&c->read_lock);
 		if (ret || st.done)

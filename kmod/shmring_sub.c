@@ -96,7 +96,7 @@ static int shmring_sub_may_create(struct shmring_ring *ring,
  */
 static void shmring_sub_recover(struct shmring_reader *rp)
 {
-	if (READ_ONCE(rp->txn_pos) != READ_ONCE(rp->pos))
+	if (!shmring_txn_committed(rp))
 		return;
 	WRITE_ONCE(rp->seq, READ_ONCE(rp->txn_seq));
 	WRITE_ONCE(rp->records_read, READ_ONCE(rp->txn_read));
@@ -232,6 +232,27 @@ u64 shmring_sub_min_pos(struct shmring_ring *ring, u64 tail, u64 head, u64 min)
 	return min;
 }
 
+/*
+ * The tail moves from @old_tail to @tail: lap the detached subscriptions
+ * it passes (shmring_cursor_lap()). Returns the lowest of @min and where
+ * those were. Under ring->lock.
+ */
+u64 shmring_sub_lap(struct shmring_ring *ring, u64 old_tail, u64 tail, u64 min)
+{
+	struct shmring_sub *sub;
+	u64 pos;
+
+	lockdep_assert_held(&ring->lock);
+	list_for_each_entry(sub, &ring->subs, node) {
+		if (sub->attached)
+			continue;	/* lapped as a reader */
+		pos = shmring_cursor_lap(sub->rp, old_tail, tail, ring->head);
+		if ((s64)(pos - min) < 0)
+			min = pos;
+	}
+	return min;
+}
+
 /* Fill up to @nr entries; returns how many, *total how many exist. */
 u32 shmring_sub_list(struct shmring_ring *ring, struct shmring_sub_info *infos,
 		     u32 nr, u32 *total)
@@ -245,7 +266,7 @@ u32 shmring_sub_list(struct shmring_ring *ring, struct shmring_sub_info *infos,
 		if (n == nr)
 			break;
 		strscpy(infos[n].name, sub->name, sizeof(infos[n].name));
-		infos[n].pos = READ_ONCE(sub->rp->pos);
+		infos[n].pos = READ_ONCE(sub->rp->pos) & ~SHMRING_POS_LAPPED;
 		infos[n].seq = READ_ONCE(sub->rp->seq);
 		infos[n].last_read_ns = max(READ_ONCE(sub->rp->last_read_ns),
 					    sub->last_attach_ns);

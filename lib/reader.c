@@ -8,8 +8,8 @@
  * tests/fuzz point it at buffers they built, so the code that runs in a
  * reader process is the code they test. They make no system call.
  *
- * Barrier tags match kmod/shmring_ring.c and docs/design.md: [R1]..[R5]
- * on this side pair with [W1]..[W5] in the kernel; [T1]..[T3] are the
+ * Barrier tags match kmod/shmring_ring.c and docs/design.md: [R1]..[R6]
+ * on this side pair with [W1]..[W6] in the kernel; [T1]..[T3] are the
  * cursor transaction (crash atomicity, see cursor_commit()).
  */
 #include <errno.h>
@@ -65,9 +65,9 @@ static uint64_t now_ns(void)
  * hence the barriers between relaxed stores; the release stores also
  * order them for the kernel, which reads pos while we run.
  */
-static void cursor_commit(struct shmring_reader *rp, uint64_t pos,
-			  uint64_t seq, uint64_t nread, uint64_t nlost,
-			  uint64_t now)
+static int cursor_commit(struct shmring_reader *rp, uint64_t *expect,
+			 uint64_t pos, uint64_t seq, uint64_t nread,
+			 uint64_t nlost, uint64_t now)
 {
 	/*
 	 * [T1] txn_* may still describe the last commit at this very pos:
@@ -82,16 +82,25 @@ static void cursor_commit(struct shmring_reader *rp, uint64_t pos,
 	/* [T2] the values are in place before txn_pos names them. */
 	store_release(&rp->txn_pos, pos);
 	/*
-	 * The commit. [R3] pairs with [W3]: we are done with the bytes
-	 * before pos. [T3] the txn is complete before pos reaches it.
+	 * The commit: a swap from the pos we last saw. [R3] pairs with
+	 * [W3]: we are done with the bytes before pos. [T3] the txn is
+	 * complete before pos reaches it. [R6] pairs with [W6]: a kernel
+	 * that lapped the cursor swapped it first, and the record is lost
+	 * (the kernel counted it; we count the gap at the next commit).
 	 */
-	store_release(&rp->pos, pos);
+	if (!__atomic_compare_exchange_n(&rp->pos, expect, pos, 0,
+					 __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE)) {
+		store_relaxed(&rp->txn_pos, SHMRING_TXN_NONE);
+		return 0;
+	}
+	*expect = pos;
 	barrier();	/* no store below may be emitted above the commit */
 	store_relaxed(&rp->seq, seq);
 	store_relaxed(&rp->records_read, nread);
 	store_relaxed(&rp->records_lost, nlost);
 	if (now)
 		store_relaxed(&rp->last_read_ns, now);
+	return 1;
 }
 
 /*
@@ -104,6 +113,9 @@ static void cursor_recover(struct shmring_reader *rp)
 {
 	uint64_t pos = load_acquire(&rp->pos);
 
+	/* A lapped pos no longer names the commit; lap_from does. */
+	if (pos & SHMRING_POS_LAPPED)
+		pos = load_relaxed(&rp->lap_from);
 	if (load_acquire(&rp->txn_pos) != pos)
 		return;
 	store_relaxed(&rp->seq, load_relaxed(&rp->txn_seq));
@@ -126,7 +138,8 @@ int shmring_rd_attach(struct shmring_rd *rd)
 		return -EPROTO;
 	cursor_recover(rd->rp);
 	rd->mask = size - 1;
-	rd->pos = load_acquire(&rd->rp->pos);
+	rd->pos_word = load_acquire(&rd->rp->pos);
+	rd->pos = rd->pos_word & ~SHMRING_POS_LAPPED;
 	rd->seq = load_relaxed(&rd->rp->seq);
 	rd->lost = 0;
 	rd->peek_total = 0;
@@ -135,6 +148,19 @@ int shmring_rd_attach(struct shmring_rd *rd)
 	rd->kicked_gen = 0;
 	rd->consumed = 0;
 	return 0;
+}
+
+/*
+ * Someone else moved our cursor: the kernel, lapping it (SHMRING_POS_
+ * LAPPED: seq stays, so the next commit counts the gap), or a seek.
+ */
+static void cursor_moved(struct shmring_rd *rd, uint64_t raw)
+{
+	rd->pos_word = raw;
+	rd->pos = raw & ~SHMRING_POS_LAPPED;
+	if (!(raw & SHMRING_POS_LAPPED))
+		rd->seq = load_relaxed(&rd->rp->seq);
+	rd->peek_total = 0;
 }
 
 /* Was the record at rd->pos overwritten? [R2] pairs with [W2]. */
@@ -180,7 +206,18 @@ int shmring_rd_peek(struct shmring_rd *rd, struct shmring_record *out)
 		}
 		tail = load_relaxed(&rd->hdr->tail);
 		if (before(rd->pos, tail)) {
-			rd->pos = tail;			/* lapped */
+			uint64_t raw;
+
+			/*
+			 * Lapped. [R6] pairs with [W6]: the kernel swapped
+			 * our pos before it published this tail.
+			 */
+			atomic_thread_fence(memory_order_acquire);
+			raw = load_acquire(&rd->rp->pos);
+			if (raw != rd->pos_word)
+				cursor_moved(rd, raw);
+			else
+				rd->pos = tail;	/* kernel without SHMRING_FEAT_LAP */
 			continue;
 		}
 		/*
@@ -221,18 +258,27 @@ int shmring_rd_consume(struct shmring_rd *rd)
 
 	if (!rd->peek_total)
 		return -EINVAL;
+	/*
+	 * Overwritten while we held it: with SHMRING_FEAT_LAP the kernel
+	 * swapped our pos first, so the commit below fails; without, this
+	 * is how we know, and the record counts as lost here.
+	 */
 	stale = overwritten(rd);
 	lost = rd->peek_seq - rd->seq + (uint64_t)stale;
 	pos = rd->pos + rd->peek_total;
 	seq = rd->peek_seq + 1;
-	nread = load_relaxed(&rp->records_read) + 1;
+	nread = load_relaxed(&rp->records_read) + (uint64_t)!stale;
 	nlost = load_relaxed(&rp->records_lost) + lost;
 	/*
 	 * last_read_ns is when peek returned the record: the clock is read
 	 * there, so a consume is a short, fixed run of instructions (and
 	 * its crash atomicity testable at each one, tests/guest/t_txn.c).
 	 */
-	cursor_commit(rp, pos, seq, nread, nlost, rd->peek_ns);
+	if (!cursor_commit(rp, &rd->pos_word, pos, seq, nread, nlost,
+			   rd->peek_ns)) {
+		cursor_moved(rd, rd->pos_word);
+		return -ESTALE;
+	}
 	rd->lost += lost;
 	rd->pos = pos;
 	rd->seq = seq;

@@ -12,11 +12,14 @@
  *   9  a new reader's start position and its attach were not atomic: on a
  *      busy lossless ring it could start lapped;
  *  11  the ring's records_lost over-counted records a reader consumed while
- *      the writer reclaimed.
+ *      the writer reclaimed: counters must be exact, for a consuming
+ *      reader, a read(2) reader, and a subscription whose readers are
+ *      killed at random while a writer laps them.
  *
  * usage: t_regress [seconds per streaming case] (default 2)
  */
 #include <linux/userfaultfd.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -207,13 +210,13 @@ static void test_attach_atomic(void)
 /*
  * ---- 11: the loss counters add up ---------------------------------------
  *
- * A reader that is stopped while a writer laps it: the ring's
- * records_lost, the reader's own count and written - read all agree
- * exactly. A reader that consumes while the writer laps it: every record
- * was either read or counted lost by the reader, and the ring's count
- * (records reclaimed before the reader had committed past them, as the
- * kernel sees it right after moving the tail) differs from the reader's
- * only by records consumed in the instant the tail passed them.
+ * A reader that is stopped while a writer laps it, one that consumes in
+ * place while the writer laps it, one that uses read(2), and a durable
+ * subscription whose readers are killed at random: the ring's
+ * records_lost, the reader's own count and written - read agree exactly.
+ * Each record is decided once, by a swap of the reader's pos that either
+ * the reader's commit or the writer's lap wins (docs/design.md, "Counting
+ * losses"); before, the two sides differed by 0.003% to 1.3%.
  */
 static void test_lost_exact(void)
 {
@@ -274,22 +277,166 @@ static void test_lost_exact(void)
 	       "11: consuming reader: every record was read or counted lost (%llu written, %llu stale)",
 	       (unsigned long long)in.records_written, (unsigned long long)stale);
 	diff = (long long)in.records_lost - (long long)shmring_lost(r);
-	diag("11: ring records_lost %llu, reader's %llu (difference %lld)",
-	     (unsigned long long)in.records_lost,
-	     (unsigned long long)shmring_lost(r), diff);
-	/*
-	 * Not exact, and not asserted: the ring counts a record lost when
-	 * the tail passed it before the reader's commit was visible, the
-	 * reader when it saw the tail pass it; a record between the two is
-	 * counted by one side only. Seen with the fix: 0.003% to 1.3% of
-	 * the losses on TCG guests (up to 0.34% before it in 15 s runs, so
-	 * this does not show the fix). docs/design.md, "Counting losses".
-	 */
-	diag("11: the ring's count minus the reader's: %lld of %llu (not asserted)",
-	     diff, (unsigned long long)in.records_lost);
+	ok(diff == 0 && stale > 0,
+	   "11: consuming reader: the ring's records_lost %llu = the reader's %llu (%llu read, %llu held when lapped)",
+	   (unsigned long long)in.records_lost, (unsigned long long)shmring_lost(r),
+	   (unsigned long long)(got1 + got), (unsigned long long)stale);
 	shmring_close(r);
 	shmring_close(w);
 	shmring_unlink("t_regress11");
+}
+
+/* read= and lost= of the /proc/shmring line of cursor @what @name. */
+static int proc_counts(const char *ring, const char *what, const char *name,
+		       uint64_t *read, uint64_t *lost)
+{
+	char line[1024], want[128], key[160];
+	FILE *f = fopen("/proc/shmring", "r");
+	int in = 0, found = 0;
+
+	if (!f)
+		return -1;
+	snprintf(key, sizeof(key), "ring %s ", ring);
+	snprintf(want, sizeof(want), "  %s %s ", what, name);
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "ring ", 5))
+			in = !strncmp(line, key, strlen(key));
+		else if (in && !strncmp(line, want, strlen(want))) {
+			const char *r = strstr(line, " read="), *l = strstr(line, " lost=");
+
+			if (r && l) {
+				*read = strtoull(r + 6, NULL, 10);
+				*lost = strtoull(l + 6, NULL, 10);
+				found = 1;
+			}
+		}
+	}
+	fclose(f);
+	return found ? 0 : -1;
+}
+
+/* read(2) while a writer laps it: the gaps it sees are the ring's losses. */
+static void test_lost_exact_read(void)
+{
+	struct shmring *w = create("t_regress11r", 8192, SHMRING_POLICY_OVERWRITE, 512);
+	uint64_t end, got = 0, gaps = 0, next = 0, rd = 0, lost = 0;
+	static char buf[4096];
+	struct shmring_info in;
+	pid_t blaster;
+	ssize_t n;
+	int fd, ret, bad = 0;
+
+	fd = raw_open("t_regress11r", SHMRING_O_READ, 0, 0);
+	if (fd < 0 || fcntl(fd, F_SETFL, O_NONBLOCK))
+		bail_out("open for read(2)");
+	end = now_mono_ns() + (uint64_t)(secs * 1e9);
+	blaster = start_blaster("t_regress11r", 0);
+	for (;;) {
+		int drain = now_mono_ns() >= end;
+
+		if (drain && blaster) {
+			stop(blaster);
+			blaster = 0;
+		}
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EAGAIN) {
+			if (drain)
+				break;
+			continue;
+		}
+		if (n <= 0)
+			bail_out("read: %s", n ? strerror(errno) : "EOF");
+		for (size_t off = 0; off < (size_t)n;) {
+			struct shmring_rec h;
+
+			memcpy(&h, buf + off, sizeof(h));
+			if (h.seq < next || SHMRING_REC_TOTAL(h.len) > (size_t)n - off) {
+				bad++;
+				break;
+			}
+			gaps += h.seq - next;
+			next = h.seq + 1;
+			got++;
+			off += SHMRING_REC_TOTAL(h.len);
+		}
+	}
+	memset(&in, 0, sizeof(in));
+	in.size = sizeof(in);
+	if (xioctl(fd, SHMRING_IOC_INFO, &in))
+		bail_out("info");
+	ok(!bad && got + gaps == in.records_written && gaps == in.records_lost,
+	   "11: read(2) reader: %llu read + %llu in gaps = %llu written; ring lost %llu",
+	   (unsigned long long)got, (unsigned long long)gaps,
+	   (unsigned long long)in.records_written, (unsigned long long)in.records_lost);
+	ret = proc_counts("t_regress11r", "reader", "-", &rd, &lost);
+	ok(ret == 0 && rd == got && lost == gaps,
+	   "11: read(2) reader: its page says the same (read %llu, lost %llu)",
+	   (unsigned long long)rd, (unsigned long long)lost);
+	close(fd);
+	shmring_close(w);
+	shmring_unlink("t_regress11r");
+}
+
+/* A subscriber that consumes until it is killed. */
+static pid_t start_subscriber(const char *ring)
+{
+	struct shmring_record rec;
+	struct shmring *r;
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	if (shmring_subscribe(ring, "s", 0, &r))
+		_exit(2);
+	for (;;) {
+		if (shmring_peek(r, &rec) == 0)
+			shmring_consume(r);
+	}
+}
+
+/*
+ * Kill torture: subscribers killed at random instants (in consume, in
+ * peek, between) while the writer laps them and while nobody is attached.
+ */
+static void test_lost_exact_kill(void)
+{
+	struct shmring *w = create("t_regress11k", 8192, SHMRING_POLICY_OVERWRITE, 512);
+	uint64_t end, kills = 0, rd = 0, lost = 0;
+	struct shmring_record rec;
+	struct shmring_info in;
+	struct shmring *r;
+	pid_t blaster, sub;
+	int ret;
+
+	if (shmring_subscribe("t_regress11k", "s", 0, &r))
+		bail_out("subscribe");
+	shmring_close(r);
+	srand(11);
+	end = now_mono_ns() + (uint64_t)(secs * 1e9);
+	blaster = start_blaster("t_regress11k", 0);
+	while (now_mono_ns() < end) {
+		sub = start_subscriber("t_regress11k");
+		usleep(1000 + (unsigned int)(rand() % 20000));
+		stop(sub);
+		kills++;
+		if (rand() % 4 == 0)
+			usleep((unsigned int)(rand() % 5000));	/* lapped detached */
+	}
+	stop(blaster);
+	if (shmring_subscribe("t_regress11k", "s", 0, &r))
+		bail_out("subscribe");
+	while (shmring_peek(r, &rec) == 0)
+		shmring_consume(r);
+	if (shmring_info(r, &in))
+		bail_out("info");
+	ret = proc_counts("t_regress11k", "reader", "s", &rd, &lost);
+	ok(ret == 0 && rd + lost == in.records_written && lost == in.records_lost && lost > 0,
+	   "11: %llu subscribers killed: read %llu + lost %llu = written %llu; ring lost %llu",
+	   (unsigned long long)kills, (unsigned long long)rd, (unsigned long long)lost,
+	   (unsigned long long)in.records_written, (unsigned long long)in.records_lost);
+	shmring_close(r);
+	shmring_close(w);
+	shmring_unlink("t_regress11k");
 }
 
 /* ---- 6: a writer stuck in a page fault does not hold the ring ------------- */
@@ -458,10 +605,12 @@ int main(int argc, char **argv)
 		test_attach_atomic();
 		return done_testing();
 	}
-	plan(10);
+	plan(14);
 	test_read_lapped();
 	test_attach_atomic();
 	test_lost_exact();
+	test_lost_exact_read();
+	test_lost_exact_kill();
 	test_fault_outside_wlock();
 	test_alloc_outside_lock();
 	return done_testing();

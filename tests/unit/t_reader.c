@@ -24,6 +24,8 @@ struct img {
 	uint64_t data[2 * SIZE / 8];
 	struct shmring_reader rp;
 	struct shmring_rd rd;
+	int lap;		/* write as a SHMRING_FEAT_LAP kernel */
+	uint64_t ring_lost;	/* what that kernel counts (records_lost) */
 };
 
 static unsigned char *bytes(struct img *m)
@@ -102,10 +104,27 @@ static void img_put(struct img *m, uint32_t type, uint32_t len, uint16_t flags)
 	uint64_t total = SHMRING_REC_TOTAL(len), i;
 	unsigned char pad[8] = { 0 };
 
-	while (m->hdr.head - m->hdr.tail + total > SIZE) {
-		m->hdr.tail += rec_total_at(m, m->hdr.tail);
+	uint64_t old_tail = m->hdr.tail, tail = old_tail, p;
+
+	while (m->hdr.head - tail + total > SIZE) {
+		tail += rec_total_at(m, tail);
 		m->hdr.tail_seq++;
 	}
+	/*
+	 * A SHMRING_FEAT_LAP kernel swaps a passed cursor to the new tail
+	 * (with the LAPPED bit) before it publishes the tail, and counts
+	 * the records from where the cursor was.
+	 */
+	p = m->rp.pos & ~SHMRING_POS_LAPPED;
+	if (m->lap && p < tail) {
+		for (i = old_tail; i < tail; i += rec_total_at(m, i))
+			if (i >= p)
+				m->ring_lost++;
+		if (!(m->rp.pos & SHMRING_POS_LAPPED))
+			m->rp.lap_from = m->rp.pos;
+		m->rp.pos = tail | SHMRING_POS_LAPPED;
+	}
+	m->hdr.tail = tail;
 	h.flags = flags;
 	img_store(m, m->hdr.head, &h, sizeof(h));
 	for (i = 0; i < len; i++) {
@@ -249,6 +268,128 @@ static void test_lapped(void)
 		shmring_rd_consume(&m.rd);
 	ok(m.rp.records_read + m.rp.records_lost == 100 && m.rp.seq == 100,
 	   "lapped: read + lost = written");
+}
+
+/* Fill a ring with 8-byte records (48 bytes each) until the reader is lapped. */
+static void img_lap(struct img *m)
+{
+	uint64_t before = m->ring_lost;
+
+	while (m->ring_lost == before)
+		img_put(m, 1, 8, 0);
+}
+
+/*
+ * SHMRING_FEAT_LAP: the kernel moves a lapped cursor itself, with a swap
+ * the reader's commit (a swap too) wins or loses; both count the same.
+ */
+static void test_lap_swap(void)
+{
+	static struct img m;
+	struct shmring_record r;
+	uint64_t t, written;
+	unsigned int i, k;
+	int ret;
+
+	img_init(&m, 0);
+	m.lap = 1;
+	img_attach(&m);
+	img_put(&m, 1, 8, 0);
+	shmring_rd_peek(&m.rd, &r);
+	shmring_rd_consume(&m.rd);
+	img_lap(&m);
+	t = m.hdr.tail;
+	ok(m.rp.pos == (t | SHMRING_POS_LAPPED) && m.rp.seq == 1,
+	   "lap: the kernel swapped pos to the tail, seq untouched");
+	ret = shmring_rd_peek(&m.rd, &r);
+	ok(ret == 0 && r.seq == m.hdr.tail_seq && m.rd.pos == t,
+	   "lap: peek goes on from the swapped position");
+	is_int(shmring_rd_consume(&m.rd), 0, "lap: consume after it");
+	ok(!(m.rp.pos & SHMRING_POS_LAPPED) && m.rp.records_lost == m.ring_lost &&
+	   m.rd.lost == m.ring_lost && m.rp.records_read == 2,
+	   "lap: the commit clears the bit; the reader counts what the kernel counted (%llu)",
+	   (unsigned long long)m.ring_lost);
+
+	/* Lapped between peek and consume: the kernel's swap won. */
+	ret = shmring_rd_peek(&m.rd, &r);
+	img_lap(&m);
+	t = m.rp.pos;
+	is_int(shmring_rd_consume(&m.rd), -ESTALE, "lap while held: -ESTALE");
+	ok(m.rp.pos == t && m.rp.records_read == 2 && m.rp.txn_pos == SHMRING_TXN_NONE,
+	   "lap while held: the commit failed, nothing read, txn voided");
+	ret = shmring_rd_peek(&m.rd, &r);
+	ok(ret == 0 && shmring_rd_consume(&m.rd) == 0 &&
+	   m.rp.records_lost == m.ring_lost && m.rp.records_read == 3,
+	   "lap while held: the held record counts lost once, on both sides");
+
+	/* A subscription lapped while nobody was attached. */
+	img_lap(&m);
+	m.rp.txn_pos = m.rp.pos & ~SHMRING_POS_LAPPED;	/* a stale txn naming T */
+	m.rp.txn_read = 99;
+	img_attach(&m);
+	ok(m.rd.pos == (m.rp.pos & ~SHMRING_POS_LAPPED) && m.rp.records_read == 3,
+	   "lap: attach takes the position; a txn never names a lapped pos");
+	while (shmring_rd_peek(&m.rd, &r) == 0)
+		shmring_rd_consume(&m.rd);
+	ok(m.rp.records_lost == m.ring_lost &&
+	   m.rp.records_read + m.rp.records_lost == m.hdr.head_seq,
+	   "lap: drained, read + lost = written, lost = the kernel's count");
+
+	/*
+	 * Killed after its commit (step 4), before step 5, then lapped: pos
+	 * no longer names the commit, lap_from does; attach finishes it.
+	 */
+	img_init(&m, 0);
+	m.lap = 1;
+	img_attach(&m);
+	img_put(&m, 1, 8, 0);
+	img_put(&m, 1, 8, 0);
+	shmring_rd_peek(&m.rd, &r);
+	shmring_rd_consume(&m.rd);
+	shmring_rd_peek(&m.rd, &r);
+	shmring_rd_consume(&m.rd);
+	m.rp.seq = 1;			/* step 5 of the second consume undone */
+	m.rp.records_read = 1;
+	img_lap(&m);
+	img_attach(&m);
+	ok(m.rp.seq == 2 && m.rp.records_read == 2,
+	   "lap after a kill between commit and step 5: attach finishes the commit");
+	while (shmring_rd_peek(&m.rd, &r) == 0)
+		shmring_rd_consume(&m.rd);
+	ok(m.rp.records_lost == m.ring_lost &&
+	   m.rp.records_read + m.rp.records_lost == m.hdr.head_seq,
+	   "lap after a kill: counters exact (read %llu, lost %llu, kernel lost %llu)",
+	   (unsigned long long)m.rp.records_read, (unsigned long long)m.rp.records_lost,
+	   (unsigned long long)m.ring_lost);
+
+	/* Random interleavings of writes, peeks and consumes. */
+	srand(7);
+	img_init(&m, 0);
+	m.lap = 1;
+	img_attach(&m);
+	for (i = 0; i < 20000; i++) {
+		k = (unsigned int)rand() % 4;
+		if (k == 0) {
+			img_put(&m, 2, (uint32_t)rand() % 200, 0);
+		} else if (k == 1) {
+			if (shmring_rd_peek(&m.rd, &r) == 0) {
+				if (rand() % 2)
+					img_put(&m, 2, (uint32_t)rand() % 300, 0);
+				ret = shmring_rd_consume(&m.rd);
+				(void)ret;
+			}
+		} else {
+			img_put(&m, 2, (uint32_t)rand() % 100, 0);
+		}
+	}
+	while (shmring_rd_peek(&m.rd, &r) == 0)
+		shmring_rd_consume(&m.rd);
+	written = m.hdr.head_seq;
+	ok(m.rp.records_lost == m.ring_lost && m.rd.lost == m.ring_lost &&
+	   m.rp.records_read + m.rp.records_lost == written,
+	   "lap, random: read %llu + lost %llu = written %llu; kernel lost %llu",
+	   (unsigned long long)m.rp.records_read, (unsigned long long)m.rp.records_lost,
+	   (unsigned long long)written, (unsigned long long)m.ring_lost);
 }
 
 /* One corrupt thing at a time, then peek. */
@@ -437,8 +578,8 @@ static void test_discard_stale(void)
 	m.hdr.tail = 48;		/* a writer overwrote it meanwhile */
 	m.hdr.tail_seq = 1;
 	is_int(shmring_rd_consume(&m.rd), -ESTALE, "overwritten while held: -ESTALE");
-	ok(m.rp.pos == 48 && m.rp.records_read == 1 && m.rp.records_lost == 1 &&
-	   m.rd.lost == 1, "-ESTALE: moved past it, counted read and lost");
+	ok(m.rp.pos == 48 && m.rp.records_read == 0 && m.rp.records_lost == 1 &&
+	   m.rd.lost == 1, "-ESTALE: moved past it, counted lost, not read");
 }
 
 /* A copy during which a writer laps the reader over @laps records. */
@@ -498,8 +639,8 @@ static void test_read(void)
 	ret = shmring_rd_read(&m.rd, &r, buf, sizeof(buf));
 	ok(ret == 8 && r.seq == 2 && r.type == 3 && payload_ok(&r),
 	   "read: two records overwritten while copied: retried, the third one returned intact");
-	ok(m.rd.lost == 2 && m.rp.records_lost == 2 && m.rp.records_read == 3,
-	   "read: the overwritten ones count lost (and read, as consume does)");
+	ok(m.rd.lost == 2 && m.rp.records_lost == 2 && m.rp.records_read == 1,
+	   "read: the overwritten ones count lost, not read");
 }
 
 static void test_kick(void)
@@ -547,6 +688,7 @@ int main(void)
 	test_records();
 	test_wrap();
 	test_lapped();
+	test_lap_swap();
 	test_corrupt();
 	test_txn();
 	test_discard_stale();

@@ -46,13 +46,15 @@
 #define SHMRING_FEAT_SEEK	(1U << 11)	/* SHMRING_IOC_SEEK */
 #define SHMRING_FEAT_READ_COMMIT (1U << 12)	/* SHMRING_OPT_READ_COMMIT */
 #define SHMRING_FEAT_CLOCK	(1U << 13)	/* SHMRING_REC_CLOCK timestamps */
+#define SHMRING_FEAT_LAP	(1U << 14)	/* SHMRING_POS_LAPPED, commits by CAS */
 #define SHMRING_FEAT_ALL	(SHMRING_FEAT_BATCH | SHMRING_FEAT_SUBS | \
 				 SHMRING_FEAT_CSUM | SHMRING_FEAT_WATERMARK | \
 				 SHMRING_FEAT_WAIT_POS | SHMRING_FEAT_SUB_OWNER | \
 				 SHMRING_FEAT_CURSOR_TXN | SHMRING_FEAT_FEATURES | \
 				 SHMRING_FEAT_SETATTR | SHMRING_FEAT_LIST | \
 				 SHMRING_FEAT_TAP | SHMRING_FEAT_SEEK | \
-				 SHMRING_FEAT_READ_COMMIT | SHMRING_FEAT_CLOCK)
+				 SHMRING_FEAT_READ_COMMIT | SHMRING_FEAT_CLOCK | \
+				 SHMRING_FEAT_LAP)
 
 /*
  * Fixed limits of this ABI. Memory and reader caps that an administrator
@@ -423,12 +425,27 @@ struct shmring_hdr {
  *   1. txn_pos = SHMRING_TXN_NONE;
  *   2. txn_seq, txn_read, txn_lost = the values for the new position;
  *   3. txn_pos = new position (release);
- *   4. pos = new position (release): this store commits;
+ *   4. pos = new position (release): this store commits; with
+ *      SHMRING_FEAT_LAP it is a compare-and-swap from the value of pos
+ *      the reader last loaded or stored, and it fails if the kernel
+ *      moved the cursor meanwhile (below);
  *   5. seq, records_read, records_lost = the txn_* values.
  * Whoever attaches the cursor next applies step 5 if txn_pos == pos
- * (the commit happened), and otherwise ignores txn_*.
+ * (the commit happened; txn_pos == lap_from if pos is lapped), and
+ * otherwise ignores txn_*.
+ *
+ * Lapped cursors (SHMRING_FEAT_LAP): before the kernel moves the tail
+ * over records a cursor has not consumed, it moves the cursor to the new
+ * tail T with a compare-and-swap, storing T | SHMRING_POS_LAPPED. Each
+ * record is decided once: either the reader's commit moved pos past it
+ * first (it was read) or the kernel's swap did (it was lost, and the
+ * reader's commit fails). seq and the counters still describe the
+ * position before the lap; the reader counts the gap (the sequence
+ * number of the record at T minus seq) with its next commit, which
+ * clears the bit. A lapped pos never equals a txn_pos (8-aligned).
  */
 #define SHMRING_TXN_NONE	(~0ULL)	/* never a position: those are 8-aligned */
+#define SHMRING_POS_LAPPED	1ULL	/* in shmring_reader.pos: moved by the kernel */
 
 struct shmring_reader {
 	__u64 pos;		/* next unread byte position (release) */
@@ -441,7 +458,15 @@ struct shmring_reader {
 	__u64 txn_seq;
 	__u64 txn_read;
 	__u64 txn_lost;
-	__u64 __reserved[7];
+	/*
+	 * Written by the kernel only: the position it swapped out when it
+	 * lapped this cursor (pos had no SHMRING_POS_LAPPED bit then).
+	 * While pos is lapped, recovery treats txn_pos == lap_from as a
+	 * commit that happened: a reader killed between steps 4 and 5 and
+	 * then lapped still gets its step 5.
+	 */
+	__u64 lap_from;
+	__u64 __reserved[6];
 };
 
 #endif /* _UAPI_LINUX_SHMRING_H */
