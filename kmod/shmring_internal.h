@@ -176,6 +176,7 @@ u64 shmring_clamp_pos(u64 pos, u64 tail, u64 head);
  */
 static inline bool shmring_txn_committed(const struct shmring_reader *rp)
 {
+	/* [R6] pairs with [W6]: lap_from is stored before the lapped pos. */
 	u64 pos = smp_load_acquire(&rp->pos);
 
 	if (pos & SHMRING_POS_LAPPED)

@@ -1130,6 +1130,7 @@ static void shmring_rstate_load(struct shmring_rstate *st,
 	/* No half-done cursor move of a killed reader applies after ours. */
 	WRITE_ONCE(rp->txn_pos, SHMRING_TXN_NONE);
 	st->rp = rp;
+	/* [R6] pairs with [W6]: a lap's lap_from before its pos. */
 	st->raw = smp_load_acquire(&rp->pos);
 	st->pos = st->raw & ~SHMRING_POS_LAPPED;
 	st->seq = READ_ONCE(rp->seq);
@@ -1218,6 +1219,7 @@ int shmring_cursor_set_manual(struct shmring_cursor *c, bool on)
 	if (mutex_lock_interruptible(&c->read_lock))
 		return -ERESTARTSYS;
 	if (on && !c->manual) {
+		/* [R6] pairs with [W6], as in shmring_rstate_load(). */
 		c->rraw = smp_load_acquire(&c->rp->pos);
 		c->rpos = c->rraw & ~SHMRING_POS_LAPPED;
 		c->rseq = READ_ONCE(c->rp->seq);
