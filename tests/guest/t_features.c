@@ -255,6 +255,42 @@ static void test_read_commit(void)
 	shmring_unlink("t_feat_commit");
 }
 
+/*
+ * COMMIT on an overwrite ring after a writer lapped the read-ahead: what
+ * was read ahead counts lost (the writer counted it), -ESTALE, and
+ * reading goes on from the oldest record.
+ */
+static void test_read_commit_lapped(void)
+{
+	struct shmring *w = create("t_feat_commit_lap", 4096, SHMRING_POLICY_OVERWRITE);
+	struct shmring_info in = { .size = sizeof(in) };
+	uint64_t i, v;
+	int fd;
+
+	for (i = 0; i < 4; i++)
+		put(w, i);
+	fd = sub_fd("t_feat_commit_lap", "c");
+	is_int(set_commit(fd, 1), 0, "overwrite ring: READ_COMMIT on");
+	is_int(read_one(fd), 0, "reads ahead record 0");
+	is_int(read_one(fd), 1, "and 1");
+	for (i = 4; i < 400; i++)	/* laps the subscription many times */
+		put(w, i);
+	EXPECT(xioctl(fd, SHMRING_IOC_COMMIT, NULL), ESTALE,
+	       "COMMIT after a writer lapped what was read ahead");
+	if (xioctl(fd, SHMRING_IOC_INFO, &in))
+		bail_out("info");
+	v = read_one(fd);
+	ok(v == in.tail_seq && v > 1,
+	   "reading goes on at the oldest record (%llu)", (unsigned long long)v);
+	is_int(xioctl(fd, SHMRING_IOC_COMMIT, NULL), 0, "then COMMIT succeeds");
+	close(fd);
+	fd = sub_fd("t_feat_commit_lap", "c");
+	is_int(read_one(fd), v + 1, "and the subscription resumes after it");
+	close(fd);
+	shmring_close(w);
+	shmring_unlink("t_feat_commit_lap");
+}
+
 static void test_chown_list(void)
 {
 	struct shmring *w = create("t_feat_own", 4096, SHMRING_POLICY_OVERWRITE);
@@ -403,6 +439,7 @@ int main(void)
 	test_seek_sub();
 	test_tap();
 	test_read_commit();
+	test_read_commit_lapped();
 	test_chown_list();
 	test_madv_dontneed();
 	test_read_nowait_beside_blocked();
