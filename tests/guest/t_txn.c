@@ -436,6 +436,13 @@ static void expect(struct scen *sc)
 		if (info.tail != tail_seq * RTOTAL || tail_seq < 2)
 			bail_out("overwrite ring: tail %llu seq %llu, not lapped as planned",
 				 (unsigned long long)info.tail, (unsigned long long)tail_seq);
+		/*
+		 * The writer moved the cursor to the tail when it lapped it
+		 * (SHMRING_FEAT_LAP); seq and the counters stay, so the
+		 * consume that commits counts the gap.
+		 */
+		if (info.features & SHMRING_FEAT_LAP)
+			sc->pre.pos = info.tail | SHMRING_POS_LAPPED;
 	}
 	sc->rec_seq = tail_seq;
 	sc->post = (struct cur){ (tail_seq + 1) * RTOTAL, tail_seq + 1, 2, tail_seq - 1 };
