@@ -140,6 +140,7 @@ struct shmring_ring {
 	u64 head;
 	u64 tail;
 	u64 head_seq;
+	u64 last_tstamp;		/* tstamp_ns of the last record (wlock) */
 	u64 tail_seq;
 
 	/* Statistics, written under wlock with WRITE_ONCE. */
@@ -197,6 +198,8 @@ ssize_t shmring_ring_write(struct shmring_ring *ring, struct iov_iter *from,
 /* A batch of writes made visible at once (shmring_ring.c). */
 struct shmring_wbatch {
 	bool locked;		/* wlock held */
+	u64 now;		/* SHMRING_REC_CLOCK, read before taking wlock */
+	u64 real;		/* CLOCK_REALTIME, read with it */
 	u64 pub_head;		/* hdr->head as last published */
 	u64 woken_head;		/* head the readers were last told about */
 	u64 woken_seq;		/* head_seq at woken_head */

@@ -905,6 +905,38 @@ static void shmring_test_batch(struct kunit *test, struct shmring_ring *ring,
 	shmring_wbatch_end(ring, &wb);
 }
 
+/* The record at ring position @pos. */
+static const struct shmring_rec *shmring_test_rec(struct shmring_ring *ring,
+						  u64 pos)
+{
+	return ring->data + (pos & ring->mask);
+}
+
+/*
+ * The clock is read once per batch, outside wlock: a batch's records
+ * share a timestamp, and timestamps never go back in ring order even
+ * when a writer read its clock before another writer's batch went in.
+ */
+static void shmring_batch_one_timestamp(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	const u64 total = shmring_rec_total(8);
+	u64 t0, t2;
+
+	shmring_test_batch(test, ring, 3, 8);
+	t0 = shmring_test_rec(ring, 0)->tstamp_ns;
+	KUNIT_EXPECT_EQ(test, shmring_test_rec(ring, total)->tstamp_ns, t0);
+	KUNIT_EXPECT_EQ(test, shmring_test_rec(ring, 2 * total)->tstamp_ns, t0);
+	KUNIT_EXPECT_EQ(test, ring->last_tstamp, t0);
+	/* A writer whose clock read is older than the last record's. */
+	ring->last_tstamp = t0 + NSEC_PER_SEC;
+	shmring_test_batch(test, ring, 1, 8);
+	t2 = shmring_test_rec(ring, 3 * total)->tstamp_ns;
+	KUNIT_EXPECT_EQ(test, t2, t0 + NSEC_PER_SEC);
+	KUNIT_EXPECT_EQ(test, ring->hdr->realtime_offset_ns != 0, true);
+}
+
 /* A tap never holds a lossless writer back; a normal reader does. */
 static void shmring_tap_never_holds_writers(struct kunit *test)
 {
@@ -1642,6 +1674,7 @@ static struct kunit_case shmring_ring_cases[] = {
 	KUNIT_CASE(shmring_csum_is_crc32c_of_payload),
 	KUNIT_CASE(shmring_overwrite_counts_lost_records),
 	KUNIT_CASE(shmring_lap_swaps_passed_cursors),
+	KUNIT_CASE(shmring_batch_one_timestamp),
 	KUNIT_CASE(shmring_overwrite_without_reader_loses_nothing),
 	KUNIT_CASE(shmring_cursor_start_from_head),
 	KUNIT_CASE(shmring_lossless_nonblock_write_gets_eagain),

@@ -759,6 +759,13 @@ static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
  */
 int shmring_wbatch_begin(struct shmring_ring *ring, struct shmring_wbatch *wb)
 {
+	/*
+	 * The clocks once per batch (and again after every wait, which
+	 * comes back here), outside wlock: records of a batch share a
+	 * timestamp, kept monotonic in ring order under wlock.
+	 */
+	wb->now = ktime_get_boottime_ns();	/* SHMRING_REC_CLOCK */
+	wb->real = ktime_get_real_ns();
 	if (mutex_lock_interruptible(&ring->wlock))
 		return -ERESTARTSYS;
 	wb->locked = true;
@@ -773,14 +780,11 @@ EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_begin);
 static void shmring_wbatch_publish(struct shmring_ring *ring,
 				   struct shmring_wbatch *wb)
 {
-	u64 real;
-
 	if (wb->pub_head == ring->head)
 		return;
-	/* Wall time once per publish, not per record: for humans. */
-	real = ktime_get_real_ns();
-	WRITE_ONCE(ring->hdr->last_write_ns, real);
-	WRITE_ONCE(ring->hdr->realtime_offset_ns, real - ktime_get_boottime_ns());
+	/* Wall time for humans, from the clocks read in begin(). */
+	WRITE_ONCE(ring->hdr->last_write_ns, wb->real);
+	WRITE_ONCE(ring->hdr->realtime_offset_ns, wb->real - wb->now);
 	WRITE_ONCE(ring->hdr->head_seq, ring->head_seq);
 	/* [W1] the records are complete before readers can see them. */
 	smp_store_release(&ring->hdr->head, ring->head);
@@ -960,7 +964,9 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 	pad = total - sizeof(*rec) - len;
 	if (pad)
 		memset((char *)(rec + 1) + len, 0, pad);
-	now = ktime_get_boottime_ns();	/* SHMRING_REC_CLOCK */
+	/* Never before the previous record (another writer's clock read). */
+	now = max(wb->now, ring->last_tstamp);
+	ring->last_tstamp = now;
 	rec->len = len;
 	rec->type = type;
 	rec->seq = ring->head_seq;
