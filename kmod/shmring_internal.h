@@ -53,6 +53,7 @@ struct shmring_sub {
 /* One reading file. Its cursor is its own page or a subscription's. */
 struct shmring_cursor {
 	struct list_head node;		/* in ring->readers, under ring->lock */
+	struct list_head wnode;		/* in ring->waiters, under ring->lock */
 	struct shmring_reader *rp;	/* where the reader keeps its position */
 	struct page *page;		/* page of rp (own or the sub's) */
 	struct shmring_sub *sub;	/* NULL for an ephemeral reader */
@@ -124,6 +125,12 @@ struct shmring_ring {
 	struct mutex wlock;
 	spinlock_t lock;
 	struct list_head readers;
+	/*
+	 * Readers that waited since a writer last looked (poll, epoll,
+	 * read(2)): the only ones a commit walks to wake, so readers that
+	 * never wait cost a commit nothing. Under ring->lock.
+	 */
+	struct list_head waiters;
 	struct list_head subs;
 	unsigned int nr_readers;
 	unsigned int nr_readers_other;	/* cursors with ->other */
@@ -168,6 +175,7 @@ bool shmring_size_valid(u64 size, u64 max_size);
 int shmring_attr_check(struct shmring_attr *attr,
 		       const struct shmring_limits *lim);
 bool shmring_name_valid(const char *name, size_t max);
+void shmring_cursor_will_wait(struct shmring_ring *ring, struct shmring_cursor *c);
 u64 shmring_clamp_pos(u64 pos, u64 tail, u64 head);
 
 /*

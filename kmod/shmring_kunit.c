@@ -885,6 +885,7 @@ shmring_test_sleep_on(struct kunit *test, struct shmring_test_reader *r)
 	init_waitqueue_func_entry(&s->wq, shmring_test_sleeper_wake);
 	s->wq.private = &r->c.wq;
 	add_wait_queue(&r->c.wq, &s->wq);
+	shmring_cursor_will_wait(r->ring, &r->c);	/* as poll does */
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
 							shmring_test_sleeper_release,
 							s), 0);
@@ -1032,6 +1033,39 @@ static void shmring_batch_wakes_records_watermark(struct kunit *test)
 	r->c.wm_bytes = 3 * 64;
 	shmring_test_batch(test, ring, 4, 64 - HDR_LEN);
 	KUNIT_EXPECT_EQ_MSG(test, s->woken, 3, "0 -> 256 bytes crosses 192");
+}
+
+/*
+ * A commit walks only readers that waited: one that never did is not on
+ * the waiters list, one whose wait queue emptied is dropped at the next
+ * commit and joins again when it waits again (and is woken).
+ */
+static void shmring_commit_walks_only_waiters(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_OVERWRITE, 0);
+	struct shmring_test_reader *idle = shmring_test_reader(test, ring, false);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_test_sleeper *s;
+
+	KUNIT_EXPECT_TRUE(test, list_empty(&idle->c.wnode));
+	KUNIT_EXPECT_TRUE(test, list_empty(&ring->waiters));
+	s = shmring_test_sleep_on(test, r);
+	KUNIT_EXPECT_FALSE(test, list_empty(&r->c.wnode));
+	KUNIT_EXPECT_TRUE(test, list_empty(&idle->c.wnode));
+	shmring_test_batch(test, ring, 1, 8);
+	KUNIT_EXPECT_EQ(test, s->woken, 1);
+	/* The sleeper leaves its queue (poll returned): dropped lazily. */
+	remove_wait_queue(&r->c.wq, &s->wq);
+	shmring_test_batch(test, ring, 1, 8);
+	KUNIT_EXPECT_TRUE(test, list_empty(&r->c.wnode));
+	KUNIT_EXPECT_TRUE(test, list_empty(&ring->waiters));
+	/* It waits again (drained first): listed, and woken by a commit. */
+	KUNIT_ASSERT_GT(test, shmring_test_read(test, r, BUF_LEN), 0);
+	add_wait_queue(&r->c.wq, &s->wq);
+	shmring_cursor_will_wait(ring, &r->c);
+	shmring_test_batch(test, ring, 1, 8);
+	KUNIT_EXPECT_EQ(test, s->woken, 2);
 }
 
 /* An overwrite batch larger than the ring wakes readers as it publishes. */
@@ -1688,6 +1722,7 @@ static struct kunit_case shmring_ring_cases[] = {
 	KUNIT_CASE(shmring_tap_never_holds_writers),
 	KUNIT_CASE(shmring_max_readers_spares_the_owner),
 	KUNIT_CASE(shmring_big_batch_wakes_midway),
+	KUNIT_CASE(shmring_commit_walks_only_waiters),
 	KUNIT_CASE(shmring_lossless_writer_wakes_after_read),
 	KUNIT_CASE(shmring_positions_wrap_at_2_64),
 	KUNIT_CASE(shmring_alloc_smallest_ring),

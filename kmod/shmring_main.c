@@ -774,8 +774,11 @@ static __poll_t shmring_poll(struct file *file, poll_table *wait)
 
 	if (!ring)
 		return EPOLLERR;
-	if (sf->oflags & SHMRING_O_READ)
+	if (sf->oflags & SHMRING_O_READ) {
 		poll_wait(file, &sf->cursor.wq, wait);
+		/* Now on the queue: let commits walk us (see the function). */
+		shmring_cursor_will_wait(ring, &sf->cursor);
+	}
 	if (sf->oflags & SHMRING_O_WRITE)
 		poll_wait(file, &ring->write_wq, wait);
 	/* [R5] we are on the wait queues before looking at positions. */

@@ -141,6 +141,7 @@ struct shmring_ring *shmring_ring_alloc(const struct shmring_attr *attr,
 	/* Before any failure: shmring_ring_free() walks ring->subs. */
 	INIT_LIST_HEAD(&ring->node);
 	INIT_LIST_HEAD(&ring->readers);
+	INIT_LIST_HEAD(&ring->waiters);
 	INIT_LIST_HEAD(&ring->subs);
 	/* pages[0] is the header; the data pages follow twice. */
 	ring->pages = kvcalloc(1 + 2 * (size_t)nr, sizeof(*ring->pages),
@@ -236,6 +237,7 @@ void shmring_cursor_init(struct shmring_cursor *c, struct shmring_reader *rp,
 			 struct page *page)
 {
 	INIT_LIST_HEAD(&c->node);
+	INIT_LIST_HEAD(&c->wnode);
 	c->rp = rp;
 	c->page = page;
 	init_waitqueue_head(&c->wq);
@@ -281,6 +283,7 @@ void shmring_detach_cursor(struct shmring_ring *ring, struct shmring_cursor *c)
 {
 	spin_lock(&ring->lock);
 	list_del_init(&c->node);
+	list_del_init(&c->wnode);
 	WRITE_ONCE(ring->nr_readers, ring->nr_readers - 1);
 	ring->nr_readers_other -= c->other;
 	if (c->sub) {
@@ -703,6 +706,24 @@ static inline u64 shmring_pending_from(u64 from, u64 to)
 }
 
 /*
+ * A reader is on its wait queue (poll_wait(), prepare_to_wait()) and
+ * about to look at positions: put it on the waiters list, which is all a
+ * writer walks. Under ring->lock, after joining the wait queue: a writer
+ * walking before us may have dropped us (our queue looked empty), and
+ * then its head store is visible to the look that follows ([W5]/[R5]
+ * through the lock); a writer walking after us sees us on the list with
+ * a non-empty queue.
+ */
+void shmring_cursor_will_wait(struct shmring_ring *ring, struct shmring_cursor *c)
+{
+	spin_lock(&ring->lock);
+	if (list_empty(&c->wnode) && !list_empty(&c->node))
+		list_add_tail(&c->wnode, &ring->waiters);
+	spin_unlock(&ring->lock);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_will_wait);
+
+/*
  * Records [old_head, head) with sequence numbers [old_seq, head_seq)
  * became visible. A publish may add many records (a batch), so what a
  * reader had pending before is computed from old_head and old_seq.
@@ -711,22 +732,25 @@ static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
 				 u64 old_seq, u64 head, u64 head_seq)
 {
 	u64 tail = READ_ONCE(ring->hdr->tail);
-	struct shmring_cursor *c;
+	struct shmring_cursor *c, *next;
 
 	spin_lock(&ring->lock);
 	/*
 	 * [W5] pairs with [R5]: our head store before the sleepers and
 	 * positions we read. One barrier for the walk (wq_has_sleeper() is
-	 * this barrier plus waitqueue_active()), so an idle reader costs a
-	 * list step and a load, and at most max_readers of them.
+	 * this barrier plus waitqueue_active()). Only readers that waited
+	 * are walked (shmring_cursor_will_wait()); one whose queue is empty
+	 * now is dropped, and joins again the next time it waits.
 	 */
 	smp_mb();
-	list_for_each_entry(c, &ring->readers, node) {
+	list_for_each_entry_safe(c, next, &ring->waiters, wnode) {
 		u64 pos, seq, before, after;
 
 		/* Ordered by the smp_mb() above ([W5]). */
-		if (!waitqueue_active(&c->wq))
+		if (!waitqueue_active(&c->wq)) {
+			list_del_init(&c->wnode);
 			continue;
+		}
 		shmring_cursor_at(c, &pos, &seq);
 		if (c->wm_recs) {
 			after = shmring_pending_from(seq, head_seq);
@@ -1293,6 +1317,16 @@ static bool shmring_read_ready(struct shmring_ring *ring,
 	return READ_ONCE(ring->unlinked) || shmring_cursor_ready(ring, c);
 }
 
+/* The condition of read(2)'s wait: evaluated on the wait queue. */
+static bool shmring_read_wait_ready(struct shmring_ring *ring,
+				    struct shmring_cursor *c)
+{
+	shmring_cursor_will_wait(ring, c);
+	/* [R5] pairs with [W5]: listed before we look (the lock orders it). */
+	smp_mb();
+	return shmring_read_ready(ring, c);
+}
+
 /*
  * read(2): copy as many whole records (header, payload, padding) as fit.
  * Blocks until one is pending unless @nonblock; 0 at the end of an
@@ -1339,7 +1373,7 @@ ssize_t shmring_ring_read(struct shmring_ring *ring, struct shmring_cursor *c,
 		ret = -EAGAIN;
 		if (nonblock)
 			break;
-		ret = wait_event_interruptible(c->wq, shmring_read_ready(ring, c));
+		ret = wait_event_interruptible(c->wq, shmring_read_wait_ready(ring, c));
 		if (ret)
 			break;
 	}
