@@ -732,6 +732,7 @@ static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
 				 u64 old_seq, u64 head, u64 head_seq)
 {
 	u64 tail = READ_ONCE(ring->hdr->tail);
+	u64 tail_seq = READ_ONCE(ring->hdr->tail_seq);
 	struct shmring_cursor *c, *next;
 
 	spin_lock(&ring->lock);
@@ -745,6 +746,7 @@ static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
 	smp_mb();
 	list_for_each_entry_safe(c, next, &ring->waiters, wnode) {
 		u64 pos, seq, before, after;
+		bool lapped;
 
 		/* Ordered by the smp_mb() above ([W5]). */
 		if (!waitqueue_active(&c->wq)) {
@@ -752,6 +754,17 @@ static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
 			continue;
 		}
 		shmring_cursor_at(c, &pos, &seq);
+		/*
+		 * Lapped (a writer swapped its pos to the tail, or it is
+		 * behind it): its seq is from before the lap, so count from
+		 * the tail, and what it saw before it slept says nothing (poll
+		 * counts from the tail too): wake it if it is ready.
+		 */
+		lapped = pos_before(pos, tail) || pos_before(seq, tail_seq);
+		if (lapped) {
+			pos = tail;
+			seq = tail_seq;
+		}
 		if (c->wm_recs) {
 			after = shmring_pending_from(seq, head_seq);
 			before = shmring_pending_from(seq, old_seq);
@@ -759,12 +772,7 @@ static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
 			after = shmring_pending_from(pos, head);
 			before = shmring_pending_from(pos, old_head);
 		}
-		/*
-		 * A lapped reader jumps to the tail without storing it, so
-		 * its stored position says nothing of what it saw before it
-		 * slept (poll clamps it to the tail): wake it if it is ready.
-		 */
-		if (pos_before(pos, tail))
+		if (lapped)
 			before = 0;
 		if (shmring_ready(c, after, after) &&
 		    !shmring_ready(c, before, before))
