@@ -153,16 +153,19 @@ void throughput_cell(const struct impl *im, unsigned int w, unsigned int r,
 		 * each reader): what one process pays for one record it handles.
 		 */
 		json_kf(&j, "w_syscalls_per_rec", 4, per(o.w_syscalls, o.written));
-		json_kf(&j, "r_syscalls_per_rec", 4, per(o.r_syscalls, o.delivered));
 		json_sys_by(&j, "w_syscalls", o.w_sys_by);
-		json_sys_by(&j, "r_syscalls", o.r_sys_by);
+		if (!im->no_readers) {
+			json_kf(&j, "r_syscalls_per_rec", 4, per(o.r_syscalls, o.delivered));
+			json_sys_by(&j, "r_syscalls", o.r_sys_by);
+		}
 		json_line(&j);
 		if (rep == 0)
 			err_msg("%-16s %s %6u B: %10.0f rec/s %8.1f MB/s syscalls/rec: "
 				"writers %.4f readers %.4f", im->name, scen_str(w, r), size,
 				(double)o.delivered / o.seconds,
 				(double)o.delivered * size / o.seconds / 1e6,
-				per(o.w_syscalls, o.written), per(o.r_syscalls, o.delivered));
+				per(o.w_syscalls, o.written),
+				im->no_readers ? 0 : per(o.r_syscalls, o.delivered));
 	}
 }
 
