@@ -36,18 +36,20 @@ IMPL_NOTES = {      # known impls, in display order
     "shmring-ow-batch": "shmring, shmring_write_batch(3), overwrite ring "
                         "(writers never wait)",
     "pipe": "a pipe per writer–reader pair, one write(2) per record and reader",
-    "pipe-batch": "the same, a batch of records per write(2)",
+    "pipe-batch": "a pipe per writer–reader pair, a batch of records per "
+                  "write(2) and reader",
     "seqpacket": "an AF_UNIX SOCK_SEQPACKET pair per writer–reader pair, one "
                  "send(2) per record and reader",
-    "seqpacket-batch": "the same, with sendmmsg(2)/recvmmsg(2) batches",
+    "seqpacket-batch": "an AF_UNIX SOCK_SEQPACKET pair per writer–reader "
+                       "pair, sendmmsg(2)/recvmmsg(2) batches",
     "mq": "POSIX message queue, one per reader, shared by the writers",
     "uring": "one ring in a memfd shared by every writer and reader (a tail "
              "per reader, writers serialized by a futex lock, eventfd "
              "wake-ups): head published and sleeping readers looked for "
              "after every record; readers release every record",
-    "uring-batch": "the same ring, head published once per batch and "
-                   "readers signalled at most once per batch; readers "
-                   "release once per drained run",
+    "uring-batch": "uring's shared memfd ring, head published once per "
+                   "batch and each sleeping reader signalled at most once "
+                   "per batch; readers release once per drained run",
     "memcpy": "payload copy bandwidth: the physical limit, no system calls",
 }
 KNOWN_IMPLS = tuple(IMPL_NOTES)
