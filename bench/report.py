@@ -58,7 +58,7 @@ KNOWN_IMPLS = tuple(IMPL_NOTES)
 GROUPS = {
     "record": "writers send, and the transport publishes, each record on its own",
     "batch": "writers send, and the transport publishes, a batch of records "
-             "at a time (the same batch, -b, on every path)",
+             "at a time, the same batch size (-b) on every path",
     "bound": "no transport: a bound, not a peer, with no ratio",
 }
 GROUP_TITLES = {"record": "One record per call", "batch": "Batches",
