@@ -145,7 +145,7 @@ shmring-ctl_LIBS := $(KMOD_LIBS)
 # shmring-bench counts its system calls: every libc entry point it (or
 # libshmring.a) enters the kernel through is wrapped at link time.
 BENCH_WRAP := write read ioctl poll epoll_wait send recv sendmmsg recvmmsg \
-	      mq_send mq_receive
+	      mq_send mq_receive syscall
 shmring-bench_LIBS := $(BENCH_WRAP:%=-Wl,--wrap=%) -lrt
 
 define util_prog

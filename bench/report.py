@@ -36,18 +36,35 @@ IMPL_NOTES = {      # known impls, in display order
     "shmring-ow-batch": "shmring, shmring_write_batch(3), overwrite ring "
                         "(writers never wait)",
     "pipe": "a pipe per writer–reader pair, one write(2) per record and reader",
-    "pipe-batch": "the same, a batch of records per write(2)",
+    "pipe-batch": "a pipe per writer–reader pair, a batch of records per "
+                  "write(2) and reader",
     "seqpacket": "an AF_UNIX SOCK_SEQPACKET pair per writer–reader pair, one "
                  "send(2) per record and reader",
-    "seqpacket-batch": "the same, with sendmmsg(2)/recvmmsg(2) batches",
-    "mq": "POSIX message queue",
-    "uring": "eventfd-signalled SPSC ring in a memfd: the userspace upper "
-             "bound, with none of shmring's guarantees",
+    "seqpacket-batch": "an AF_UNIX SOCK_SEQPACKET pair per writer–reader "
+                       "pair, sendmmsg(2)/recvmmsg(2) batches",
+    "mq": "POSIX message queue, one per reader, shared by the writers",
+    "uring": "one ring in a memfd shared by every writer and reader (a tail "
+             "per reader, writers serialized by a futex lock, eventfd "
+             "wake-ups): head published and sleeping readers looked for "
+             "after every record; readers release every record",
+    "uring-batch": "uring's shared memfd ring, head published once per "
+                   "batch and each sleeping reader signalled at most once "
+                   "per batch; readers release once per drained run",
     "memcpy": "payload copy bandwidth: the physical limit, no system calls",
 }
 KNOWN_IMPLS = tuple(IMPL_NOTES)
-HEADLINE_PEERS = ("pipe-batch", "pipe", "seqpacket-batch", "seqpacket", "mq",
-                  "uring", "memcpy")
+# Like with like: ratios are only taken within a group (the "group" field
+# of shmring-bench's lines). The peers of each group, in display order.
+GROUPS = {
+    "record": "writers send, and the transport publishes, each record on its own",
+    "batch": "writers send, and the transport publishes, a batch of records "
+             "at a time, the same batch size (-b) on every path",
+    "bound": "no transport: a bound, not a peer, with no ratio",
+}
+GROUP_TITLES = {"record": "One record per call", "batch": "Batches",
+                "bound": "Bound"}
+HEADLINE_PEERS = {"record": ("pipe", "seqpacket", "mq", "uring"),
+                  "batch": ("pipe-batch", "seqpacket-batch", "uring-batch")}
 HEADLINE_SIZES = (64, 4096)     # also the sizes of the CPU tables and plots
 SCENARIOS = ((1, 1), (4, 1), (1, 4), (4, 4))
 TP_KEY = ("impl", "writers", "readers", "size")
@@ -55,7 +72,7 @@ LAT_KEY = ("impl", "size", "writers", "readers")
 TP_METRICS = ("records_per_s", "mb_per_s", "cpu_user_s_per_mrec",
               "cpu_sys_s_per_mrec", "cpu_s_per_mrec", "syscalls_per_rec",
               "records_lost", "records_written", "records_delivered",
-              "write_records_per_s")
+              "write_records_per_s", "w_syscalls_per_rec", "r_syscalls_per_rec")
 LAT_METRICS = ("p50_us", "p99_us", "p999_us")
 IDLE_METRICS = ("cpu_pct", "syscalls", "seconds")
 REQUIRED = {        # kind -> fields a line of that kind must have
@@ -71,8 +88,10 @@ META_SHOWN = ("kind", "tool", "version", "argv", "kernel", "cpus", "ring_size",
 BEGIN, END = "<!-- bench-headline-begin -->", "<!-- bench-headline-end -->"
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 MISSING = "—"
-UPPER_BOUNDS = ("uring (a userspace ring without shmring's guarantees) and "
-                "memcpy (a bare copy) are upper bounds, not competitors.")
+UPPER_BOUNDS = ("uring and uring-batch are what a careful user builds by hand, "
+                "without shmring's guarantees (a killed writer leaves the "
+                "ring locked or torn; nothing outlives the processes); "
+                "memcpy, a bare copy, is a bound and has no ratio.")
 
 
 # --- input and aggregation ---------------------------------------------------
@@ -155,10 +174,17 @@ class Results:
         for o in objs:
             if o["kind"] != "error":
                 self.info.setdefault(o.get("impl"), {
-                    k: o.get(k) for k in ("transport", "path", "policy")})
+                    k: o.get(k) for k in ("transport", "path", "policy", "group")})
         self.info.pop(None, None)
-        self.impls = [i for i in KNOWN_IMPLS if i in self.info] + sorted(
-            i for i in self.info if i not in KNOWN_IMPLS)
+        for impl, info in self.info.items():
+            if info.get("group") not in GROUPS:     # raw files before groups
+                info["group"] = "bound" if info.get("policy") == "none" \
+                    or impl == "memcpy" else \
+                    "batch" if info.get("path") == "batch" else "record"
+        self.impls = sorted(
+            [i for i in KNOWN_IMPLS if i in self.info] + sorted(
+                i for i in self.info if i not in KNOWN_IMPLS),
+            key=lambda i: list(GROUPS).index(self.group(i)))
         self.sizes = sorted({k[3] for k in self.tp})
         self.scenarios = sorted({k[1:3] for k in self.tp}, key=scen_rank)
         ns = [st["records_per_s"]["n"] for st in self.tp.values()]
@@ -171,6 +197,9 @@ class Results:
             return "not counted"
         return fmt_stat(stats.get(metric), fmt_num, self.reps)
 
+    def group(self, impl):
+        return self.info[impl]["group"]
+
     def is_shmring(self, impl):
         return self.info[impl].get("transport") == "shmring" \
             or impl.startswith("shmring")
@@ -180,17 +209,22 @@ class Results:
             ("overwrite" if "-ow-" in impl else "lossless")
         return self.is_shmring(impl) and policy == "lossless"
 
-    def peers(self):
-        return [p for p in HEADLINE_PEERS if p in self.info] + [
-            i for i in self.impls if i not in KNOWN_IMPLS and not self.is_shmring(i)]
+    def peers(self, group=None):
+        """The peers of a group (all groups with ratios if None)."""
+        groups = [group] if group else list(HEADLINE_PEERS)
+        return [p for g in groups for p in HEADLINE_PEERS.get(g, ())
+                if p in self.info] + [
+            i for i in self.impls if i not in KNOWN_IMPLS and not self.is_shmring(i)
+            and self.group(i) in groups and self.group(i) in HEADLINE_PEERS]
 
     def tp_median(self, impl, scen, size):
         s = self.tp.get((impl, *scen, size), {}).get("records_per_s")
         return s["median"] if s else None
 
-    def best_shmring(self, scen, size):
-        """(impl, median records/s) of the fastest lossless shmring path."""
+    def best_shmring(self, scen, size, group):
+        """(impl, median records/s) of the fastest lossless shmring path of a group."""
         cands = [(v, impl) for impl in self.impls if self.is_lossless_shmring(impl)
+                 and self.group(impl) == group
                  and (v := self.tp_median(impl, scen, size)) is not None]
         return max(cands)[::-1] if cands else None
 
@@ -300,37 +334,53 @@ def ratio_row(res, peer, size, best):
     return cells, f"{peer} in {join_words(wins)}"
 
 
-def headline_tables(res):
-    """The headline markdown (throughput ratios, latency) and its prose."""
-    sizes = [s for s in HEADLINE_SIZES if s in res.sizes]
-    best = {sz: {sc: res.best_shmring(sc, sz) for sc in res.scenarios}
+def group_table(res, group, sizes):
+    """(markdown table or None, prose) of one group's ratios."""
+    best = {sz: {sc: res.best_shmring(sc, sz, group) for sc in res.scenarios}
             for sz in sizes}
-    if not sizes:
-        return ("No throughput results at 64 B or 4 KiB in this run.\n\n"
-                + latency_headline(res)), ""
     if not any(b for sz in sizes for b in best[sz].values()):
-        return ("**shmring (lossless) throughput results at 64 B and 4 KiB "
-                "are missing from this run, so there are no ratios.**\n\n"
-                + latency_headline(res)), ""
+        return None, ""
     rows, prose = [], []
     for sz in sizes:
-        rows.append([f"**{size_label(sz)}**", "shmring records/s (best path)"]
-                    + [f"{fmt_si(b[1])} ({res.info[b[0]].get('path') or b[0]})"
-                       if b else MISSING for b in best[sz].values()])
+        rows.append([f"**{size_label(sz)}**", "shmring records/s"]
+                    + [f"{fmt_si(b[1])} ({b[0]})" if b else MISSING
+                       for b in best[sz].values()])
         beaten = []
-        for peer in res.peers():
+        for peer in res.peers(group):
             cells, wins = ratio_row(res, peer, sz, best[sz])
             rows += [["", peer] + cells] if cells else []
             beaten += [wins] if wins else []
-        prose.append(f"At {size_label(sz)} " + (
-            "shmring results are missing." if not any(best[sz].values()) else
-            "shmring is beaten by " + join_words(beaten) + "." if beaten else
-            "no peer beats shmring in any measured scenario."))
-    return ("Records/s delivered to readers: best lossless shmring path ÷ "
-            "peer (>1× means shmring is faster).\n\n"
-            + md_table(["record size", "vs"] + list(map(scen_label, res.scenarios)),
-                       rows, left=2)
-            + "\n" + latency_headline(res)), " ".join(prose + [UPPER_BOUNDS])
+        prose.append(f"at {size_label(sz)} " + (
+            "shmring results are missing" if not any(best[sz].values()) else
+            "shmring is beaten by " + join_words(beaten) if beaten else
+            "no peer beats shmring in any measured scenario"))
+    table = md_table(["record size", "vs"] + list(map(scen_label, res.scenarios)),
+                     rows, left=2)
+    return table, f"{GROUP_TITLES[group]}: " + "; ".join(prose) + "."
+
+
+def headline_tables(res):
+    """The headline markdown (throughput ratios by group, latency) and its prose."""
+    sizes = [s for s in HEADLINE_SIZES if s in res.sizes]
+    if not sizes:
+        return ("No throughput results at 64 B or 4 KiB in this run.\n\n"
+                + latency_headline(res)), ""
+    parts, prose = [], []
+    for group in HEADLINE_PEERS:
+        table, words = group_table(res, group, sizes)
+        if table:
+            parts.append(f"**{GROUP_TITLES[group]}** (group {group}: "
+                         f"{GROUPS[group]}): the group's fastest lossless "
+                         f"shmring path ÷ each peer of the group.\n\n" + table)
+            prose.append(words)
+    if not parts:
+        return ("**shmring (lossless) throughput results at 64 B and 4 KiB "
+                "are missing from this run, so there are no ratios.**\n\n"
+                + latency_headline(res)), ""
+    return ("Records/s delivered to readers, like with like: ratios only "
+            "within a group, never across (>1× means shmring is faster).\n\n"
+            + "\n".join(parts) + "\n" + latency_headline(res)), \
+        " ".join(prose + [UPPER_BOUNDS])
 
 
 def latency_headline(res):
@@ -349,7 +399,8 @@ def latency_headline(res):
                            for m in ("p50_us", "p99_us")])
     return (f"Wake-up latency at {size_label(size)}, {scen_label(scen)} "
             "(medians in µs; ratio = peer ÷ shmring-write, >1× means shmring "
-            "wakes its reader faster).\n\n"
+            "wakes its reader faster). Latency runs send one record per call "
+            "on every path, so every row compares.\n\n"
             + ("" if ref else "shmring-write latency is missing from this run.\n\n")
             + md_table(["impl", "p50 µs", "p99 µs", "p50 ratio", "p99 ratio"], rows))
 
@@ -386,8 +437,17 @@ def setup_section(res, date, cmd):
 
 
 def impls_section(res):
-    rows = [[i, IMPL_NOTES.get(i, "(not described)")] for i in res.impls]
-    return md_table(["impl", "what"], rows, left=2) if rows else "Nothing.\n"
+    rows = [[i, res.group(i), IMPL_NOTES.get(i, "(not described)")]
+            for i in res.impls]
+    groups = "".join(f"- **{g}**: {GROUPS[g]}.\n" for g in GROUPS
+                     if any(res.group(i) == g for i in res.impls))
+    return ("Every implementation is in one group, and ratios are only taken "
+            "within a group: a batch against one record per call measures "
+            "batching, not the transport. shmring's readers are the same "
+            "in both groups (in place, a position per record); the groups "
+            "differ by how writers send.\n\n" + groups + "\n"
+            + md_table(["impl", "group", "what"], rows, left=3)) \
+        if rows else "Nothing.\n"
 
 
 def lost(stats):
@@ -406,28 +466,64 @@ def scenario_section(res, scen):
     cell = {(i, sz): res.tp.get((i, *scen, sz), {})
             for i in res.impls for sz in res.sizes}
     impls = [i for i in res.impls if any(cell[(i, sz)] for sz in res.sizes)]
-    heads = ["impl"] + list(map(size_label, res.sizes))
+    heads = ["impl", "group"] + list(map(size_label, res.sizes))
     out = [f"### {scen_label(scen)} ({scen[0]} writer{'s' * (scen[0] > 1)}, "
            f"{scen[1]} reader{'s' * (scen[1] > 1)})\n"]
     for metric, title, fmt in (("records_per_s", "Records/s delivered", fmt_si),
                                ("mb_per_s", "MB/s delivered", fmt_num)):
-        rows = [[i] + [fmt_stat(cell[(i, sz)].get(metric), fmt, res.reps)
+        rows = [[i, res.group(i)] + [fmt_stat(cell[(i, sz)].get(metric), fmt, res.reps)
                        + (" †" if fmt is fmt_si and lost(cell[(i, sz)]) else "")
                        for sz in res.sizes] for i in impls]
-        out.append(f"{title}:\n\n" + md_table(heads, rows))
+        out.append(f"{title}:\n\n" + md_table(heads, rows, left=2))
     if any(map(lost, cell.values())):
         out.append("† records were lost (overwrite policy), see below.\n")
     sizes = [s for s in HEADLINE_SIZES if s in res.sizes]
     if sizes:
-        heads = ["impl"] + [f"{what} {size_label(sz)}" for sz in sizes
-                            for what in ("CPU s/Mrec", "syscalls/rec")]
-        rows = [[i] + [c for sz in sizes for c in (
+        heads = ["impl", "group"] + [f"{what} {size_label(sz)}" for sz in sizes
+                                     for what in ("CPU s/Mrec", "syscalls/rec W",
+                                                  "syscalls/rec R")]
+        rows = [[i, res.group(i)] + [c for sz in sizes for c in (
                     cpu_cell(cell[(i, sz)], res.reps),
-                    res.syscalls(cell[(i, sz)], "syscalls_per_rec"))]
+                    res.syscalls(cell[(i, sz)], "w_syscalls_per_rec"),
+                    res.syscalls(cell[(i, sz)], "r_syscalls_per_rec"))]
                 for i in impls]
-        out.append("CPU seconds per million records (user + system) and "
-                   "system calls per record:\n\n" + md_table(heads, rows))
+        out.append("CPU seconds per million delivered records (user + system) "
+                   "and system calls per record, of the writers (W, per "
+                   "record written) and of the readers (R, per record "
+                   "delivered):\n\n" + md_table(heads, rows, left=2))
     return "\n".join(out)
+
+
+def syscalls_section(res):
+    """Writers' and readers' system calls per record, every impl and scenario."""
+    if res.meta.get("syscalls_counted", True) is False:
+        return "System calls were not counted in this run.\n"
+    out = []
+    for sz in res.sizes:
+        rows = []
+        for i in res.impls:
+            cells = []
+            for sc in res.scenarios:
+                st = res.tp.get((i, *sc, sz), {})
+                w, r = st.get("w_syscalls_per_rec"), st.get("r_syscalls_per_rec")
+                cells.append(f"{fmt_num(w['median'])} / "
+                             f"{fmt_num(r['median']) if r else MISSING}"
+                             if w else MISSING)
+            if any(c != MISSING for c in cells):
+                rows.append([i, res.group(i)] + cells)
+        if rows:
+            out.append(f"{size_label(sz)}, writers / readers (medians):\n\n"
+                       + md_table(["impl", "group"]
+                                  + list(map(scen_label, res.scenarios)),
+                                  rows, left=2))
+    if not out:
+        return ("This run has no per-role system call counts (a raw file "
+                "from before they were counted).\n")
+    return ("System calls per record at saturation (the throughput runs), "
+            "writers per record written and readers per record delivered: "
+            "every libc entry point into the kernel is counted "
+            "(shmring-bench(1)); the raw lines have the counts by call.\n\n"
+            + "\n".join(out))
 
 
 def overwrite_section(res):
@@ -493,7 +589,8 @@ def build_report(res, date, cmd, ignored, plots):
         impls_section(res),
         "## Throughput by scenario\n"]
     parts += [scenario_section(res, sc) for sc in res.scenarios] or ["None.\n"]
-    parts += ["## Overwrite policy\n", overwrite_section(res),
+    parts += ["## System calls per record\n", syscalls_section(res),
+              "## Overwrite policy\n", overwrite_section(res),
               "## Wake-up latency\n", latency_section(res),
               "## Idle cost\n", idle_section(res),
               "## Errors\n", errors_section(res)]

@@ -75,4 +75,16 @@ struct shmring {
 
 SHMRING_INTERNAL int shmring_sys_ioctl(int fd, unsigned long req, void *arg);
 
+/*
+ * crc32c.c: the implementations behind shmring_crc32c(), each giving the
+ * same CRC for every input (tests/unit/t_crc32c.c compares them).
+ * shmring_crc32c_sw() is slicing-by-8 and runs anywhere;
+ * shmring_crc32c_hw() uses the CPU's CRC32C instructions (SSE4.2 on
+ * x86-64, the CRC extension on aarch64) and must only be called when
+ * shmring_crc32c_hw_available() is true (elsewhere it is the tables).
+ */
+SHMRING_INTERNAL uint32_t shmring_crc32c_sw(const void *data, size_t len);
+SHMRING_INTERNAL uint32_t shmring_crc32c_hw(const void *data, size_t len);
+SHMRING_INTERNAL int shmring_crc32c_hw_available(void);
+
 #endif /* LIBSHMRING_INTERNAL_H */

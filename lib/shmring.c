@@ -3,7 +3,7 @@
  * libshmring: see shmring.h for the API and its rules.
  *
  * Opening, writing, administration; the reader (peek, consume, read,
- * wait) is lib/reader.c.
+ * wait) is lib/reader.c, shmring_crc32c() lib/crc32c.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -380,21 +380,6 @@ int shmring_sub_delete(struct shmring *r, const char *sub)
 	if (ret)
 		return ret;
 	return shmring_sys_ioctl(r->fd, SHMRING_IOC_SUB_DEL, &n);
-}
-
-/* CRC-32C (Castagnoli), reflected, as the kernel's crc32c. */
-uint32_t shmring_crc32c(const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	uint32_t crc = ~0U;
-	int k;
-
-	while (len--) {
-		crc ^= *p++;
-		for (k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0x82F63B78U & (0U - (crc & 1)));
-	}
-	return ~crc;
 }
 
 int shmring_record_csum_ok(const struct shmring_record *rec)

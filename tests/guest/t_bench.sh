@@ -74,6 +74,35 @@ t "a pipe written record by record counts a system call per record or more" \
 t "memcpy counts no system call" \
 	'[ "$(grep "\"impl\":\"memcpy\"" "$tmp/out" | field syscalls_per_rec | sort -u)" = 0.0000 ]'
 
+# Like with like: every line says its group, and the groups are the ones
+# docs/bench.md compares within (the last column of --list).
+t "every implementation is in the group its path says" \
+	'shmring-bench --list | awk "
+		\$3 == \"batch\" && \$5 != \"batch\" { bad = 1 }
+		\$1 == \"memcpy\" && \$5 != \"bound\" { bad = 1 }
+		\$1 != \"memcpy\" && \$3 != \"batch\" && \$5 != \"record\" { bad = 1 }
+		END { exit bad || NR < 2 }"'
+t "the memfd ring has a per-record and a batched path" \
+	'shmring-bench --list | grep -q "^uring  *memfd-ring  *single .* record$" &&
+	 shmring-bench --list | grep -q "^uring-batch  *memfd-ring  *batch .* batch$"'
+t "every throughput line has its group and writers and readers' syscalls per record" \
+	'[ "$(grep "\"kind\":\"throughput\"" "$tmp/out" | grep "\"group\":\"\(record\|batch\|bound\)\"" |
+	     grep -c "\"w_syscalls_per_rec\":[0-9.]*,\"w_syscalls\":{")" -eq $((nimpl * 2 * 2)) ] &&
+	 [ "$(grep "\"kind\":\"throughput\"" "$tmp/out" | grep -c "\"r_syscalls_per_rec\":[0-9.]*,\"r_syscalls\":{")" \
+	     -eq $(((nimpl - 1) * 2 * 2)) ]'
+# By construction: a pipe writer makes one write(2) per record and reader;
+# a uring-batch writer with room to spare signals at most once per batch.
+t "a pipe writer makes one write(2) per record and reader" \
+	'[ "$(grep "\"kind\":\"throughput\",\"impl\":\"pipe\".*\"writers\":1,\"readers\":1," "$tmp/out" |
+	     field w_syscalls_per_rec | sort -u)" = 1.0000 ] &&
+	 [ "$(grep "\"kind\":\"throughput\",\"impl\":\"pipe\".*\"writers\":4,\"readers\":4," "$tmp/out" |
+	     field w_syscalls_per_rec | sort -u)" = 4.0000 ]'
+# N records in batches of 64 (the default -b): that many batches at most.
+t "a uring-batch writer makes at most one system call per batch (1x1, 16 B)" \
+	'grep "\"kind\":\"throughput\",\"impl\":\"uring-batch\".*\"writers\":1,\"readers\":1,\"size\":16," \
+	     "$tmp/out" | field w_syscalls_per_rec |
+	 awk "{ n++; if (\$1 > $(((N + 63) / 64)) / $N + 0.0001) bad = 1 } END { exit bad || n != 1 }"'
+
 # Bad options: exit 2 and say what is wrong.
 shmring-bench -t nosuch >/dev/null 2>"$tmp/err"
 t "unknown implementation: exit 2" '[ $? -eq 2 ] && grep -q "unknown implementation .nosuch." "$tmp/err"'

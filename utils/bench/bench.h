@@ -48,15 +48,27 @@ struct bench_opts {
 };
 extern struct bench_opts opt;
 
-/* System calls made by this process since it was last reset (syscalls.c). */
-extern uint64_t nsys;
+/*
+ * System calls made by this process since sys_reset() (syscalls.c): in all,
+ * and by kind. Every libc entry point the bench and libshmring enter the
+ * kernel through in a run is wrapped at link time (the Makefile's
+ * BENCH_WRAP); syscall(2) counts as futex or other.
+ */
+enum sys_kind {
+	SC_WRITE, SC_READ, SC_IOCTL, SC_POLL, SC_EPOLL_WAIT, SC_SEND, SC_RECV,
+	SC_SENDMMSG, SC_RECVMMSG, SC_MQ_SEND, SC_MQ_RECEIVE, SC_FUTEX, SC_OTHER,
+	SC_N
+};
+extern uint64_t nsys, nsys_by[SC_N];
+extern const char *const sc_name[SC_N];
+void sys_reset(void);
 
 /* --- One run: what the processes share ------------------------------------- */
 
 struct proc_res {
 	uint64_t recs;		/* written (writer) or delivered (reader) */
 	uint64_t lost;		/* reader: counter gaps (overwrite policy) */
-	uint64_t syscalls;
+	uint64_t syscalls, sys_by[SC_N];
 	double utime, stime;
 	uint64_t t_end;
 	int err;		/* negative errno, or -EPROTO for a bad record */
@@ -87,7 +99,7 @@ struct run {
 	char name[64];			/* shmring ring / mq name prefix */
 	int fd[MAX_W][MAX_R][2];	/* pipe, socketpair: [0] read, [1] write */
 	int efd_r[MAX_R], efd_w[MAX_W];	/* uring eventfds */
-	char *area;			/* uring rings, memcpy buffers */
+	char *area;			/* uring ring, memcpy buffers */
 	size_t area_len;
 	uint64_t mq_depth;
 };
@@ -130,6 +142,14 @@ struct impl {
 	int no_readers;		/* memcpy: the writers do all the work */
 };
 
+/*
+ * Which implementations are compared with which (docs/bench.md): "record"
+ * sends one record per call and publishes it alone, "batch" a batch per
+ * call, "bound" is no transport (memcpy). Ratios are only ever taken
+ * within a group.
+ */
+const char *impl_group(const struct impl *im);
+
 /* A transport's implementations, in report order (peer-*.c). */
 struct peer {
 	const struct impl *impls;
@@ -168,7 +188,8 @@ void close_pairs(struct run *run);
 struct outcome {
 	double seconds, utime, stime;
 	double r_cpu;		/* the readers' share of utime + stime */
-	uint64_t written, delivered, lost, syscalls, r_syscalls;
+	uint64_t written, delivered, lost, syscalls, w_syscalls, r_syscalls;
+	uint64_t w_sys_by[SC_N], r_sys_by[SC_N];	/* by kind, all writers/readers */
 	uint64_t depth;		/* mq: messages each queue holds */
 	uint64_t *lat_ns;	/* latency: the samples, malloc'ed; else NULL */
 	uint64_t n_lat;

@@ -34,6 +34,7 @@ static void json_head(struct json *j, const char *kind, const struct impl *im,
 	json_kstr(j, "transport", im->transport);
 	json_kstr(j, "path", im->path);
 	json_kstr(j, "policy", im->policy);
+	json_kstr(j, "group", impl_group(im));
 	json_ku64(j, "writers", w);
 	json_ku64(j, "readers", r);
 	json_ku64(j, "size", size);
@@ -45,6 +46,24 @@ static void json_kf(struct json *j, const char *key, int prec, double v)
 {
 	json_key(j, key);
 	json_printf(j, "%.*f", prec, v);
+}
+
+/* System calls by kind ({"write":N,...}, the kinds made), summed over processes. */
+static void json_sys_by(struct json *j, const char *key, const uint64_t *by)
+{
+	unsigned int k;
+
+	json_key(j, key);
+	json_obj_open(j, JSON_FLOW);
+	for (k = 0; k < SC_N; k++)
+		if (by[k])
+			json_ku64(j, sc_name[k], by[k]);
+	json_obj_close(j);
+}
+
+static double per(uint64_t n, uint64_t d)
+{
+	return d ? (double)n / (double)d : 0;
 }
 
 /* Close the line's object and write it out; a write error ends the run. */
@@ -128,14 +147,25 @@ void throughput_cell(const struct impl *im, unsigned int w, unsigned int r,
 		json_kf(&j, "write_records_per_s", 1, (double)o.written / o.seconds);
 		json_kf(&j, "cpu_user_s_per_mrec", 4, mrec ? o.utime / mrec : 0);
 		json_kf(&j, "cpu_sys_s_per_mrec", 4, mrec ? o.stime / mrec : 0);
-		json_kf(&j, "syscalls_per_rec", 4,
-			o.delivered ? (double)o.syscalls / (double)o.delivered : 0);
+		json_kf(&j, "syscalls_per_rec", 4, per(o.syscalls, o.delivered));
+		/*
+		 * Writers per record written, readers per record delivered (to
+		 * each reader): what one process pays for one record it handles.
+		 */
+		json_kf(&j, "w_syscalls_per_rec", 4, per(o.w_syscalls, o.written));
+		json_sys_by(&j, "w_syscalls", o.w_sys_by);
+		if (!im->no_readers) {
+			json_kf(&j, "r_syscalls_per_rec", 4, per(o.r_syscalls, o.delivered));
+			json_sys_by(&j, "r_syscalls", o.r_sys_by);
+		}
 		json_line(&j);
 		if (rep == 0)
-			err_msg("%-16s %s %6u B: %10.0f rec/s %8.1f MB/s %6.2f syscalls/rec",
-			     im->name, scen_str(w, r), size, (double)o.delivered / o.seconds,
-			     (double)o.delivered * size / o.seconds / 1e6,
-			     o.delivered ? (double)o.syscalls / (double)o.delivered : 0);
+			err_msg("%-16s %s %6u B: %10.0f rec/s %8.1f MB/s syscalls/rec: "
+				"writers %.4f readers %.4f", im->name, scen_str(w, r), size,
+				(double)o.delivered / o.seconds,
+				(double)o.delivered * size / o.seconds / 1e6,
+				per(o.w_syscalls, o.written),
+				im->no_readers ? 0 : per(o.r_syscalls, o.delivered));
 	}
 }
 
@@ -208,6 +238,7 @@ void idle_cell(const struct impl *im)
 		json_kf(&j, "cpu_s", 6, cpu);
 		json_kf(&j, "cpu_pct", 4, o.seconds > 0 ? 100.0 * cpu / o.seconds : 0);
 		json_ku64(&j, "syscalls", o.r_syscalls);
+		json_sys_by(&j, "r_syscalls", o.r_sys_by);
 		json_line(&j);
 	}
 }

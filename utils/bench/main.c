@@ -58,6 +58,13 @@ const struct impl *impl_get(unsigned int i)
 	return NULL;
 }
 
+const char *impl_group(const struct impl *im)
+{
+	if (im->no_readers)
+		return "bound";
+	return strcmp(im->path, "batch") ? "record" : "batch";
+}
+
 static bool is_shmring(const struct impl *im)
 {
 	return !strcmp(im->transport, "shmring");
@@ -276,8 +283,9 @@ int main(int argc, char **argv)
 		case 'o': out_path = optarg; break;
 		case 'l':
 			for (i = 0; i < impl_count(); i++)
-				printf("%-18s %-15s %-7s %s\n", impl_get(i)->name, impl_get(i)->transport,
-				       impl_get(i)->path, impl_get(i)->policy);
+				printf("%-18s %-15s %-7s %-10s %s\n", impl_get(i)->name,
+				       impl_get(i)->transport, impl_get(i)->path,
+				       impl_get(i)->policy, impl_group(impl_get(i)));
 			return 0;
 		case 'h': usage(stdout); return 0;
 		case 'V': print_version(); return 0;

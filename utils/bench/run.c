@@ -173,6 +173,7 @@ static void finish_child(struct proc_res *res, struct rusage *r0)
 	res->utime = tv_s(r1.ru_utime) - tv_s(r0->ru_utime);
 	res->stime = tv_s(r1.ru_stime) - tv_s(r0->ru_stime);
 	res->syscalls = nsys;
+	memcpy(res->sys_by, nsys_by, sizeof(res->sys_by));
 }
 
 static void stamp(char *rec, uint32_t wid, uint32_t ctr, int timed)
@@ -207,7 +208,7 @@ static int writer_main(struct run *run, unsigned int w, int ready, int go)
 	if (res->err)
 		return 1;
 	getrusage(RUSAGE_SELF, &r0);
-	nsys = 0;
+	sys_reset();
 	if (run->mode == M_IDLE)
 		sleep_us((unsigned int)(opt.idle_s * 1e6));
 	for (i = 0; i < run->count; i += n) {
@@ -257,7 +258,7 @@ static int reader_main(struct run *run, unsigned int r, int ready, int go)
 	if (res->err)
 		return 1;
 	getrusage(RUSAGE_SELF, &r0);
-	nsys = 0;
+	sys_reset();
 	deadline = now_ns() + RUN_LIMIT_S * 1000000000ULL;
 	while (!all_seen(run)) {
 		ret = im->r_drain(run, r);
@@ -312,7 +313,7 @@ static void collect(struct run *run, struct outcome *o, uint64_t t0)
 {
 	struct proc_res *p;
 	uint64_t t_end = t0;
-	unsigned int i;
+	unsigned int i, k;
 
 	for (i = 0; i < run->writers + run->readers; i++) {
 		p = i < run->writers ? &run->sh->w[i] : &run->sh->r[i - run->writers];
@@ -327,11 +328,16 @@ static void collect(struct run *run, struct outcome *o, uint64_t t0)
 		o->syscalls += p->syscalls;
 		if (i < run->writers) {
 			o->written += p->recs;
+			o->w_syscalls += p->syscalls;
+			for (k = 0; k < SC_N; k++)
+				o->w_sys_by[k] += p->sys_by[k];
 		} else {
 			o->delivered += p->recs;
 			o->lost += p->lost;
 			o->r_cpu += p->utime + p->stime;
 			o->r_syscalls += p->syscalls;
+			for (k = 0; k < SC_N; k++)
+				o->r_sys_by[k] += p->sys_by[k];
 		}
 	}
 	if (run->impl->no_readers)
