@@ -424,20 +424,41 @@ static void test_streams(struct shmring_set *set, unsigned int secs)
 	close(outer);
 }
 
+/*
+ * An idle set's wait, @ms long: its CPU time (utime+stime), the best of
+ * three tries. A spinning set uses most of every wait; a sleeping one
+ * the entry and exit (t_epoll: 0.5-10 ms), but the guest charges a task
+ * the host's preemption of its vCPU too, and other VMs may share the
+ * host: one unlucky try alone says little.
+ */
+static uint64_t idle_cpu_us(struct shmring_set *set, int ms, int *ret, uint64_t *took_ms)
+{
+	uint64_t c0, t0, used, best = UINT64_MAX;
+	int i;
+
+	for (i = 0; i < 3 && best > 50000; i++) {
+		c0 = cpu_us();
+		t0 = now_mono_ns();
+		*ret = shmring_set_poll(set, -1, ms);
+		used = cpu_us() - c0;
+		*took_ms = (now_mono_ns() - t0) / 1000000;
+		if (*ret || *took_ms < (uint64_t)ms - ms / 20)
+			break;
+		if (used < best)
+			best = used;
+	}
+	return best;
+}
+
 /* Blocked in the set with nothing to do: no CPU. */
 static void test_idle(struct shmring_set *set)
 {
-	uint64_t c0, t0, used, ms;
-	int n;
+	uint64_t used, ms = 0;
+	int n = 0;
 
-	c0 = cpu_us();
-	t0 = now_mono_ns();
-	n = shmring_set_poll(set, -1, 1000);
-	used = cpu_us() - c0;
-	ms = (now_mono_ns() - t0) / 1000000;
+	used = idle_cpu_us(set, 1000, &n, &ms);
 	ok(n == 0 && ms >= 950, "idle set: shmring_set_poll returned 0 at its timeout (%llu ms)",
 	   (unsigned long long)ms);
-	/* A spinning set uses most of the second; t_epoll's poll(2) 0.5-10 ms. */
 	ok(used <= 50000, "and used %llu us of CPU (utime+stime) while blocked",
 	   (unsigned long long)used);
 }
@@ -447,7 +468,7 @@ static void test_unlinked(struct shmring_set *set)
 {
 	struct payload p[3];
 	struct shmring *w;
-	uint64_t c0, t0, used, ms;
+	uint64_t used, ms = 0;
 	char name[32];
 	int i, n;
 
@@ -467,11 +488,7 @@ static void test_unlinked(struct shmring_set *set)
 	memb[1].bad = 0;
 	n = shmring_set_poll(set, -1, 1000);
 	ok(n == 3 && memb[1].bad == 0, "unlinked ring: its last 3 records delivered (%d)", n);
-	c0 = cpu_us();
-	t0 = now_mono_ns();
-	n = shmring_set_poll(set, -1, 500);
-	used = cpu_us() - c0;
-	ms = (now_mono_ns() - t0) / 1000000;
+	used = idle_cpu_us(set, 500, &n, &ms);
 	ok(n == 0 && ms >= 450 && used <= 50000,
 	   "then it is dropped from the wait: 0 after %llu ms, %llu us of CPU (no spin on POLLHUP)",
 	   (unsigned long long)ms, (unsigned long long)used);
