@@ -8,6 +8,7 @@
 #define LIBSHMRING_INTERNAL_H
 
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,26 @@ SHMRING_INTERNAL int shmring_rd_read(struct shmring_rd *rd, struct shmring_recor
 				     void *buf, size_t len);
 SHMRING_INTERNAL int shmring_rd_want_kick(struct shmring_rd *rd);
 
+/*
+ * A drain (shmring_rd_consume_n()): the handler, how to commit, how to
+ * wake writers, and what happened (tests look at the counts).
+ */
+struct shmring_rd_drain {
+	shmring_handler_t fn;
+	void *ctx;
+	int each;			/* commit after each record (overwrite, tap) */
+	void (*kick)(void *arg);	/* SHMRING_IOC_KICK; NULL in tests */
+	void *kick_arg;
+	/* Out. */
+	int drained;			/* stopped at -EAGAIN, pos stored ([R5]) */
+	unsigned int commits;		/* cursor commits to the reader page */
+	unsigned int kicks;		/* times writers were to be woken */
+	unsigned int stale;		/* records overwritten while handled */
+};
+
+SHMRING_INTERNAL int shmring_rd_consume_n(struct shmring_rd *rd,
+					  struct shmring_rd_drain *d, int limit);
+
 /* An open handle (struct shmring of shmring.h). */
 struct shmring {
 	int fd;
@@ -74,6 +95,9 @@ struct shmring {
 })
 
 SHMRING_INTERNAL int shmring_sys_ioctl(int fd, unsigned long req, void *arg);
+/* shmring_consume_n(); *drained (if given) as in struct shmring_rd_drain. */
+SHMRING_INTERNAL int shmring_drain(struct shmring *r, shmring_handler_t fn, void *ctx,
+				   int limit, int *drained);
 
 /*
  * crc32c.c: the implementations behind shmring_crc32c(), each giving the

@@ -352,6 +352,179 @@ int shmring_rd_read(struct shmring_rd *rd, struct shmring_record *rec,
 	}
 }
 
+/* --- bulk reads: shmring_consume_n() and ring sets --------------------------- */
+
+/*
+ * Would a writer waiting for room move if we committed now? What
+ * shmring_rd_want_kick() would say after a commit, without its side
+ * effects: a lossless batch is committed early for such a writer
+ * instead of at its end. Without wait_pos (old kernels): once a
+ * sixteenth of the ring was read since the last commit.
+ */
+static int writer_wants_room(const struct shmring_rd *rd, uint64_t committed)
+{
+	if (!__atomic_load_n(&rd->hdr->writers_waiting, __ATOMIC_RELAXED))
+		return 0;
+	if (!rd->wait_pos)
+		return rd->pos - committed >= rd->data_size / 16;
+	return load_relaxed(&rd->hdr->wait_gen) != rd->kicked_gen &&
+	       !before(rd->pos, load_relaxed(&rd->hdr->wait_pos));
+}
+
+/*
+ * Publish what the batch consumed in @shadow to the reader page: one
+ * cursor transaction with the summed counters, so the batch commits
+ * whole or not at all. [R4]/[R5]: pos is visible before we look for
+ * waiting writers (shmring_rd_want_kick()) and at head again.
+ */
+static int batch_commit(struct shmring_rd *rd, struct shmring_rd_drain *d,
+			const struct shmring_reader *shadow, uint64_t *word)
+{
+	int ok = 1;
+
+	/* *word: the page's pos as we last saw it ([R6], a swap from it). */
+	if (shadow->pos != *word) {
+		ok = cursor_commit(rd->rp, word, shadow->pos, shadow->seq,
+				   shadow->records_read, shadow->records_lost,
+				   shadow->last_read_ns);
+		d->commits++;
+		if (ok)
+			rd->pos_word = *word;
+		else
+			cursor_moved(rd, *word);	/* a seek: start over there */
+	}
+	atomic_thread_fence(memory_order_seq_cst);
+	return ok;
+}
+
+static void drain_kick(struct shmring_rd *rd, struct shmring_rd_drain *d)
+{
+	if (!shmring_rd_want_kick(rd))
+		return;
+	d->kicks++;
+	if (d->kick)
+		d->kick(d->kick_arg);
+}
+
+/*
+ * Overwrite rings and taps: a writer may lap the cursor at any time, so
+ * each record is consumed (a swap of pos, [R6]) as a single read does.
+ * A record whose commit lost to the writer's lap was delivered to the
+ * handler already: it counts as lost, not read (shmring_rd_consume(),
+ * as the ring counts it), is in the return value, and the drain goes on
+ * from the tail.
+ */
+static int drain_each(struct shmring_rd *rd, struct shmring_rd_drain *d, int limit)
+{
+	struct shmring_record rec;
+	int n = 0, ret;
+
+	while (n < limit) {
+		ret = shmring_rd_peek(rd, &rec);
+		if (ret == -EAGAIN)
+			d->drained = 1;
+		if (ret)
+			return ret == -EAGAIN ? n : ret;
+		ret = d->fn(d->ctx, &rec);
+		if (ret < 0)
+			return ret;	/* not consumed: still peeked */
+		ret = shmring_rd_consume(rd);
+		d->commits++;
+		if (ret == -ESTALE)
+			d->stale++;
+		else if (ret)
+			return ret;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Lossless rings, non-tap readers: the kernel reuses no byte at or after
+ * the stored position, so the position is stored once, after the batch.
+ * The records are peeked and consumed by the very functions of a single
+ * read, against a private copy of the reader page that the kernel never
+ * sees: sequence numbers, gaps, DISCARD records and the counters are
+ * kept exactly as they are one record at a time, and the real page gets
+ * one cursor_commit() of the result. A waiting writer that the records
+ * read so far would let go ends the batch early (one kick per batch).
+ */
+static int drain_batch(struct shmring_rd *rd, struct shmring_rd_drain *d, int limit)
+{
+	struct shmring_reader *rp = rd->rp, shadow = *rp;
+	uint64_t committed = rd->pos, word = rd->pos_word;
+	struct shmring_record rec;
+	int n = 0, ret = 0;
+
+	shadow.pos = word;	/* the shadow's swaps start where ours will */
+	rd->rp = &shadow;
+	while (n < limit) {
+		ret = shmring_rd_peek(rd, &rec);
+		if (ret == -EAGAIN)
+			d->drained = 1;
+		if (ret)
+			break;
+		ret = d->fn(d->ctx, &rec);
+		if (ret < 0)
+			break;		/* not consumed: still peeked */
+		ret = 0;
+		/* -ESTALE cannot be (nothing is reused); counted if it were. */
+		if (shmring_rd_consume(rd) == -ESTALE)
+			d->stale++;
+		n++;
+		if (n < limit && writer_wants_room(rd, committed)) {
+			rd->rp = rp;
+			if (!batch_commit(rd, d, &shadow, &word))
+				return n;
+			drain_kick(rd, d);
+			committed = rd->pos;
+			rd->rp = &shadow;
+		}
+	}
+	rd->rp = rp;
+	batch_commit(rd, d, &shadow, &word);
+	return ret < 0 && !d->drained ? ret : n;
+}
+
+/*
+ * Call d->fn for up to @limit records (negative: no limit), consuming
+ * each one its handler accepted (returned >= 0). Returns the number
+ * handled, or the error that stopped the drain: a handler's negative
+ * return (its record stays peeked, not consumed) or a peek's. Records
+ * handled before an error stay consumed. d->drained says the drain
+ * stopped because nothing was pending, with the position stored and
+ * head looked at again after it ([R5]): a caller may sleep then.
+ */
+int shmring_rd_consume_n(struct shmring_rd *rd, struct shmring_rd_drain *d, int limit)
+{
+	int done = 0, ret = 0;
+
+	d->drained = 0;
+	if (!rd->hdr || !rd->rp)
+		return -EBADF;
+	if (!d->fn)
+		return -EINVAL;
+	if (limit < 0)
+		limit = INT_MAX;
+	while (done < limit) {
+		d->drained = 0;
+		ret = d->each ? drain_each(rd, d, limit - done)
+			      : drain_batch(rd, d, limit - done);
+		if (ret < 0)
+			break;
+		done += ret;
+		/*
+		 * A batch saw head == pos before it stored pos: records
+		 * published since then may have woken nobody. Drained by
+		 * one record at a time, peek already looked after the store.
+		 */
+		if (!d->drained || d->each || load_acquire(&rd->hdr->head) == rd->pos)
+			break;
+	}
+	drain_kick(rd, d);
+	return ret < 0 ? ret : done;
+}
+
 /* --- public API ------------------------------------------------------------ */
 
 static void kick_writers(struct shmring *r)
@@ -405,4 +578,33 @@ int shmring_wait(struct shmring *r, int timeout_ms)
 	if (pfd.revents & POLLHUP)
 		return -EIDRM;
 	return -EIO;
+}
+
+static void kick_fd(void *arg)
+{
+	shmring_sys_ioctl(*(const int *)arg, SHMRING_IOC_KICK, NULL);
+}
+
+int shmring_drain(struct shmring *r, shmring_handler_t fn, void *ctx, int limit,
+		  int *drained)
+{
+	struct shmring_rd_drain d = {
+		.fn = fn,
+		.ctx = ctx,
+		/* Unknown policies too: one record at a time is always safe. */
+		.each = r->attr.policy != SHMRING_POLICY_LOSSLESS ||
+			(r->flags & SHMRING_O_TAP),
+		.kick = kick_fd,
+		.kick_arg = &r->fd,
+	};
+	int ret = limit ? shmring_rd_consume_n(&r->rd, &d, limit) : 0;
+
+	if (drained)
+		*drained = d.drained;
+	return ret;
+}
+
+int shmring_consume_n(struct shmring *r, shmring_handler_t fn, void *ctx, int limit)
+{
+	return shmring_drain(r, fn, ctx, limit, NULL);
 }

@@ -9,9 +9,10 @@
  *
  * Thread safety: writing (shmring_write*, shmring_write_batch) is safe
  * from any number of threads and processes on one handle or many. Reading
- * (shmring_peek/consume/read/wait) uses the handle's cursor:
+ * (shmring_peek/consume/read/wait/consume_n) uses the handle's cursor:
  * one thread reads through a handle at a time; open one handle per
- * reading thread.
+ * reading thread. A ring set and the handles in it are used by one
+ * thread at a time.
  *
  * Memory ordering: the kernel publishes a record by storing the ring's
  * head with release semantics after writing the record; shmring_peek()
@@ -92,6 +93,27 @@ int shmring_read(struct shmring *r, struct shmring_record *rec, void *buf,
 int shmring_wait(struct shmring *r, int timeout_ms);
 uint64_t shmring_lost(const struct shmring *r);
 int shmring_set_watermark(struct shmring *r, uint64_t bytes, uint64_t records);
+
+/*
+ * Bulk reads. A handler gets each record in place (as shmring_peek()
+ * returns it) and returns >= 0 to have it consumed and go on, or a
+ * negative errno to stop before it: the record stays peeked, and the
+ * drain returns that value. limit < 0: no limit; 0: nothing.
+ */
+typedef int (*shmring_handler_t)(void *ctx, const struct shmring_record *rec);
+int shmring_consume_n(struct shmring *r, shmring_handler_t fn, void *ctx,
+		      int limit);
+
+/* Ring sets: many reader handles waited on through one epoll fd. */
+struct shmring_set;
+int shmring_set_new(unsigned int flags, struct shmring_set **setp);
+int shmring_set_add(struct shmring_set *s, struct shmring *r,
+		    shmring_handler_t fn, void *ctx);
+int shmring_set_remove(struct shmring_set *s, struct shmring *r);
+int shmring_set_poll(struct shmring_set *s, int limit, int timeout_ms);
+int shmring_set_consume(struct shmring_set *s, int limit);
+int shmring_set_fd(const struct shmring_set *s);
+void shmring_set_free(struct shmring_set *s);
 
 int shmring_info(struct shmring *r, struct shmring_info *info);
 int shmring_sub_list(struct shmring *r, struct shmring_sub_info *subs,
