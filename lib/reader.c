@@ -69,6 +69,8 @@ static int cursor_commit(struct shmring_reader *rp, uint64_t *expect,
 			 uint64_t pos, uint64_t seq, uint64_t nread,
 			 uint64_t nlost, uint64_t now)
 {
+	__u64 seen;
+
 	/*
 	 * [T1] txn_* may still describe the last commit at this very pos:
 	 * void it before overwriting its values. Pairs with the attach-time
@@ -88,8 +90,10 @@ static int cursor_commit(struct shmring_reader *rp, uint64_t *expect,
 	 * that lapped the cursor swapped it first, and the record is lost
 	 * (the kernel counted it; we count the gap at the next commit).
 	 */
-	if (!__atomic_compare_exchange_n(&rp->pos, expect, pos, 0,
+	seen = *expect;
+	if (!__atomic_compare_exchange_n(&rp->pos, &seen, pos, 0,
 					 __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE)) {
+		*expect = seen;
 		store_relaxed(&rp->txn_pos, SHMRING_TXN_NONE);
 		return 0;
 	}
