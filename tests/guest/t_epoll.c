@@ -159,16 +159,26 @@ static void test_idle(void)
 	pid = fork();
 	if (pid == 0) {
 		struct pollfd p = { .events = POLLIN };
-		uint64_t before, after;
-		int n;
+		uint64_t before, after, best = UINT64_MAX;
+		int n = 0, i;
 
 		if (shmring_open(RING, SHMRING_O_READ, 0, NULL, &r))
 			_exit(2);
 		p.fd = shmring_fd(r);
-		before = cpu_us();
-		n = poll(&p, 1, 2000);
-		after = cpu_us() - before;
-		if (write(pfd[1], &after, sizeof(after)) != sizeof(after))
+		/*
+		 * Three waits, the least CPU of them: the guest charges a
+		 * task for the host's preemption of its vCPU, so one wait on
+		 * a loaded host can read high; a reader that spins or wakes
+		 * periodically is high in every one.
+		 */
+		for (i = 0; i < 3 && n == 0; i++) {
+			before = cpu_us();
+			n = poll(&p, 1, 700);
+			after = cpu_us() - before;
+			if (after < best)
+				best = after;
+		}
+		if (write(pfd[1], &best, sizeof(best)) != sizeof(best))
 			_exit(4);
 		_exit(n == 0 ? 0 : 3);
 	}
@@ -178,15 +188,16 @@ static void test_idle(void)
 		used = UINT64_MAX;
 	close(pfd[0]);
 	close(pfd[1]);
-	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader blocked in poll for 2 s");
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader blocked in poll for 3 x 0.7 s");
 	ok(now_mono_ns() - t0 >= 1900000000ULL, "it really waited");
 	/*
 	 * A reader that spins or wakes periodically uses most of the 2 s;
 	 * one that sleeps uses the poll entry and exit: 0.5-2 ms seen here,
 	 * 10.4 ms once on the debug kernel while the host checks loaded the
-	 * machine. 2.5% of the wait keeps the first far out and the second in.
+	 * machine, 62 ms once with two VMs on the host (hence the best of
+	 * three). 5% of a wait keeps the first far out and the second in.
 	 */
-	ok(used <= 50000, "and used %llu us of CPU (utime+stime) while blocked",
+	ok(used <= 35000, "and used %llu us of CPU (utime+stime) in the least busy of its waits",
 	   (unsigned long long)used);
 	shmring_close(w);
 	shmring_unlink(RING);
