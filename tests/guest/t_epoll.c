@@ -3,7 +3,7 @@
  * Wakeups: a million records through a reader that sleeps in
  * edge-triggered epoll between drains (a lost wakeup shows as an
  * epoll_wait timeout with records pending), level-triggered epoll, and a
- * reader blocked in poll(2) for 2 s that must use no measurable CPU.
+ * reader blocked in poll(2) (three 0.7 s waits) that must use no measurable CPU.
  *
  * usage: t_epoll [records]   (default 1000000, or SHMRING_EPOLL_RECORDS)
  */
