@@ -342,13 +342,15 @@ static u64 shmring_min_cursor(struct shmring_ring *ring, u64 tail, u64 head,
  * numbers, and its next commit clears the bit. Returns where the cursor
  * was (clamped to [@old_tail, @head]): its losses start there.
  *
- * The page is the reader's: an honest reader only moves forward, so each
- * failed swap sees a higher position and the loop ends within the
- * records being reclaimed. A position that does not move forward is
- * scribbled on, and is simply overwritten.
+ * The page is the reader's. An honest reader stores 8-aligned positions,
+ * only forward, and each of its commits passes a whole record: a swap
+ * fails at most once per record being reclaimed (@recs). A position that
+ * is unaligned, does not move forward, or moves more often than that is
+ * scribbled on, and is simply overwritten: the loop is bounded by @recs
+ * whatever the reader does.
  */
 u64 shmring_cursor_lap(struct shmring_reader *rp, u64 old_tail, u64 tail,
-		       u64 head)
+		       u64 head, u64 recs)
 {
 	u64 raw = READ_ONCE(rp->pos), pos, seen, prev = 0;
 	bool retry = false;
@@ -357,7 +359,8 @@ u64 shmring_cursor_lap(struct shmring_reader *rp, u64 old_tail, u64 tail,
 		pos = shmring_clamp_pos(raw, old_tail, head);
 		if (!pos_before(pos, tail))
 			return pos;		/* not passed */
-		if (retry && !pos_before(prev, pos)) {
+		if ((raw & 7 & ~SHMRING_POS_LAPPED) ||
+		    (retry && (!pos_before(prev, pos) || !recs--))) {
 			WRITE_ONCE(rp->lap_from, SHMRING_TXN_NONE);
 			WRITE_ONCE(rp->pos, tail | SHMRING_POS_LAPPED);
 			return old_tail;	/* scribbled: count it all */
@@ -387,18 +390,18 @@ EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_lap);
  * ring's losses are the records from there to @tail.
  */
 static u64 shmring_lap_cursors_locked(struct shmring_ring *ring, u64 old_tail,
-				      u64 tail)
+				      u64 tail, u64 recs)
 {
 	struct shmring_cursor *c;
 	u64 min = tail, pos;
 
 	lockdep_assert_held(&ring->lock);
 	list_for_each_entry(c, &ring->readers, node) {
-		pos = shmring_cursor_lap(c->rp, old_tail, tail, ring->head);
+		pos = shmring_cursor_lap(c->rp, old_tail, tail, ring->head, recs);
 		if (!c->tap && pos_before(pos, min))
 			min = pos;
 	}
-	return shmring_sub_lap(ring, old_tail, tail, min);
+	return shmring_sub_lap(ring, old_tail, tail, recs, min);
 }
 
 static u32 shmring_len_at(struct shmring_ring *ring, u64 pos)
@@ -434,7 +437,7 @@ static u64 shmring_count_unread(struct shmring_ring *ring, u64 from, u64 to,
 static int shmring_make_room(struct shmring_ring *ring, u64 total)
 {
 	u64 old_tail = ring->tail, tail = old_tail, tail_seq = ring->tail_seq;
-	u64 min, min_all, limit;
+	u64 old_seq = tail_seq, min, min_all, limit;
 
 	if (ring->head - tail + total <= ring->data_size)
 		return 0;
@@ -476,7 +479,7 @@ static int shmring_make_room(struct shmring_ring *ring, u64 total)
 	 * moved, and what was lost is what the swaps took.
 	 */
 	spin_lock(&ring->lock);
-	min = shmring_lap_cursors_locked(ring, old_tail, tail);
+	min = shmring_lap_cursors_locked(ring, old_tail, tail, tail_seq - old_seq);
 	WRITE_ONCE(ring->hdr->tail_seq, tail_seq);
 	WRITE_ONCE(ring->hdr->tail, tail);
 	/* [W2] the new tail is visible before the bytes we overwrite. */
