@@ -16,9 +16,11 @@
  *      it lost (read + lost = written), the ring's records_lost covers
  *      theirs, a ring beside it counts exactly, /proc/shmring stays
  *      readable;
- *   2  the lap loop: a pos that creeps forward 2 bytes per store (every
- *      swap fails, each retry sees a "higher" position) does not stretch
- *      4 MiB writes beyond what they cost when pos is left alone;
+ *   2  the lap loop: a pos that creeps forward 2 bytes per store (so a
+ *      swap that loses sees a "higher" position and retries): no write
+ *      takes long, and (TODO, a kernel bug) the loop should pass at most
+ *      once more than the records reclaimed; the passes are counted
+ *      through lap_from, which the kernel stores before each swap;
  *   3  lossless ring: a pos scribbled past head is clamped (the writer is
  *      never stuck), a hostile tap holds nothing, a pos scribbled behind
  *      the tail holds the writer as a slow reader would until the reader
@@ -249,6 +251,7 @@ struct scribbler {
 	struct pages *pg;
 	uint64_t *stop;		/* shared */
 	uint64_t *stores;	/* shared, added to at the end */
+	uint64_t *passes;	/* shared: S_CREEP_ONLY's most lap passes */
 	int fields;		/* 0: pos; 1: every other field of the page */
 	int only;		/* -1: change mode every 256 stores */
 	uint64_t seed;
@@ -304,6 +307,43 @@ static uint64_t pos_value(struct scribbler *s, int mode, uint64_t *seed,
 	}
 }
 
+/*
+ * Case 2's creeper: pos = tail + k, k += 2 at each store, from the
+ * published tail (the kernel's old_tail while it laps: the new tail is
+ * published after). Before each swap the kernel stores lap_from = the
+ * pos it loaded, so each new lap_from in our range is one more pass of
+ * its loop; the most passes one lap took goes to *passes.
+ */
+static void creep(struct scribbler *s)
+{
+	const struct shmring_hdr *hdr = s->pg->hdr;
+	struct shmring_reader *rp = s->pg->rp;
+	uint64_t span = s->pg->data_size / 4, base = LOAD(&hdr->tail), k = 0, n = 0;
+	uint64_t lf, last = LOAD(&rp->lap_from), passes = 0, t;
+
+	while (!LOAD(s->stop)) {
+		t = LOAD(&hdr->tail);
+		if (t != base) {
+			if (s->passes && passes > LOAD(s->passes))
+				STORE(s->passes, passes);
+			base = t;
+			k = 0;
+			passes = 0;
+		}
+		lf = LOAD(&rp->lap_from);
+		if (lf != last) {
+			last = lf;
+			passes += lf - base < span;
+		}
+		k += 2;
+		if (k >= span)
+			k = 2;
+		STORE(&rp->pos, base + k);
+		n++;
+	}
+	ADD(s->stores, n);
+}
+
 static void *scribble(void *arg)
 {
 	struct scribbler *s = arg;
@@ -311,12 +351,14 @@ static void *scribble(void *arg)
 	uint64_t seed = s->seed | 1, n = 0, k = 0, a = 0, b = 0, v;
 	int mode = s->only >= 0 ? s->only : S_RANDOM;
 
+	if (mode == S_CREEP_ONLY) {
+		creep(s);
+		return NULL;
+	}
 	a = LOAD(&s->pg->hdr->tail);
 	b = LOAD(&s->pg->hdr->head);
 	if (mode == S_CREEP)
 		b = 4096;
-	if (mode == S_CREEP_ONLY)
-		b = s->pg->data_size / 4;	/* a record of case 2 per run */
 	while (!LOAD(s->stop)) {
 		if (s->only < 0 && (n & 255) == 0) {
 			mode = (int)(rnd(&seed) % S_NMODES);
@@ -351,8 +393,8 @@ static void *scribble(void *arg)
 }
 
 static void start_scribblers(struct scribbler *s, int n, struct pages *pg,
-			     uint64_t *stop, uint64_t *stores, int only,
-			     uint64_t seed)
+			     uint64_t *stop, uint64_t *stores, uint64_t *passes,
+			     int only, uint64_t seed)
 {
 	int i;
 
@@ -360,6 +402,7 @@ static void start_scribblers(struct scribbler *s, int n, struct pages *pg,
 		s[i].pg = pg;
 		s[i].stop = stop;
 		s[i].stores = stores;
+		s[i].passes = passes;
 		/* The second of two scribbles the other fields (unless creeping). */
 		s[i].fields = (only < 0 && i % 2 == 1) || only == S_FIELDS_ONLY;
 		s[i].only = only == S_FIELDS_ONLY ? -1 : only;
@@ -385,6 +428,7 @@ struct hctl {
 	uint64_t joined;	/* its threads ended after stop */
 	uint64_t stop;		/* its threads stop */
 	uint64_t stores;
+	uint64_t passes;	/* S_CREEP_ONLY: the most passes of one lap seen */
 	uint64_t calls;		/* system calls it made */
 	uint64_t max_call_ns;	/* longest of them */
 	uint64_t bad;		/* results outside what is allowed */
@@ -597,7 +641,7 @@ static pid_t start_hostile(const char *ring, unsigned int oflags, int nthreads,
 			_exit(2);
 		if (what == H_SYSCALLS && fcntl(fd, F_SETFL, O_NONBLOCK))
 			_exit(2);
-		start_scribblers(s, nthreads, &pg, &c->stop, &c->stores, only,
+		start_scribblers(s, nthreads, &pg, &c->stop, &c->stores, &c->passes, only,
 				 (uint64_t)getpid());
 		STORE(&c->ready, 1);
 		if (what == H_SYSCALLS)
@@ -1086,7 +1130,7 @@ static void test_overwrite(void)
 #define LAP_RING	(16ULL << 20)
 
 struct lap_stats {
-	uint64_t writes, median_ns, max_ns, stores;
+	uint64_t writes, median_ns, max_ns, stores, passes;
 	int killed;
 };
 
@@ -1121,7 +1165,7 @@ static void lap_phase(const char *name, int hostile, struct lap_stats *st)
 	pid = start_hostile(name, SHMRING_O_READ, 1, hostile ? S_CREEP_ONLY : S_FIELDS_ONLY,
 			    H_IDLE, c);
 	start_writer(&wr);
-	sleep_ns(phase_ns(1));
+	sleep_ns(phase_ns(hostile ? 2 : 1));	/* more laps, more chances */
 	stop_writer(&wr);
 	st->killed = stop_hostile(pid, c, 2000);
 	st->writes = LOAD(&wr.n);
@@ -1130,6 +1174,7 @@ static void lap_phase(const char *name, int hostile, struct lap_stats *st)
 	st->median_ns = median_of(lat, n);
 	st->max_ns = wr.max_ns;
 	st->stores = LOAD(&c->stores);
+	st->passes = LOAD(&c->passes);
 	if (wr.err)
 		diag("%s: write: %s", name, shmring_strerror(wr.err));
 	shmring_close(w);
@@ -1137,33 +1182,34 @@ static void lap_phase(const char *name, int hostile, struct lap_stats *st)
 	munmap(c, sizeof(*c));
 }
 
-/*
- * Up to 3 tries: a host that stops the guest for half a second in one
- * phase (seen here) must not fail it; a loop that the creep stretches
- * would stretch every try.
- */
 static void test_lap_bound(void)
 {
 	struct lap_stats i, h;
-	double mi = 0, mh = 0;
-	int t, pass = 0, ran = 1;
 
-	for (t = 0; t < 3 && !pass; t++) {
-		lap_phase("t_hostile2a", 0, &i);
-		lap_phase("t_hostile2b", 1, &h);
-		mi = i.median_ns / 1e6;
-		mh = h.median_ns / 1e6;
-		diag("2: 4 MiB writes lapping a reader that scribbles all but pos: %llu, median %.1f ms, longest %.1f ms; lapping one whose pos creeps (%llu stores): %llu, median %.1f ms, longest %.1f ms",
-		     (unsigned long long)i.writes, mi, i.max_ns / 1e6,
-		     (unsigned long long)h.stores, (unsigned long long)h.writes, mh,
-		     h.max_ns / 1e6);
-		ran &= i.killed && h.killed && h.writes > 0 && i.writes > 0;
-		pass = mh < 2 * mi + 5 && h.max_ns < SPIN_LATE_MS * MS;
-	}
-	ok(ran, "2: both hostile readers ran and died of SIGKILL, the writer wrote");
-	ok(pass,
-	   "2: a pos creeping 2 bytes per store does not stretch writes (median %.1f ms, %.1f when pos is left alone; longest %.1f ms)",
-	   mh, mi, h.max_ns / 1e6);
+	lap_phase("t_hostile2a", 0, &i);
+	lap_phase("t_hostile2b", 1, &h);
+	diag("2: 4 MiB writes lapping a reader that scribbles all but pos: %llu, median %.1f ms, longest %.1f ms; lapping one whose pos creeps (%llu stores): %llu, median %.1f ms, longest %.1f ms",
+	     (unsigned long long)i.writes, i.median_ns / 1e6, i.max_ns / 1e6,
+	     (unsigned long long)h.stores, (unsigned long long)h.writes,
+	     h.median_ns / 1e6, h.max_ns / 1e6);
+	ok(i.killed && h.killed && h.writes > 0 && i.writes > 0 && h.passes > 0,
+	   "2: both hostile readers ran and died of SIGKILL, the writer wrote and lapped the creeping one");
+	/*
+	 * Each write reclaims one record, so an honest reader could make
+	 * the loop retry once: design says the loop is bounded by the
+	 * records reclaimed. The code retries while the position it finds
+	 * is higher than the last, by any number of bytes (2, as bit 0 is
+	 * the LAPPED bit): up to half the bytes reclaimed, 2M passes here.
+	 * Seen: 1 pass in most runs, 40 and 217 in others (stock).
+	 */
+	todo_start("kernel bug: shmring_cursor_lap() retries bounded by bytes reclaimed / 2, not by records (docs/design.md)");
+	ok(h.passes <= 2,
+	   "2: a pos creeping 2 bytes per store gets at most 2 passes of the lap loop for the one record a write reclaims (most seen: %llu)",
+	   (unsigned long long)h.passes);
+	todo_end();
+	ok(h.max_ns < SPIN_LATE_MS * MS,
+	   "2: no write beside the creeping reader took %d ms (longest %.1f ms)",
+	   SPIN_LATE_MS, h.max_ns / 1e6);
 }
 
 /* ---- 3: lossless ring ------------------------------------------------------ */
@@ -1518,7 +1564,8 @@ static void test_subscription(void)
 			if (shmring_subscribe("t_hostile6", "hs", 0, &r) ||
 			    map_pages(shmring_fd(r), &pg))
 				_exit(2);
-			start_scribblers(s, 2, &pg, &stop, &stores, -1, (uint64_t)getpid());
+			start_scribblers(s, 2, &pg, &stop, &stores, NULL, -1,
+					 (uint64_t)getpid());
 			for (;;)
 				pause();
 		}
@@ -1718,7 +1765,7 @@ int main(int argc, char **argv)
 	if (only)
 		plan_no_plan();
 	else
-		plan(59);
+		plan(60);
 #define CASE(n, fn) do {							\
 		if (!only || strchr(only, (n))) {				\
 			uint64_t t0_ = now_mono_ns();				\
