@@ -11,7 +11,8 @@
  *      rewrite pos (random, backwards, two values in turn, past head,
  *      unaligned, SHMRING_POS_LAPPED set by the reader, creeping forward,
  *      mid-record, 0/~0/TXN_NONE) and every other field while a writer
- *      laps them: the writer writes in every 100 ms, an honest mmap reader
+ *      laps them: the writer writes in every 100 ms (windows in which the
+ *      monitor kept the writer's CPU), an honest mmap reader
  *      and a read(2) reader get every record intact and in order or count
  *      it lost (read + lost = written), the ring's records_lost covers
  *      theirs, a ring beside it counts exactly, /proc/shmring stays
@@ -95,10 +96,11 @@ static uint64_t phase_ns(double f)
 
 /*
  * The writer and the monitor that judges it run on CPU 0, everything
- * hostile (and the honest readers) on CPU 1: the writer's CPU is not
- * shared with busy threads, so a stall is the kernel's (or the host's:
- * then the monitor, on the same CPU, wakes late and the window is not
- * judged), and the hostile threads race the kernel from the other CPU.
+ * hostile (and the honest readers of overwrite rings) on CPU 1: the
+ * writer's CPU is not shared with busy threads, so a stall is the
+ * kernel's (or the host's: then the monitor, on the same CPU, is kept
+ * off it and the window is not judged), and the hostile threads race the
+ * kernel from the other CPU.
  */
 static int ncpus;
 
