@@ -36,7 +36,7 @@ struct shmring_rd {
 	/* Cursor, mirrored into rp by every consume. */
 	uint64_t mask;
 	uint64_t pos;
-	uint64_t pos_word;		/* rp->pos as we last loaded or swapped it */
+	__u64 pos_word;		/* rp->pos as we last loaded or swapped it */
 	uint64_t seq;
 	uint64_t lost;			/* records this handle lost (shmring_lost) */
 	uint64_t peek_total;		/* bytes of the peeked record, or 0 */

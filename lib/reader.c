@@ -65,7 +65,7 @@ static uint64_t now_ns(void)
  * hence the barriers between relaxed stores; the release stores also
  * order them for the kernel, which reads pos while we run.
  */
-static int cursor_commit(struct shmring_reader *rp, uint64_t *expect,
+static int cursor_commit(struct shmring_reader *rp, __u64 *expect,
 			 uint64_t pos, uint64_t seq, uint64_t nread,
 			 uint64_t nlost, uint64_t now)
 {

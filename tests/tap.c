@@ -10,6 +10,7 @@
 
 static int planned = -1;	/* -1: no plan printed yet */
 static int run, failed;
+static char todo[256];		/* non-empty: inside todo_start()/todo_end() */
 
 static void TAP_PRINTF(2, 0) vline(const char *prefix, const char *fmt, va_list ap)
 {
@@ -64,14 +65,32 @@ static void TAP_PRINTF(3, 0) vresult(bool pass, const char *directive,
 				     const char *fmt, va_list ap)
 {
 	run++;
-	if (!pass)
+	if (!pass && !todo[0])
 		failed++;
 	printf("%sok %d - ", pass ? "" : "not ", run);
 	vprintf(fmt, ap);
 	if (directive)
 		printf(" # %s", directive);
+	else if (todo[0])
+		printf(" # TODO %s", todo);
 	putchar('\n');
 	fflush(stdout);
+}
+
+void todo_start(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(todo, sizeof(todo), fmt, ap);
+	va_end(ap);
+	if (!todo[0])
+		snprintf(todo, sizeof(todo), "%s", "todo");
+}
+
+void todo_end(void)
+{
+	todo[0] = 0;
 }
 
 void skip(int n, const char *fmt, ...)

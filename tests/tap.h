@@ -7,6 +7,7 @@
  *	is_int(ret, -ENOENT, "open of a missing ring");
  *	is_errno(read(fd, b, 1), EAGAIN, "empty ring");
  *	skip(2, "needs CAP_SYS_ADMIN");
+ *	todo_start("known bug: ..."); ok(...); todo_end();
  *	return done_testing();
  *
  * Every check prints "ok N - desc" or "not ok N - desc" followed by "#"
@@ -27,6 +28,13 @@ void plan(int n);
 void plan_no_plan(void);
 void plan_skip_all(const char *fmt, ...) TAP_PRINTF(1, 2) __attribute__((noreturn));
 void skip(int n, const char *fmt, ...) TAP_PRINTF(2, 3);
+/*
+ * Checks between todo_start() and todo_end() are known failures: they
+ * print "# TODO <why>" and a failure does not fail the program (TAP's
+ * todo directive; run-tests.sh and vm.sh do not count them as failed).
+ */
+void todo_start(const char *fmt, ...) TAP_PRINTF(1, 2);
+void todo_end(void);
 void diag(const char *fmt, ...) TAP_PRINTF(1, 2);
 void bail_out(const char *fmt, ...) TAP_PRINTF(1, 2) __attribute__((noreturn));
 int done_testing(void);
