@@ -382,7 +382,7 @@ static int writer_wants_room(const struct shmring_rd *rd, uint64_t committed)
  * waiting writers (shmring_rd_want_kick()) and at head again.
  */
 static int batch_commit(struct shmring_rd *rd, struct shmring_rd_drain *d,
-			const struct shmring_reader *shadow, uint64_t *word)
+			const struct shmring_reader *shadow, __u64 *word)
 {
 	int ok = 1;
 
@@ -456,7 +456,8 @@ static int drain_each(struct shmring_rd *rd, struct shmring_rd_drain *d, int lim
 static int drain_batch(struct shmring_rd *rd, struct shmring_rd_drain *d, int limit)
 {
 	struct shmring_reader *rp = rd->rp, shadow = *rp;
-	uint64_t committed = rd->pos, word = rd->pos_word;
+	uint64_t committed = rd->pos;
+	__u64 word = rd->pos_word;
 	struct shmring_record rec;
 	int n = 0, ret = 0;
 

@@ -19,8 +19,8 @@
  *      readable;
  *   2  the lap loop: a pos that creeps forward 2 bytes per store (so a
  *      swap that loses sees a "higher" position and retries): no write
- *      takes long, and (TODO, a kernel bug) the loop should pass at most
- *      once more than the records reclaimed; the passes are counted
+ *      takes long, and the loop passes at most once more than the
+ *      records reclaimed; the passes are counted
  *      through lap_from, which the kernel stores before each swap;
  *   3  lossless ring: a pos scribbled past head is clamped (the writer is
  *      never stuck), a hostile tap holds nothing, a pos scribbled behind
@@ -1198,17 +1198,14 @@ static void test_lap_bound(void)
 	   "2: both hostile readers ran and died of SIGKILL, the writer wrote and lapped the creeping one");
 	/*
 	 * Each write reclaims one record, so an honest reader could make
-	 * the loop retry once: design says the loop is bounded by the
-	 * records reclaimed. The code retries while the position it finds
-	 * is higher than the last, by any number of bytes (2, as bit 0 is
-	 * the LAPPED bit): up to half the bytes reclaimed, 2M passes here.
-	 * Seen: 1 pass in most runs, 40 and 217 in others (stock).
+	 * the loop retry once: the loop is bounded by the records
+	 * reclaimed, and an unaligned pos is scribbled at once. Before
+	 * that bound the loop retried while the position it found was
+	 * higher by any number of bytes: 40 and 217 passes were seen.
 	 */
-	todo_start("kernel bug: shmring_cursor_lap() retries bounded by bytes reclaimed / 2, not by records (docs/design.md)");
 	ok(h.passes <= 2,
 	   "2: a pos creeping 2 bytes per store gets at most 2 passes of the lap loop for the one record a write reclaims (most seen: %llu)",
 	   (unsigned long long)h.passes);
-	todo_end();
 	ok(h.max_ns < SPIN_LATE_MS * MS,
 	   "2: no write beside the creeping reader took %d ms (longest %.1f ms)",
 	   SPIN_LATE_MS, h.max_ns / 1e6);
