@@ -1194,8 +1194,12 @@ static void test_lap_bound(void)
 	     (unsigned long long)i.writes, i.median_ns / 1e6, i.max_ns / 1e6,
 	     (unsigned long long)h.stores, (unsigned long long)h.writes,
 	     h.median_ns / 1e6, h.max_ns / 1e6);
-	ok(i.killed && h.killed && h.writes > 0 && i.writes > 0 && h.passes > 0,
-	   "2: both hostile readers ran and died of SIGKILL, the writer wrote and lapped the creeping one");
+	/*
+	 * An unaligned pos is overwritten at the first look (lap_from set
+	 * to SHMRING_TXN_NONE, no pass counted), so passes may be 0.
+	 */
+	ok(i.killed && h.killed && h.writes > 0 && i.writes > 0,
+	   "2: both hostile readers ran and died of SIGKILL, the writer wrote beside the creeping one");
 	/*
 	 * Each write reclaims one record, so an honest reader could make
 	 * the loop retry once: the loop is bounded by the records
