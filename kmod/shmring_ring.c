@@ -1097,6 +1097,9 @@ static int shmring_copy_records(struct shmring_ring *ring,
 			smp_rmb();
 			if (st->rp && READ_ONCE(st->rp->pos) != st->raw) {
 				st->raw = READ_ONCE(st->rp->pos);
+				/* Only a lap moves it under read_lock. */
+				if (!(st->raw & SHMRING_POS_LAPPED))
+					return -EINVAL;	/* scribbled on */
 				st->pos = st->raw & ~SHMRING_POS_LAPPED;
 				if (!pos_before(st->pos, tail))
 					continue;
@@ -1134,6 +1137,13 @@ static int shmring_copy_records(struct shmring_ring *ring,
 		}
 		if (st->rp && !shmring_rstate_commit(st, st->pos + total)) {
 			iov_iter_revert(to, total);
+			/*
+			 * Lapped: go on from where the writer moved us. Under
+			 * read_lock nothing else moves pos: the page was
+			 * scribbled on, so the loop cannot be kept going.
+			 */
+			if (!(st->raw & SHMRING_POS_LAPPED))
+				return st->done ? 0 : -EINVAL;
 			continue;
 		}
 		if (pos_before(st->seq, rec.seq))

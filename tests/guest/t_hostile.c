@@ -57,6 +57,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "common.h"
@@ -700,6 +701,7 @@ struct writer {
 	uint64_t slow10, slow100;	/* writes over 10 ms, over 100 ms */
 	uint64_t eagain;
 	int err;
+	int tid;		/* atomic: the writer thread, once it runs */
 	pthread_t th;
 };
 
@@ -713,6 +715,7 @@ static void *writer_run(void *arg)
 	if (!buf)
 		bail_out("calloc");
 	pin(0);
+	STORE(&wr->tid, (int)syscall(SYS_gettid));
 	while (!LOAD(&wr->stop)) {
 		uint64_t seq = LOAD(&wr->n);
 
@@ -771,19 +774,52 @@ static void stop_writer(struct writer *wr)
 
 /*
  * Progress every 100 ms: samples the writer's count every 5 ms, on the
- * writer's CPU; a window in which the monitor itself was kept off the
- * CPU for more than 25 ms (the host did not run the guest's CPU, or the
- * kernel spun there: see check_progress()) is "late", not judged. Reads
- * /proc/shmring at the end of each window.
+ * writer's CPU. A window without a write fails if the writer slept in it
+ * (held) or used the CPU (spun); windows in which the monitor itself was
+ * kept off the CPU for more than 25 ms ("late": the host did not run the
+ * guest's CPU, or the kernel spun there, see check_progress()) or in
+ * which the writer was runnable and not run ("unrun") are not judged.
+ * Reads /proc/shmring at the end of each window.
  */
 struct monitor {
-	uint64_t *count;
+	struct writer *wr;
 	const char *ring;	/* its line must be in /proc/shmring */
 	uint64_t stop;
-	uint64_t windows, empty, late, proc_reads, proc_bad;
+	uint64_t windows, empty, late, unrun, proc_reads, proc_bad;
 	uint64_t max_still_ns;	/* longest time the count stood still */
 	pthread_t th;
 };
+
+/* 'R', 'S', 'D'... of a thread of ours; 0 if unknown. */
+static char thread_state(int tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* CPU time a thread of ours has used (the kernel's per-thread clock). */
+static uint64_t thread_cpu_ns(int tid)
+{
+	clockid_t clk = (clockid_t)((~(unsigned int)tid << 3) | 6);	/* CPUCLOCK_SCHED */
+	struct timespec ts;
+
+	if (!tid || clock_gettime(clk, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 static int proc_has_ring(const char *ring)
 {
@@ -806,9 +842,10 @@ static int proc_has_ring(const char *ring)
 static void *monitor_run(void *arg)
 {
 	struct monitor *m = arg;
-	uint64_t now = now_mono_ns(), last = LOAD(m->count), c, next = now + 5 * MS;
-	uint64_t moved = now, prev = now, win = now, gap = 0;
-	int progress = 0;
+	uint64_t now = now_mono_ns(), last = LOAD(&m->wr->n), c, next = now + 5 * MS;
+	uint64_t moved = now, prev = now, win = now, gap = 0, cpu0 = 0, cpu;
+	int progress = 0, slept = 0, tid = 0;
+	char st;
 	struct timespec ts;
 
 	pin(0);
@@ -821,20 +858,33 @@ static void *monitor_run(void *arg)
 		if (now - prev > gap)
 			gap = now - prev;
 		prev = now;
-		c = LOAD(m->count);
+		if (!tid && (tid = LOAD(&m->wr->tid)))
+			cpu0 = thread_cpu_ns(tid);
+		c = LOAD(&m->wr->n);
 		if (c != last) {
 			moved = now;
 			progress = 1;
 			last = c;
-		} else if (now - moved > m->max_still_ns) {
-			m->max_still_ns = now - moved;
+		} else {
+			if (now - moved > m->max_still_ns)
+				m->max_still_ns = now - moved;
+			/* Standing still: asleep (held) or waiting for the CPU? */
+			st = tid ? thread_state(tid) : 0;
+			slept |= st == 'S' || st == 'D';
 		}
 		next = now + 5 * MS;
 		if (now - win < 100 * MS)
 			continue;
-		/* A window ends: judged if CPU 0 was there all along. */
+		/*
+		 * A window ends. Not judged: the monitor was kept off CPU 0
+		 * (the host stopped it, or the kernel spun there), or the
+		 * writer neither slept nor used the CPU (runnable, not run).
+		 */
+		cpu = thread_cpu_ns(tid);
 		if (gap > 25 * MS) {
 			m->late++;
+		} else if (!progress && !slept && cpu - cpu0 < 50 * MS) {
+			m->unrun++;
 		} else {
 			m->empty += !progress;
 			ADD(&m->windows, 1);
@@ -842,6 +892,8 @@ static void *monitor_run(void *arg)
 		win = now;
 		gap = 0;
 		progress = 0;
+		slept = 0;
+		cpu0 = cpu;
 		if (m->ring) {
 			m->proc_reads++;
 			if (!proc_has_ring(m->ring))
@@ -852,10 +904,10 @@ static void *monitor_run(void *arg)
 	return NULL;
 }
 
-static void start_monitor(struct monitor *m, uint64_t *count, const char *ring)
+static void start_monitor(struct monitor *m, struct writer *wr, const char *ring)
 {
 	memset(m, 0, sizeof(*m));
-	m->count = count;
+	m->wr = wr;
 	m->ring = ring;
 	if (pthread_create(&m->th, NULL, monitor_run, m))
 		bail_out("pthread_create");
@@ -1037,10 +1089,11 @@ static int spin_ok(const struct monitor *m, uint64_t max_ns)
 static void check_progress(struct monitor *m, struct writer *wr, const char *what)
 {
 	ok(m->empty == 0 && m->windows > 0 && spin_ok(m, wr->max_ns),
-	   "%s: the writer progressed in each of %llu 100 ms windows, no write took %d ms (%llu records, %llu empty, %llu late; longest still %.1f ms, longest write %.1f ms)",
+	   "%s: the writer progressed in each of %llu 100 ms windows, no write took %d ms (%llu records, %llu empty, %llu late, %llu unrun; longest still %.1f ms, longest write %.1f ms)",
 	   what, (unsigned long long)m->windows, m->late ? SPIN_LATE_MS : SPIN_MAX_MS,
 	   (unsigned long long)LOAD(&wr->n), (unsigned long long)m->empty,
-	   (unsigned long long)m->late, m->max_still_ns / 1e6, wr->max_ns / 1e6);
+	   (unsigned long long)m->late, (unsigned long long)m->unrun,
+	   m->max_still_ns / 1e6, wr->max_ns / 1e6);
 }
 
 /*
@@ -1081,7 +1134,7 @@ static void test_overwrite(void)
 	start_honest(&hm, ra, -1, 1024, &stop, 1);
 	start_honest(&hr, NULL, fd, 1024, &stop, 1);
 	start_honest(&hb, rb, -1, 1024, &stop, 1);
-	start_monitor(&m, &wr.n, "t_hostile1");
+	start_monitor(&m, &wr, "t_hostile1");
 	start_writer(&wr);
 	run_monitored(&m, phase_ns(1), 5);
 	stop_writer(&wr);
@@ -1237,7 +1290,7 @@ static void lossless_phase(const char *what, unsigned int oflags, int only,
 	pid = start_hostile(name, oflags, 2, only, H_IDLE, c);
 	/* Beside the writer: it is the one the lossless writer waits for. */
 	start_honest(&h, r, -1, 1024, &stop, 0);
-	start_monitor(&m, &wr.n, name);
+	start_monitor(&m, &wr, name);
 	start_writer(&wr);
 	run_monitored(&m, phase_ns(expect_held == 1 ? 0.5 : 1), expect_held == 1 ? 2 : 5);
 	stop_monitor(&m);
@@ -1311,7 +1364,7 @@ static void test_own_calls(void)
 
 	pid = start_hostile("t_hostile4", SHMRING_O_READ, 2, -1, H_SYSCALLS, c);
 	start_honest(&h, r, -1, 1024, &stop, 1);
-	start_monitor(&m, &wr.n, "t_hostile4");
+	start_monitor(&m, &wr, "t_hostile4");
 	start_writer(&wr);
 	run_monitored(&m, phase_ns(1), 5);
 	stop_writer(&wr);
