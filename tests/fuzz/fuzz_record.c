@@ -151,7 +151,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	if (c.mode & MODE_ANY_MAX && SHMRING_REC_TOTAL(c.max_record) > dsize)
 		abort();		/* attach must refuse what cannot fit */
-	if (rp->txn_pos == rp->pos && rp->seq != rp->txn_seq)
+	/* Committed: txn_pos names pos, or lap_from for a lapped pos. */
+	if (rp->txn_pos == (rp->pos & SHMRING_POS_LAPPED ? rp->lap_from : rp->pos) &&
+	    rp->seq != rp->txn_seq)
 		abort();		/* a committed txn was not applied */
 
 	buf = malloc(c.max_record ? c.max_record : 1);
