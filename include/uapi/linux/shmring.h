@@ -47,6 +47,7 @@
 #define SHMRING_FEAT_READ_COMMIT (1U << 12)	/* SHMRING_OPT_READ_COMMIT */
 #define SHMRING_FEAT_CLOCK	(1U << 13)	/* SHMRING_REC_CLOCK timestamps */
 #define SHMRING_FEAT_LAP	(1U << 14)	/* SHMRING_POS_LAPPED, commits by CAS */
+#define SHMRING_FEAT_ZEROCOPY	(1U << 15)	/* SHMRING_ATTR_ZEROCOPY rings */
 #define SHMRING_FEAT_ALL	(SHMRING_FEAT_BATCH | SHMRING_FEAT_SUBS | \
 				 SHMRING_FEAT_CSUM | SHMRING_FEAT_WATERMARK | \
 				 SHMRING_FEAT_WAIT_POS | SHMRING_FEAT_SUB_OWNER | \
@@ -54,7 +55,7 @@
 				 SHMRING_FEAT_SETATTR | SHMRING_FEAT_LIST | \
 				 SHMRING_FEAT_TAP | SHMRING_FEAT_SEEK | \
 				 SHMRING_FEAT_READ_COMMIT | SHMRING_FEAT_CLOCK | \
-				 SHMRING_FEAT_LAP)
+				 SHMRING_FEAT_LAP | SHMRING_FEAT_ZEROCOPY)
 
 /*
  * Fixed limits of this ABI. Memory and reader caps that an administrator
@@ -72,14 +73,27 @@
 
 /* Ring attribute flags (shmring_attr.flags). */
 #define SHMRING_ATTR_CSUM	(1U << 0)	/* kernel stores crc32c of payloads */
-#define SHMRING_ATTR_FLAGS_ALL	(SHMRING_ATTR_CSUM)
+/*
+ * Zero-copy writers (SHMRING_FEAT_ZEROCOPY): writers fill records in
+ * place in chunks the kernel grants (SHMRING_IOC_ZC_CHUNK), with no
+ * system call per record. The record format differs: see "Zero-copy
+ * rings" below. With SHMRING_ATTR_CSUM, libshmring's writers store the
+ * checksums (the kernel stores none in this ring).
+ */
+#define SHMRING_ATTR_ZEROCOPY	(1U << 1)
+#define SHMRING_ATTR_FLAGS_ALL	(SHMRING_ATTR_CSUM | SHMRING_ATTR_ZEROCOPY)
 
 struct shmring_attr {
 	__u64 data_size;	/* power of two, >= 4 KiB, <= max_ring_size */
 	__u32 max_record;	/* max payload bytes; 0 = data_size / 4 */
 	__u32 policy;		/* SHMRING_POLICY_* */
 	__u32 flags;		/* SHMRING_ATTR_* */
-	__u32 __reserved0;	/* must be 0 */
+	/*
+	 * ZEROCOPY: bytes per chunk, a power of two >= the page size and
+	 * <= data_size / 2; 0 = data_size / 16 clamped to [page size,
+	 * 256 KiB], raised to fit max_record. Must be 0 otherwise.
+	 */
+	__u32 zc_chunk;
 	__u64 __reserved1[2];	/* must be 0 */
 };
 
@@ -164,6 +178,13 @@ struct shmring_info {
 	__u32 subs;		/* durable subscriptions */
 	__u32 open_flags;	/* SHMRING_O_* this file was opened with */
 	__u32 __reserved0;
+	/*
+	 * Zero-copy rings, files opened with SHMRING_O_WRITE by a user who
+	 * may also read the ring: mmap offset and length of the writable
+	 * data area (the data pages once). 0 otherwise.
+	 */
+	__u64 map_zc_off;
+	__u64 map_zc_len;
 };
 
 /* Per-file options (SHMRING_IOC_SET_OPT). */
@@ -315,6 +336,7 @@ struct shmring_seek {
 #define SHMRING_SETATTR_SIZE_VER0	88
 #define SHMRING_LIST_SIZE_VER0		24
 #define SHMRING_SEEK_SIZE_VER0		32
+#define SHMRING_ZC_CHUNK_SIZE_VER0	40
 
 #define SHMRING_IOC_MAGIC	0xB7
 #define SHMRING_IOC_OPEN	_IOWR(SHMRING_IOC_MAGIC, 0x01, struct shmring_open)
@@ -332,6 +354,7 @@ struct shmring_seek {
 #define SHMRING_IOC_SEEK	_IOWR(SHMRING_IOC_MAGIC, 0x0c, struct shmring_seek)
 /* SHMRING_OPT_READ_COMMIT readers: commit what read(2) returned. */
 #define SHMRING_IOC_COMMIT	_IO(SHMRING_IOC_MAGIC, 0x0d)
+#define SHMRING_IOC_ZC_CHUNK	_IOWR(SHMRING_IOC_MAGIC, 0x0e, struct shmring_zc_chunk)
 
 /*
  * Record header. Every record in the data area starts with one, at an
@@ -387,8 +410,19 @@ struct shmring_hdr {
 	__u32 max_record;
 	__u32 policy;
 	__u32 flags;		/* SHMRING_ATTR_* */
-	__u32 __pad0;
-	__u64 __pad1[3];
+	__u32 zc_chunk;		/* zero-copy rings: chunk bytes; 0 otherwise */
+	/*
+	 * Zero-copy rings (0 otherwise). zc_closed: every chunk below it is
+	 * closed, its records final (release; the start of the oldest open
+	 * chunk, or head); zc_closed_seq: the sequence number of the first
+	 * record at or after it. zc_sleepers: readers about to sleep; a
+	 * writer that commits enters the kernel (SHMRING_IOC_KICK) only
+	 * while it is non-zero.
+	 */
+	__u64 zc_closed;
+	__u64 zc_closed_seq;
+	__u32 zc_sleepers;
+	__u32 zc_open;		/* chunks granted and not closed */
 	/* Producer cache line, written by the kernel only. */
 	__u64 head;		/* end of the last committed record (release) */
 	__u64 head_seq;		/* sequence number of the next record */
@@ -467,6 +501,58 @@ struct shmring_reader {
 	 */
 	__u64 lap_from;
 	__u64 __reserved[6];
+};
+
+/*
+ * Zero-copy rings (SHMRING_ATTR_ZEROCOPY). The data area is cut into
+ * chunks of hdr.zc_chunk bytes, aligned to their size. A writer asks for
+ * one with SHMRING_IOC_ZC_CHUNK and appends records to it through its
+ * writable mapping (map_zc_off), with no system call; records never cross
+ * a chunk boundary. head is the end of the last chunk granted.
+ *
+ * The record header's seq slot is the commit word: the record's own
+ * position with a state in the low 3 bits. A word naming another
+ * position (an earlier lap, or nothing yet) means "not written yet".
+ *   pos | SHMRING_ZC_BUSY  the writer is filling the record (plain store)
+ *   pos | SHMRING_ZC_DONE  committed: a record (compare-and-swap from BUSY)
+ *   pos | SHMRING_ZC_END   the rest of the chunk is unused: skip to its end
+ *   pos | SHMRING_ZC_VOID  the kernel discarded the rest of the chunk (its
+ *                          writer died, closed it mid-record, or stopped
+ *                          for longer than the zc_idle_ms timeout): skip
+ *                          to its end, and count one discarded reservation
+ * Readers read records in position order and count sequence numbers
+ * themselves (the record's seq slot is not a sequence number here).
+ * Writers' headers are not trusted: a DONE record whose length passes
+ * max_record or the chunk end is corrupt, and so is a word that is none
+ * of the above below hdr.zc_closed; readers skip to the chunk end.
+ */
+#define SHMRING_ZC_BUSY		4ULL
+#define SHMRING_ZC_DONE		1ULL
+#define SHMRING_ZC_END		2ULL
+#define SHMRING_ZC_VOID		3ULL
+#define SHMRING_ZC_STATE	7ULL
+
+/*
+ * SHMRING_IOC_ZC_CHUNK (SHMRING_O_WRITE, zero-copy rings): close the
+ * file's open chunk, if any (its rest becomes END at the first word that
+ * is not DONE, or VOID if that word is BUSY), and unless
+ * SHMRING_ZC_RELEASE grant a new one of hdr.zc_chunk bytes at the head.
+ * Lossless rings wait for room as write(2) does (EAGAIN with O_NONBLOCK).
+ * closed_* describe the chunk closed by this call or by the kernel since
+ * the last call; revoked is 1 if the kernel closed it first (timeout, or
+ * reclaimed by an overwrite), and records from closed_at on were lost.
+ */
+#define SHMRING_ZC_RELEASE	(1U << 0)	/* close only, grant nothing */
+#define SHMRING_ZC_FLAGS_ALL	(SHMRING_ZC_RELEASE)
+
+struct shmring_zc_chunk {
+	__u32 size;		/* sizeof(struct shmring_zc_chunk) */
+	__u32 flags;		/* SHMRING_ZC_RELEASE */
+	__u64 start;		/* out: first byte position of the new chunk */
+	__u64 end;		/* out: start + zc_chunk (0, 0 if none granted) */
+	__u64 closed_at;	/* out: where the closed chunk's records ended */
+	__u32 closed_recs;	/* out: records it held */
+	__u32 revoked;		/* out: 1 if the kernel had closed it */
 };
 
 #endif /* _UAPI_LINUX_SHMRING_H */
