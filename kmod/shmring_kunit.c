@@ -311,7 +311,7 @@ static void shmring_attr_check_rejects_invalid(struct kunit *test)
 	attr = good;
 	KUNIT_ASSERT_EQ(test, shmring_attr_check(&attr, &shmring_test_limits), 0);
 
-	EXPECT_ATTR_EINVAL(__reserved0, 1);
+	EXPECT_ATTR_EINVAL(zc_chunk, 4096);
 	EXPECT_ATTR_EINVAL(__reserved1[0], 1);
 	EXPECT_ATTR_EINVAL(__reserved1[1], 1ULL << 63);
 	EXPECT_ATTR_EINVAL(flags, 1U << 1);
