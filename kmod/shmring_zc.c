@@ -361,6 +361,7 @@ void shmring_zc_wake(struct shmring_ring *ring)
 	 */
 	smp_mb();
 	list_for_each_entry_safe(c, next, &ring->waiters, wnode) {
+		/* Ordered by the smp_mb() above ([W9]). */
 		if (!waitqueue_active(&c->wq)) {
 			shmring_waiter_del(ring, c);
 			continue;
@@ -579,6 +580,17 @@ int shmring_zc_copy_records(struct shmring_ring *ring, struct iov_iter *to,
 		if (!(++n & 1023))
 			cond_resched();
 		tail = zc_tail(ring, &tail_seq);
+		if (st->rp && (st->raw & SHMRING_POS_LAPPED) && st->pos == tail &&
+		    st->seq != tail_seq) {
+			/*
+			 * Lapped to where the tail still is: records carry no
+			 * sequence numbers here, so the gap is counted from
+			 * the tail's.
+			 */
+			if (zc_before(st->seq, tail_seq))
+				st->lost += tail_seq - st->seq;
+			st->seq = tail_seq;
+		}
 		if (zc_before(st->pos, tail)) {
 			/* Lapped. [R6]: the writer moved the page before tail. */
 			if (st->rp && READ_ONCE(st->rp->pos) != st->raw) {
