@@ -240,7 +240,7 @@ static inline bool shmring_txn_committed(const struct shmring_reader *rp)
 	return READ_ONCE(rp->txn_pos) == pos;
 }
 u64 shmring_cursor_lap(struct shmring_reader *rp, u64 old_tail, u64 tail,
-		       u64 head, u64 recs);
+		       u64 tail_seq, u64 head, u64 recs);
 
 /* Ring core (shmring_ring.c). */
 struct shmring_ring *shmring_ring_alloc(const struct shmring_attr *attr,
@@ -342,8 +342,8 @@ u32 shmring_sub_list(struct shmring_ring *ring, struct shmring_sub_info *infos,
 		     u32 nr, u32 *total);
 void shmring_sub_free_all(struct shmring_ring *ring);
 u64 shmring_sub_min_pos(struct shmring_ring *ring, u64 tail, u64 head, u64 min);
-u64 shmring_sub_lap(struct shmring_ring *ring, u64 old_tail, u64 tail, u64 recs,
-		    u64 min);
+u64 shmring_sub_lap(struct shmring_ring *ring, u64 old_tail, u64 tail,
+		    u64 tail_seq, u64 recs, u64 min);
 void shmring_sub_for_each(struct shmring_ring *ring,
 			  void (*fn)(struct shmring_sub *sub, void *arg),
 			  void *arg);

@@ -711,27 +711,29 @@ static void shmring_lap_swaps_passed_cursors(struct kunit *test)
 
 	KUNIT_ASSERT_NOT_NULL(test, rp);
 	rp->pos = 128;
-	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 64, 256, 1024, 4), 128);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 64, 256, 7, 1024, 4), 128);
 	KUNIT_EXPECT_EQ(test, rp->pos, 256 | SHMRING_POS_LAPPED);
+	KUNIT_EXPECT_EQ(test, rp->lap_seq, 7);
+	KUNIT_EXPECT_EQ(test, rp->lap_from, 128);
 	/* Lapped again before it read anything: from the last lap. */
-	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 256, 512, 1024, 4), 256);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 256, 512, 7, 1024, 4), 256);
 	KUNIT_EXPECT_EQ(test, rp->pos, 512 | SHMRING_POS_LAPPED);
 	/* At the new tail: not passed, left alone. */
 	rp->pos = 600;
-	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 512, 600, 1024, 4), 600);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 512, 600, 7, 1024, 4), 600);
 	KUNIT_EXPECT_EQ(test, rp->pos, 600);
 	/* Scribbled below the old tail: all of the reclaim is its loss. */
 	rp->pos = 8;
-	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 600, 704, 1024, 4), 600);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 600, 704, 7, 1024, 4), 600);
 	KUNIT_EXPECT_EQ(test, rp->pos, 704 | SHMRING_POS_LAPPED);
 	/* Unaligned: scribbled, overwritten, all of the reclaim its loss. */
 	rp->pos = 804;
-	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 800, 896, 1024, 4), 800);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 800, 896, 7, 1024, 4), 800);
 	KUNIT_EXPECT_EQ(test, rp->pos, 896 | SHMRING_POS_LAPPED);
 	KUNIT_EXPECT_EQ(test, rp->lap_from, SHMRING_TXN_NONE);
 	/* Scribbled past head: clamped to head, not passed. */
 	rp->pos = 1024 + SZ_1M;
-	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 896, 960, 1024, 4), 1024);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 896, 960, 7, 1024, 4), 1024);
 	KUNIT_EXPECT_EQ(test, rp->pos, 1024 + SZ_1M);
 }
 

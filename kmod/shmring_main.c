@@ -1131,6 +1131,7 @@ static void shmring_abi_checks(void)
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, tail) != 128);
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, tail_seq) != 136);
 	BUILD_BUG_ON(sizeof(struct shmring_hdr) != 192);
+	BUILD_BUG_ON(offsetof(struct shmring_reader, lap_seq) != 80);
 	BUILD_BUG_ON(sizeof(struct shmring_reader) != 128);
 	BUILD_BUG_ON(offsetof(struct shmring_reader, seq) != 8);
 	BUILD_BUG_ON(offsetof(struct shmring_reader, records_lost) != 32);

@@ -369,7 +369,7 @@ static u64 shmring_min_cursor(struct shmring_ring *ring, u64 tail, u64 head,
  * whatever the reader does.
  */
 u64 shmring_cursor_lap(struct shmring_reader *rp, u64 old_tail, u64 tail,
-		       u64 head, u64 recs)
+		       u64 tail_seq, u64 head, u64 recs)
 {
 	u64 raw = READ_ONCE(rp->pos), pos, seen, prev = 0;
 	bool retry = false;
@@ -381,6 +381,7 @@ u64 shmring_cursor_lap(struct shmring_reader *rp, u64 old_tail, u64 tail,
 		if ((raw & 7 & ~SHMRING_POS_LAPPED) ||
 		    (retry && (!pos_before(prev, pos) || !recs--))) {
 			WRITE_ONCE(rp->lap_from, SHMRING_TXN_NONE);
+			WRITE_ONCE(rp->lap_seq, tail_seq);
 			WRITE_ONCE(rp->pos, tail | SHMRING_POS_LAPPED);
 			return old_tail;	/* scribbled: count it all */
 		}
@@ -391,6 +392,8 @@ u64 shmring_cursor_lap(struct shmring_reader *rp, u64 old_tail, u64 tail,
 		 */
 		if (!(raw & SHMRING_POS_LAPPED))
 			WRITE_ONCE(rp->lap_from, raw);
+		/* The sequence number at tail: zero-copy records carry none. */
+		WRITE_ONCE(rp->lap_seq, tail_seq);
 		/* Full barrier: [W6] before the tail store ([W2]). */
 		seen = cmpxchg(&rp->pos, raw, tail | SHMRING_POS_LAPPED);
 		if (seen == raw)
@@ -409,18 +412,19 @@ EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_lap);
  * ring's losses are the records from there to @tail.
  */
 static u64 shmring_lap_cursors_locked(struct shmring_ring *ring, u64 old_tail,
-				      u64 tail, u64 recs)
+				      u64 tail, u64 tail_seq, u64 recs)
 {
 	struct shmring_cursor *c;
 	u64 min = tail, pos;
 
 	lockdep_assert_held(&ring->lock);
 	list_for_each_entry(c, &ring->readers, node) {
-		pos = shmring_cursor_lap(c->rp, old_tail, tail, ring->head, recs);
+		pos = shmring_cursor_lap(c->rp, old_tail, tail, tail_seq,
+					 ring->head, recs);
 		if (!c->tap && pos_before(pos, min))
 			min = pos;
 	}
-	return shmring_sub_lap(ring, old_tail, tail, recs, min);
+	return shmring_sub_lap(ring, old_tail, tail, tail_seq, recs, min);
 }
 
 static u32 shmring_len_at(struct shmring_ring *ring, u64 pos)
@@ -509,7 +513,8 @@ int shmring_make_room(struct shmring_ring *ring, u64 total)
 	 */
 	spin_lock(&ring->lock);
 	/* Commits a reader may make in the range: records, and chunk skips. */
-	min = shmring_lap_cursors_locked(ring, old_tail, tail, tail_seq - old_seq +
+	min = shmring_lap_cursors_locked(ring, old_tail, tail, tail_seq,
+					 tail_seq - old_seq +
 					 (shmring_is_zc(ring) ?
 					  (tail - old_tail) / ring->zc_chunk : 0));
 	WRITE_ONCE(ring->hdr->tail_seq, tail_seq);

@@ -500,7 +500,13 @@ struct shmring_reader {
 	 * then lapped still gets its step 5.
 	 */
 	__u64 lap_from;
-	__u64 __reserved[6];
+	/*
+	 * Written by the kernel only, with lap_from: the sequence number of
+	 * the record at the lapped position (zero-copy rings, whose records
+	 * carry none, count from it; SHMRING_FEAT_ZEROCOPY).
+	 */
+	__u64 lap_seq;
+	__u64 __reserved[5];
 };
 
 /*
