@@ -351,6 +351,17 @@ static long shmring_ioc_unlink(struct file *file, struct shmring_ring *unused,
 	return ret ? ret : shmring_registry_unlink(a->name.name);
 }
 
+/*
+ * A zero-copy ring's writer may map the data area writable (and the ring
+ * read-only, for the header): it opened the ring to write and may read
+ * it (the writable mapping shows every record).
+ */
+static bool shmring_zc_mapper(struct shmring_file *sf, struct shmring_ring *ring)
+{
+	return shmring_is_zc(ring) && (sf->oflags & SHMRING_O_WRITE) &&
+	       ((sf->oflags & SHMRING_O_READ) || shmring_may_read(ring));
+}
+
 static long shmring_ioc_info(struct file *file, struct shmring_ring *ring,
 			     union shmring_ioc_arg *a, void __user *uarg)
 {
@@ -381,7 +392,7 @@ static long shmring_ioc_info(struct file *file, struct shmring_ring *ring,
 	in->readers = READ_ONCE(ring->nr_readers);
 	in->subs = READ_ONCE(ring->nr_subs);
 	in->open_flags = sf->oflags;
-	if (shmring_is_zc(ring) && (sf->oflags & SHMRING_O_WRITE)) {
+	if (shmring_zc_mapper(sf, ring)) {
 		in->map_zc_off = SHMRING_ZC_MAP_OFF;
 		in->map_zc_len = ring->data_size;
 	}
@@ -837,17 +848,6 @@ static __poll_t shmring_poll(struct file *file, poll_table *wait)
 	if (READ_ONCE(ring->unlinked))
 		mask |= EPOLLHUP | EPOLLERR;
 	return mask;
-}
-
-/*
- * A zero-copy ring's writer may map the data area writable (and the ring
- * read-only, for the header): it opened the ring to write and may read
- * it (the writable mapping shows every record).
- */
-static bool shmring_zc_mapper(struct shmring_file *sf, struct shmring_ring *ring)
-{
-	return shmring_is_zc(ring) && (sf->oflags & SHMRING_O_WRITE) &&
-	       ((sf->oflags & SHMRING_O_READ) || shmring_may_read(ring));
 }
 
 /*

@@ -60,6 +60,16 @@ static inline bool zc_is(u64 word, u64 pos, u64 state)
 }
 
 /*
+ * Room for a record header before the chunk ends? A smaller rest is an
+ * implicit end: no commit word is written or read there (it would lie in
+ * the next chunk).
+ */
+static inline bool zc_room(const struct shmring_ring *ring, u64 pos)
+{
+	return zc_end(ring, pos) - pos >= sizeof(struct shmring_rec);
+}
+
+/*
  * Validate and default a zero-copy ring's chunk size and max_record
  * (data_size is already valid).
  */
@@ -127,10 +137,13 @@ void shmring_zc_set_start(struct shmring_ring *ring, u64 pos, u64 seq)
  */
 static u64 zc_frame(struct shmring_ring *ring, u64 pos, u32 *len)
 {
-	u32 n = READ_ONCE(zc_rec(ring, pos)->len);
+	const struct shmring_rec *rec = zc_rec(ring, pos);
+	u32 n = READ_ONCE(rec->len);
 	u64 total = shmring_rec_total(n);
 
-	if (n > ring->max_record || total > zc_end(ring, pos) - pos)
+	/* As readers judge it, so that the counts agree. */
+	if (n > ring->max_record || total > zc_end(ring, pos) - pos ||
+	    (READ_ONCE(rec->flags) & ~SHMRING_REC_FLAGS_ALL))
 		return 0;
 	*len = n;
 	return total;
@@ -146,7 +159,7 @@ static u64 zc_scan(struct shmring_ring *ring, struct shmring_zc_writer *w)
 	u64 end = w->start + ring->zc_chunk, p = w->scan, total;
 	u32 len;
 
-	while (zc_before(p, end)) {
+	while (zc_before(p, end) && zc_room(ring, p)) {
 		/* [R7] pairs with [W7]: the record is complete before DONE. */
 		if (!zc_is(smp_load_acquire(&zc_rec(ring, p)->seq), p,
 			   SHMRING_ZC_DONE))
@@ -242,7 +255,8 @@ static void zc_close(struct shmring_ring *ring, struct shmring_zc_writer *w,
 	lockdep_assert_held(&ring->wlock);
 	for (;;) {
 		p = zc_scan(ring, w);
-		if (!zc_before(p, end) || !zc_terminate(ring, p, &voided))
+		if (!zc_before(p, end) || !zc_room(ring, p) ||
+		    !zc_terminate(ring, p, &voided))
 			break;
 		if (!--tries) {
 			WRITE_ONCE(zc_rec(ring, p)->seq, p | SHMRING_ZC_VOID);
@@ -298,7 +312,7 @@ u64 shmring_zc_count_unread(struct shmring_ring *ring, u64 from, u64 to,
 			n += *zc_count(ring, p);
 			continue;
 		}
-		for (q = p; zc_before(q, end); q += total) {
+		for (q = p; zc_before(q, end) && zc_room(ring, q); q += total) {
 			if (!zc_is(READ_ONCE(zc_rec(ring, q)->seq), q,
 				   SHMRING_ZC_DONE))
 				break;
@@ -331,8 +345,8 @@ bool shmring_zc_ready(struct shmring_ring *ring, u64 pos)
 		return true;			/* lapped */
 	if (!zc_before(pos, head))
 		return false;
-	if (pos & 7)
-		return true;			/* scribbled: read(2) says so */
+	if ((pos & 7) || !zc_room(ring, pos))
+		return true;	/* scribbled (read(2) says so), or a rest to skip */
 	/* [R7] pairs with [W7]. */
 	word = smp_load_acquire(&zc_rec(ring, pos)->seq);
 	if ((word & ~SHMRING_ZC_STATE) == pos &&
@@ -615,11 +629,13 @@ int shmring_zc_copy_records(struct shmring_ring *ring, struct iov_iter *to,
 		}
 		if (st->pos & 7)
 			return -EINVAL;
+		next = zc_end(ring, st->pos);
+		if (!zc_room(ring, st->pos))
+			goto skip;	/* a rest too small for a record */
 		/* [R8] pairs with [W8], before the word. */
 		closed = smp_load_acquire(&hdr->zc_closed);
 		/* [R7] pairs with [W7]. */
 		word = smp_load_acquire(&zc_rec(ring, st->pos)->seq);
-		next = zc_end(ring, st->pos);
 		if (zc_is(word, st->pos, SHMRING_ZC_DONE)) {
 			memcpy(&rec, zc_rec(ring, st->pos), sizeof(rec));
 			total = shmring_rec_total(rec.len);

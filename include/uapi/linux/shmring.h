@@ -514,16 +514,19 @@ struct shmring_reader {
  * chunks of hdr.zc_chunk bytes, aligned to their size. A writer asks for
  * one with SHMRING_IOC_ZC_CHUNK and appends records to it through its
  * writable mapping (map_zc_off), with no system call; records never cross
- * a chunk boundary. head is the end of the last chunk granted.
+ * a chunk boundary, and a rest of a chunk smaller than a record header is
+ * an implicit end (no commit word is written or read there). head is the
+ * end of the last chunk granted.
  *
  * The record header's seq slot is the commit word: the record's own
  * position with a state in the low 3 bits. A word naming another
  * position (an earlier lap, or nothing yet) means "not written yet".
  *   pos | SHMRING_ZC_BUSY  the writer is filling the record: it swapped
  *                          this in (compare-and-swap) from the word it
- *                          found, which must be 0 or name an earlier
- *                          position; the swap fails once the kernel
- *                          closed the chunk (the word names pos then)
+ *                          found, which must not name pos nor the same
+ *                          offset in a later lap (pos + k * data_size, up
+ *                          to head): the kernel closed the chunk, or
+ *                          granted the space again after revoking it
  *   pos | SHMRING_ZC_DONE  committed: a record (compare-and-swap from BUSY)
  *   pos | SHMRING_ZC_END   the rest of the chunk is unused: skip to its end
  *   pos | SHMRING_ZC_VOID  the kernel discarded the rest of the chunk (its

@@ -1,0 +1,1163 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Zero-copy rings through the raw ABI (docs/design.md, "Zero-copy
+ * writers"): a writer written here from the header alone, read(2)
+ * readers, and processes that die, stop or scribble.
+ *
+ *   1  errno table: attributes, ZC_CHUNK, write(2)/batches, watermarks,
+ *      seeks, the mappings (who may map what, sizes, MAP_PRIVATE), and the
+ *      writable mapping refused to another uid and to another user
+ *      namespace holding an inherited writer fd;
+ *   2  many writers, both policies: every record read once by every
+ *      reader, counted sequence numbers gapless, each writer's records in
+ *      its order and intact, the kernel's counts equal to the readers';
+ *   3  crash: writers SIGKILLed at random points (between reserve and
+ *      commit among them) under load, again and again: readers never see
+ *      a record twice or torn, the sequence stays gapless, the ring stays
+ *      usable; then how fast a reader blocked behind a killed writer's
+ *      record resumes (reported, bounded);
+ *   4  a stopped writer (SIGSTOP mid-record): another writer's record is
+ *      delivered after zc_idle_ms; continued, the stopped writer's commit
+ *      fails and its next chunk request says revoked;
+ *   5  a hostile writer scribbles garbage over the whole writable area
+ *      while an honest writer and readers run: every read(2) returns,
+ *      readers keep getting the honest writer's records (or skip), the
+ *      kernel stays quiet (vm.sh checks the log);
+ *   6  lost-wakeup hunt: a reader sleeps in poll() for every record, the
+ *      writer enters the kernel only when zc_sleepers says so, with
+ *      random delays on both sides: no wakeup is lost.
+ *
+ * usage: t_zc [scale] (default 1: sized for the stock VM; the debug VM
+ * passes less through SHMRING_TEST_SCALE).
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "common.h"
+
+static double scale = 1.0;
+
+#define PAY_MIN		16
+
+struct zcw {
+	int fd;
+	struct shmring_hdr *hdr;
+	size_t ring_len;
+	uint8_t *data;
+	size_t data_len;
+	uint64_t mask, max_record;
+	uint64_t pos, end;		/* fill point and chunk end */
+	bool fresh;			/* no record yet in this chunk */
+	uint64_t kicks, chunks, revoked;
+};
+
+static uint64_t rnd(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+static int zc_create(const char *name, uint64_t size, uint32_t policy,
+		     uint32_t chunk, uint32_t max_record)
+{
+	struct shmring_open o;
+	int fd = dev_fd(O_RDWR), ret;
+
+	open_args(&o, name, SHMRING_O_CREAT | SHMRING_O_EXCL | SHMRING_O_WRITE);
+	o.mode = 0600;
+	o.attr.data_size = size;
+	o.attr.policy = policy;
+	o.attr.flags = SHMRING_ATTR_ZEROCOPY;
+	o.attr.zc_chunk = chunk;
+	o.attr.max_record = max_record;
+	ret = xioctl(fd, SHMRING_IOC_OPEN, &o);
+	close(fd);
+	return ret;
+}
+
+static void zc_unlink(const char *name)
+{
+	struct shmring_name n = { .size = sizeof(n) };
+	int fd = dev_fd(O_RDWR);
+
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	xioctl(fd, SHMRING_IOC_UNLINK, &n);
+	close(fd);
+}
+
+static int zcw_map(struct zcw *w)
+{
+	struct shmring_info in = { .size = sizeof(in) };
+	void *p;
+
+	if (xioctl(w->fd, SHMRING_IOC_INFO, &in))
+		return -1;
+	w->ring_len = in.map_ring_len;
+	p = mmap(NULL, in.map_ring_len, PROT_READ, MAP_SHARED, w->fd,
+		 in.map_ring_off);
+	if (p == MAP_FAILED)
+		return -errno;
+	w->hdr = p;
+	w->data_len = in.map_zc_len;
+	p = mmap(NULL, in.map_zc_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 w->fd, in.map_zc_off);
+	if (p == MAP_FAILED)
+		return -errno;
+	w->data = p;
+	w->mask = in.attr.data_size - 1;
+	w->max_record = in.attr.max_record;
+	return 0;
+}
+
+static void zcw_open(struct zcw *w, const char *name)
+{
+	int ret;
+
+	memset(w, 0, sizeof(*w));
+	w->fd = raw_open(name, SHMRING_O_WRITE, 0, 0);
+	if (w->fd < 0)
+		bail_out("open %s to write: %s", name, strerror(-w->fd));
+	ret = zcw_map(w);
+	if (ret)
+		bail_out("map %s: %s", name, strerror(-ret));
+}
+
+static void zcw_close(struct zcw *w)
+{
+	munmap(w->data, w->data_len);
+	munmap(w->hdr, w->ring_len);
+	close(w->fd);
+}
+
+static struct shmring_rec *zcw_rec(struct zcw *w, uint64_t pos)
+{
+	return (struct shmring_rec *)(w->data + (pos & w->mask));
+}
+
+/*
+ * The writer's swap of the commit word (docs/design.md), unless the word
+ * names pos (the kernel closed the chunk) or the same offset in a later
+ * lap up to head (the space was granted again after a revocation).
+ */
+static bool zcw_swap(struct zcw *w, uint64_t pos, uint64_t state)
+{
+	__u64 *word = &zcw_rec(w, pos)->seq;
+	__u64 old = __atomic_load_n(word, __ATOMIC_RELAXED);
+	uint64_t named = old & ~SHMRING_ZC_STATE;
+	uint64_t head = __atomic_load_n(&w->hdr->head, __ATOMIC_ACQUIRE);
+
+	if (old && !((named - pos) & w->mask) && (int64_t)(named - pos) >= 0 &&
+	    (int64_t)(named - head) < 0)
+		return false;
+	return __atomic_compare_exchange_n(word, &old, pos | state, false,
+					   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
+/* Close the chunk (END at the fill point) and ask for the next. */
+static int zcw_grant(struct zcw *w, uint32_t flags, struct shmring_zc_chunk *out)
+{
+	struct shmring_zc_chunk a = { .size = sizeof(a), .flags = flags };
+	int ret;
+
+	if (w->end && w->end - w->pos >= sizeof(struct shmring_rec))
+		zcw_swap(w, w->pos, SHMRING_ZC_END);
+	ret = xioctl(w->fd, SHMRING_IOC_ZC_CHUNK, &a);
+	w->pos = a.start;
+	w->end = a.end;
+	w->fresh = true;
+	if (!ret) {
+		w->chunks++;
+		w->revoked += a.revoked;
+	}
+	if (out)
+		*out = a;
+	return ret;
+}
+
+/* Reserve a record (BUSY) and fill its header; payload left to the caller. */
+static void *zcw_reserve(struct zcw *w, uint32_t len, uint32_t type,
+			 uint64_t *pos, int *err)
+{
+	uint64_t total = SHMRING_REC_TOTAL(len);
+	struct shmring_rec *rec;
+	int tries = 0;
+
+	*err = 0;
+	while (!w->end || w->end - w->pos < total ||
+	       !zcw_swap(w, w->pos, SHMRING_ZC_BUSY)) {
+		if (++tries > 8) {
+			*err = -EIO;
+			return NULL;
+		}
+		*err = zcw_grant(w, 0, NULL);
+		if (*err)
+			return NULL;
+	}
+	*pos = w->pos;
+	rec = zcw_rec(w, w->pos);
+	rec->len = len;
+	rec->type = type;
+	rec->tstamp_ns = 1;
+	rec->pid = getpid();
+	rec->flags = 0;
+	rec->__reserved0 = 0;
+	rec->csum = 0;
+	rec->__reserved1 = 0;
+	w->pos += total;
+	w->fresh = false;
+	return rec + 1;
+}
+
+/* [W7]/[W9]: commit by swap, then kick only if a reader sleeps. */
+static int zcw_commit(struct zcw *w, uint64_t pos)
+{
+	__u64 busy = pos | SHMRING_ZC_BUSY;
+
+	if (!__atomic_compare_exchange_n(&zcw_rec(w, pos)->seq, &busy,
+					 pos | SHMRING_ZC_DONE, false,
+					 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		return -ETIMEDOUT;
+	if (__atomic_load_n(&w->hdr->zc_sleepers, __ATOMIC_SEQ_CST)) {
+		w->kicks++;
+		xioctl(w->fd, SHMRING_IOC_KICK, NULL);
+	}
+	return 0;
+}
+
+/* Payload: writer id, its record number, then bytes derived from both. */
+static void fill_payload(uint8_t *p, uint32_t len, uint32_t id, uint32_t n)
+{
+	uint32_t i;
+
+	memcpy(p, &id, 4);
+	memcpy(p + 4, &n, 4);
+	for (i = 8; i < len; i++)
+		p[i] = (uint8_t)(id * 31 + n * 7 + i);
+}
+
+static bool check_payload(const uint8_t *p, uint32_t len, uint32_t *id,
+			  uint32_t *n)
+{
+	uint32_t i;
+
+	if (len < 8)
+		return false;
+	memcpy(id, p, 4);
+	memcpy(n, p + 4, 4);
+	for (i = 8; i < len; i++)
+		if (p[i] != (uint8_t)(*id * 31 + *n * 7 + i))
+			return false;
+	return true;
+}
+
+static int zcw_write(struct zcw *w, uint32_t len, uint32_t id, uint32_t n)
+{
+	uint64_t pos;
+	int err;
+	void *p = zcw_reserve(w, len, 7, &pos, &err);
+
+	if (!p)
+		return err;
+	fill_payload(p, len, id, n);
+	return zcw_commit(w, pos);
+}
+
+/* ---- readers --------------------------------------------------------------- */
+
+#define MAXW	4096		/* writer ids a reader keeps track of */
+
+struct rstat {
+	uint64_t recs, bad, dup, gaps, lost, next_seq;
+	uint32_t last[MAXW];		/* last record number + 1 per writer */
+	bool seq_ok;
+};
+
+static void rstat_init(struct rstat *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->seq_ok = true;
+}
+
+/* Check a buffer of records from read(2). */
+static void rstat_add(struct rstat *s, const uint8_t *buf, ssize_t n)
+{
+	const uint8_t *p = buf;
+
+	while (p + sizeof(struct shmring_rec) <= buf + n) {
+		const struct shmring_rec *rec = (const void *)p;
+		uint32_t id, k;
+
+		if (rec->seq != s->next_seq) {
+			if (rec->seq > s->next_seq)
+				s->gaps += rec->seq - s->next_seq;
+			else
+				s->seq_ok = false;
+		}
+		s->next_seq = rec->seq + 1;
+		if (!check_payload((const uint8_t *)(rec + 1), rec->len, &id, &k) ||
+		    id >= MAXW) {
+			s->bad++;
+		} else {
+			if (k + 1 <= s->last[id])
+				s->dup++;
+			s->last[id] = k + 1;
+		}
+		s->recs++;
+		p += SHMRING_REC_TOTAL(rec->len);
+	}
+}
+
+struct rthread {
+	pthread_t t;
+	int fd;
+	const char *name;
+	volatile bool stop;
+	uint64_t want;			/* stop after this many records (0: on stop) */
+	struct rstat s;
+	uint64_t eagain, einval;
+};
+
+static void *reader_main(void *arg)
+{
+	struct rthread *r = arg;
+	static __thread uint8_t buf[1 << 16];
+	struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+	ssize_t n;
+
+	while (!r->stop && (!r->want || r->s.recs < r->want)) {
+		n = read(r->fd, buf, sizeof(buf));
+		if (n > 0) {
+			rstat_add(&r->s, buf, n);
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN) {
+			r->eagain++;
+			poll(&pfd, 1, 50);
+			continue;
+		}
+		if (n < 0 && errno == EINVAL) {
+			r->einval++;
+			continue;
+		}
+		break;
+	}
+	return NULL;
+}
+
+static void reader_start(struct rthread *r, const char *name, uint64_t want)
+{
+	memset(r, 0, sizeof(*r));
+	r->name = name;
+	r->fd = raw_open(name, SHMRING_O_READ, 0, 0);
+	if (r->fd < 0)
+		bail_out("reader open: %s", strerror(-r->fd));
+	fcntl(r->fd, F_SETFL, O_NONBLOCK);
+	r->want = want;
+	rstat_init(&r->s);
+	pthread_create(&r->t, NULL, reader_main, r);
+}
+
+static void reader_stop(struct rthread *r)
+{
+	r->stop = true;
+	pthread_join(r->t, NULL);
+}
+
+static void ring_info(const char *name, struct shmring_info *in)
+{
+	int fd = raw_open(name, SHMRING_O_WRITE, 0, 0);
+
+	memset(in, 0, sizeof(*in));
+	in->size = sizeof(*in);
+	if (fd < 0 || xioctl(fd, SHMRING_IOC_INFO, in))
+		bail_out("info %s", name);
+	close(fd);
+}
+
+/* ---- 1: errno table -------------------------------------------------------- */
+
+static void run_as_child(void (*fn)(void *), void *arg, int *res)
+{
+	int pfd[2], st;
+	pid_t pid;
+
+	if (pipe(pfd))
+		bail_out("pipe");
+	pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		fn(&pfd[1]);
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], res, sizeof(*res)) != sizeof(*res))
+		*res = 9999;
+	close(pfd[0]);
+	waitpid(pid, &st, 0);
+	(void)arg;
+}
+
+static int shared_wfd = -1;
+
+/* Map the writable area of an inherited writer fd as uid 65534. */
+static void child_other_uid(void *arg)
+{
+	int out = *(int *)arg, res;
+	void *p;
+
+	if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534)) {
+		res = 1000;
+	} else {
+		p = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 shared_wfd, (off_t)1 << 32);
+		res = p == MAP_FAILED ? -errno : 0;
+	}
+	if (write(out, &res, sizeof(res)) != sizeof(res))
+		_exit(1);
+}
+
+/*
+ * The same from a new user namespace: uid 1000 becomes root there, with
+ * every capability in it and none in the ring's.
+ */
+static void child_other_userns(void *arg)
+{
+	int out = *(int *)arg, res;
+	void *p;
+
+	if (setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000)) {
+		res = 2000;
+	} else if (unshare(CLONE_NEWUSER | CLONE_NEWIPC)) {
+		res = 1000 + errno;
+	} else {
+		p = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 shared_wfd, (off_t)1 << 32);
+		res = p == MAP_FAILED ? -errno : 0;
+	}
+	if (write(out, &res, sizeof(res)) != sizeof(res))
+		_exit(1);
+}
+
+static void test_errnos(void)
+{
+	const char *name = "zc-errno";
+	struct shmring_open o;
+	struct shmring_zc_chunk a;
+	struct shmring_info in;
+	struct shmring_opt opt = { .size = sizeof(opt) };
+	struct shmring_seek sk = { .size = sizeof(sk) };
+	struct shmring_features f = { .size = sizeof(f) };
+	struct shmring_batch_rec br = { 0 };
+	struct shmring_batch b = { .size = sizeof(b) };
+	int fd, wfd, rfd, ret, res;
+	char byte = 1;
+	void *p;
+
+	fd = dev_fd(O_RDWR);
+	is_int(xioctl(fd, SHMRING_IOC_FEATURES, &f), 0, "FEATURES");
+	ok(f.features & SHMRING_FEAT_ZEROCOPY, "SHMRING_FEAT_ZEROCOPY announced");
+	/* Attributes. */
+	open_args(&o, name, SHMRING_O_CREAT | SHMRING_O_WRITE);
+	o.attr.data_size = 65536;
+	o.attr.zc_chunk = 4096;
+	is_int(xioctl(fd, SHMRING_IOC_OPEN, &o), -EINVAL, "zc_chunk without ZEROCOPY: EINVAL");
+	o.attr.flags = SHMRING_ATTR_ZEROCOPY;
+	o.attr.zc_chunk = 12288;
+	is_int(xioctl(fd, SHMRING_IOC_OPEN, &o), -EINVAL, "zc_chunk not a power of two: EINVAL");
+	o.attr.zc_chunk = 65536;
+	is_int(xioctl(fd, SHMRING_IOC_OPEN, &o), -EINVAL, "zc_chunk over half the ring: EINVAL");
+	o.attr.zc_chunk = 2048;
+	is_int(xioctl(fd, SHMRING_IOC_OPEN, &o), -EINVAL, "zc_chunk below a page: EINVAL");
+	o.attr.zc_chunk = 4096;
+	o.attr.max_record = 4096;
+	is_int(xioctl(fd, SHMRING_IOC_OPEN, &o), -EINVAL, "max_record over the chunk: EINVAL");
+	o.attr.data_size = 4096;
+	o.attr.zc_chunk = 0;
+	o.attr.max_record = 0;
+	is_int(xioctl(fd, SHMRING_IOC_OPEN, &o), -EINVAL, "ring too small for two chunks: EINVAL");
+	close(fd);
+	is_int(zc_create(name, 65536, SHMRING_POLICY_OVERWRITE, 0, 0), 0,
+	       "create a zero-copy ring with defaults");
+
+	wfd = raw_open(name, SHMRING_O_WRITE, 0, 0);
+	rfd = raw_open(name, SHMRING_O_READ, 0, 0);
+	ok(wfd >= 0 && rfd >= 0, "open writer and reader");
+	memset(&in, 0, sizeof(in));
+	in.size = sizeof(in);
+	is_int(xioctl(wfd, SHMRING_IOC_INFO, &in), 0, "INFO (writer)");
+	ok(in.attr.flags & SHMRING_ATTR_ZEROCOPY, "INFO shows ZEROCOPY");
+	is_int(in.attr.zc_chunk, 4096, "default chunk: data_size / 16 clamped to a page");
+	is_int(in.attr.max_record, 4096 - sizeof(struct shmring_rec),
+	       "default max_record: the chunk less a header");
+	is_int(in.map_zc_off, 1ULL << 32, "map_zc_off for a writer");
+	is_int(in.map_zc_len, 65536, "map_zc_len is the data size");
+	memset(&in, 0, sizeof(in));
+	in.size = sizeof(in);
+	xioctl(rfd, SHMRING_IOC_INFO, &in);
+	ok(!in.map_zc_off && !in.map_zc_len, "no writable area for a reader");
+
+	/* The copy paths are not offered. */
+	errno = 0;
+	ok(write(wfd, &byte, 1) < 0 && errno == EOPNOTSUPP, "write(2): EOPNOTSUPP");
+	b.recs = (uintptr_t)&br;
+	b.nr = 1;
+	br.data = (uintptr_t)&byte;
+	br.len = 1;
+	is_int(xioctl(wfd, SHMRING_IOC_WRITE_BATCH, &b), -EOPNOTSUPP, "WRITE_BATCH: EOPNOTSUPP");
+	opt.opt = SHMRING_OPT_WATERMARK_RECS;
+	opt.val = 4;
+	is_int(xioctl(rfd, SHMRING_IOC_SET_OPT, &opt), -EOPNOTSUPP, "record watermark: EOPNOTSUPP");
+	opt.opt = SHMRING_OPT_WATERMARK_BYTES;
+	is_int(xioctl(rfd, SHMRING_IOC_SET_OPT, &opt), -EOPNOTSUPP, "byte watermark: EOPNOTSUPP");
+	opt.val = 0;
+	is_int(xioctl(rfd, SHMRING_IOC_SET_OPT, &opt), 0, "watermark 0 (the default) is fine");
+	sk.whence = SHMRING_SEEK_SEQ;
+	is_int(xioctl(rfd, SHMRING_IOC_SEEK, &sk), -EOPNOTSUPP, "SEEK_SEQ: EOPNOTSUPP");
+	sk.whence = SHMRING_SEEK_TIME;
+	is_int(xioctl(rfd, SHMRING_IOC_SEEK, &sk), -EOPNOTSUPP, "SEEK_TIME: EOPNOTSUPP");
+	sk.whence = SHMRING_SEEK_END;
+	is_int(xioctl(rfd, SHMRING_IOC_SEEK, &sk), 0, "SEEK_END works");
+
+	/* ZC_CHUNK. */
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	is_int(xioctl(rfd, SHMRING_IOC_ZC_CHUNK, &a), -EBADF, "ZC_CHUNK on a reader: EBADF");
+	a.flags = 2;
+	is_int(xioctl(wfd, SHMRING_IOC_ZC_CHUNK, &a), -EINVAL, "ZC_CHUNK unknown flag: EINVAL");
+	a.flags = 0;
+	a.size = SHMRING_ZC_CHUNK_SIZE_VER0 - 8;
+	is_int(xioctl(wfd, SHMRING_IOC_ZC_CHUNK, &a), -EINVAL, "ZC_CHUNK size below VER0: EINVAL");
+	a.size = sizeof(a);
+	is_int(xioctl(wfd, SHMRING_IOC_ZC_CHUNK, &a), 0, "ZC_CHUNK grants");
+	is_int(a.end - a.start, 4096, "a chunk of zc_chunk bytes");
+	is_int(a.start % 4096, 0, "chunk-aligned");
+	a.flags = SHMRING_ZC_RELEASE;
+	is_int(xioctl(wfd, SHMRING_IOC_ZC_CHUNK, &a), 0, "ZC_CHUNK RELEASE");
+	ok(a.start == 0 && a.end == 0 && a.closed_recs == 0 && !a.revoked,
+	   "RELEASE grants nothing and reports the empty chunk it closed");
+	ret = raw_open("zc-errno-copy", SHMRING_O_CREAT | SHMRING_O_WRITE, 65536, 0);
+	ok(ret >= 0, "a copy ring");
+	a.flags = 0;
+	is_int(xioctl(ret, SHMRING_IOC_ZC_CHUNK, &a), -EOPNOTSUPP, "ZC_CHUNK on a copy ring: EOPNOTSUPP");
+	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, ret, 4096);
+	ok(p == MAP_FAILED && errno == EACCES, "a copy ring's writer may not map the ring: EACCES");
+	close(ret);
+	zc_unlink("zc-errno-copy");
+
+	/* Mappings. */
+	p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, rfd, (off_t)1 << 32);
+	ok(p == MAP_FAILED && errno == EACCES, "a reader may not map the writable area: EACCES");
+	p = mmap(NULL, 65536 - 4096, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, (off_t)1 << 32);
+	ok(p == MAP_FAILED && errno == EINVAL, "writable area of the wrong size: EINVAL");
+	p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE, wfd, (off_t)1 << 32);
+	ok(p == MAP_FAILED && errno == EINVAL, "writable area MAP_PRIVATE: EINVAL");
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, 0);
+	ok(p == MAP_FAILED && errno == EACCES, "a writer has no reader page: EACCES");
+	p = mmap(NULL, 4096 + 2 * 65536, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, 4096);
+	ok(p == MAP_FAILED && errno == EPERM, "the ring mapping stays read-only for a writer: EPERM");
+	p = mmap(NULL, 4096 + 2 * 65536, PROT_READ, MAP_SHARED, wfd, 4096);
+	ok(p != MAP_FAILED, "a zero-copy writer maps the ring read-only");
+	if (p != MAP_FAILED)
+		munmap(p, 4096 + 2 * 65536);
+	p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, (off_t)1 << 32);
+	ok(p != MAP_FAILED, "a zero-copy writer maps the data area writable");
+	if (p != MAP_FAILED)
+		munmap(p, 65536);
+
+	/* Another uid and another user namespace, holding the writer's fd. */
+	shared_wfd = wfd;
+	run_as_child(child_other_uid, NULL, &res);
+	is_int(res, -EACCES, "uid 65534 with an inherited writer fd of a 0600 ring: EACCES");
+	run_as_child(child_other_userns, NULL, &res);
+	if (res >= 1000)
+		skip(1, "unshare(CLONE_NEWUSER): errno %d", res - 1000);
+	else
+		is_int(res, -EACCES, "uid 1000 as root of a new user namespace, inherited writer fd: EACCES");
+	close(wfd);
+	close(rfd);
+	zc_unlink(name);
+}
+
+/* ---- 2: many writers ------------------------------------------------------- */
+
+static void writer_proc(const char *name, uint32_t id, uint32_t n, uint64_t seed,
+			int out)
+{
+	struct zcw w;
+	uint32_t i, len;
+	int ret = 0;
+	uint64_t res[3];
+
+	zcw_open(&w, name);
+	for (i = 0; i < n; i++) {
+		len = PAY_MIN + rnd(&seed) % (w.max_record - PAY_MIN + 1);
+		if (rnd(&seed) % 4)
+			len = PAY_MIN + len % 200;
+		ret = zcw_write(&w, len, id, i);
+		if (ret)
+			break;
+	}
+	zcw_grant(&w, SHMRING_ZC_RELEASE, NULL);
+	res[0] = i;
+	res[1] = w.chunks;
+	res[2] = w.kicks;
+	if (write(out, res, sizeof(res)) != sizeof(res))
+		_exit(2);
+	_exit(ret ? 1 : 0);
+}
+
+static void test_many_writers(uint32_t policy, int nw, int nr)
+{
+	const char *name = policy ? "zc-many-lossless" : "zc-many-overwrite";
+	uint32_t per = (uint32_t)(20000 * scale) + 100;
+	struct rthread r[4];
+	struct shmring_info in;
+	pid_t pids[MAXW];
+	int pfd[2], i, st, allok = 1;
+	uint64_t res[3], wrote = 0, chunks = 0, kicks = 0;
+
+	is_int(zc_create(name, 1 << 18, policy, 0, 0), 0, "create %s", name);
+	for (i = 0; i < nr; i++)
+		reader_start(&r[i], name, policy ? (uint64_t)per * nw : 0);
+	if (pipe(pfd))
+		bail_out("pipe");
+	for (i = 0; i < nw; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0)
+			writer_proc(name, i, per, 0x9e3779b97f4a7c15ULL * (i + 1), pfd[1]);
+	}
+	for (i = 0; i < nw; i++) {
+		waitpid(pids[i], &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			allok = 0;
+		if (read(pfd[0], res, sizeof(res)) == sizeof(res)) {
+			wrote += res[0];
+			chunks += res[1];
+			kicks += res[2];
+		}
+	}
+	close(pfd[0]);
+	close(pfd[1]);
+	ok(allok, "%d writers exited cleanly", nw);
+	is_int(wrote, (uint64_t)per * nw, "every record written");
+	ring_info(name, &in);
+	is_int(in.records_written, wrote, "the kernel counted every record (%s)",
+	       name);
+	is_int(in.head_seq, wrote, "head_seq is the count");
+	if (!policy) {
+		/* Readers finish when they drained what is there. */
+		usleep(200000);
+	}
+	for (i = 0; i < nr; i++) {
+		if (policy) {
+			pthread_join(r[i].t, NULL);
+		} else {
+			uint64_t last = 0;
+
+			while (r[i].s.recs + r[i].s.gaps < wrote && r[i].s.recs != last) {
+				last = r[i].s.recs;
+				usleep(300000);
+			}
+			reader_stop(&r[i]);
+		}
+		ok(r[i].s.seq_ok, "reader %d: sequence numbers only go up", i);
+		is_int(r[i].s.bad, 0, "reader %d: no torn or foreign record", i);
+		is_int(r[i].s.dup, 0, "reader %d: no record twice", i);
+		is_int(r[i].s.recs + r[i].s.gaps, wrote,
+		       "reader %d: read + gaps = written (%llu read)", i,
+		       (unsigned long long)r[i].s.recs);
+		if (policy)
+			is_int(r[i].s.gaps, 0, "reader %d: lossless ring, no gap", i);
+		close(r[i].fd);
+	}
+	ring_info(name, &in);
+	if (policy)
+		is_int(in.records_lost, 0, "lossless: nothing lost");
+	diag("%s: %d writers x %u records, %llu chunks (%.4f chunk requests per record), %llu kicks, %llu lost",
+	     name, nw, per, (unsigned long long)chunks, (double)chunks / wrote,
+	     (unsigned long long)kicks, (unsigned long long)in.records_lost);
+	zc_unlink(name);
+}
+
+/* ---- 3: crash -------------------------------------------------------------- */
+
+/* Writes forever with a random pause inside some records (between reserve and commit). */
+static void crash_writer(const char *name, uint32_t id, uint64_t seed)
+{
+	struct zcw w;
+	uint32_t i, len, k;
+	uint64_t pos;
+	void *p;
+	int err;
+
+	zcw_open(&w, name);
+	for (i = 0;; i++) {
+		len = PAY_MIN + rnd(&seed) % 300;
+		p = zcw_reserve(&w, len, 7, &pos, &err);
+		if (!p)
+			_exit(3);
+		fill_payload(p, len, id, i);
+		for (k = rnd(&seed) % 2000; k; k--)
+			__asm__ volatile("" ::: "memory");
+		if (zcw_commit(&w, pos))
+			_exit(4);
+	}
+}
+
+static void test_crash(uint32_t policy)
+{
+	const char *name = policy ? "zc-crash-lossless" : "zc-crash-overwrite";
+	int kills = (int)(300 * scale) + 20, i, st, bad_exit = 0;
+
+	if (kills > MAXW - 1)
+		kills = MAXW - 1;
+	uint64_t seed = 12345 + policy, killed_in_record = 0;
+	struct shmring_info in;
+	struct rthread r;
+	pid_t pid;
+
+	is_int(zc_create(name, 1 << 18, policy, 0, 0), 0, "create %s", name);
+	reader_start(&r, name, 0);
+	for (i = 0; i < kills; i++) {
+		pid = fork();
+		if (pid == 0)
+			crash_writer(name, i, seed + i);
+		usleep(200 + rnd(&seed) % 3000);
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		if (!WIFSIGNALED(st))
+			bad_exit++;
+	}
+	is_int(bad_exit, 0, "%d writers were all killed by SIGKILL, none failed first", kills);
+	/* The ring is still usable: an honest writer's records arrive. */
+	{
+		struct zcw w;
+		uint64_t before = r.s.recs, t0 = now_mono_ns();
+
+		zcw_open(&w, name);
+		for (i = 0; i < 100; i++)
+			if (zcw_write(&w, 40, MAXW - 1, 1000000 + i))
+				break;
+		zcw_grant(&w, SHMRING_ZC_RELEASE, NULL);
+		is_int(i, 100, "a writer after the kills writes");
+		while (r.s.recs < before + 100 && now_mono_ns() - t0 < 10000000000ULL)
+			usleep(10000);
+		ok(r.s.recs >= before + 100, "the reader gets its records after %d kills", kills);
+		zcw_close(&w);
+	}
+	reader_stop(&r);
+	ring_info(name, &in);
+	ok(r.s.seq_ok, "sequence numbers only go up");
+	is_int(r.s.bad, 0, "no torn record");
+	is_int(r.s.dup, 0, "no record twice");
+	is_int(r.s.recs + r.s.gaps, in.head_seq, "read + gaps = the ring's count");
+	if (policy)
+		is_int(r.s.gaps, 0, "lossless: no gap");
+	diag("%s: %d kills, %llu records read, %llu gaps, %llu einval", name, kills,
+	     (unsigned long long)r.s.recs, (unsigned long long)r.s.gaps,
+	     (unsigned long long)r.einval);
+	(void)killed_in_record;
+	close(r.fd);
+	zc_unlink(name);
+}
+
+/* A writer that reserves a record, says so, and waits to die or be stopped. */
+static void holding_writer(const char *name, int ready, int go)
+{
+	struct zcw w;
+	uint64_t pos;
+	uint8_t c = 0;
+	void *p;
+	int err;
+	struct shmring_zc_chunk a;
+
+	zcw_open(&w, name);
+	p = zcw_reserve(&w, 32, 7, &pos, &err);
+	if (!p)
+		_exit(3);
+	fill_payload(p, 32, 0, 0);
+	if (write(ready, &c, 1) != 1)
+		_exit(5);
+	/* Stopped here (or killed). Continued: try to commit. */
+	if (read(go, &c, 1) != 1)
+		_exit(6);
+	c = zcw_commit(&w, pos) == -ETIMEDOUT ? 1 : 0;
+	zcw_grant(&w, 0, &a);
+	c |= a.revoked ? 2 : 0;
+	if (write(ready, &c, 1) != 1)
+		_exit(7);
+	_exit(0);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct blocked_read {
+	int fd;
+	uint64_t done_ns;
+	ssize_t n;
+};
+
+static void *blocked_read_main(void *arg)
+{
+	struct blocked_read *b = arg;
+	static uint8_t buf[4096];
+
+	b->n = read(b->fd, buf, sizeof(buf));
+	b->done_ns = now_mono_ns();
+	return NULL;
+}
+
+/*
+ * A reader blocked behind writer A's reserved record, writer B's record
+ * after it; A dies (SIGKILL) or stops (SIGSTOP). Returns how long the
+ * reader took to get B's record after the kill/stop, in ns.
+ */
+static uint64_t behind_one(const char *name, bool stop, int *verdict)
+{
+	int rdy[2], go[2], rfd;
+	struct blocked_read b = { 0 };
+	struct zcw w;
+	pthread_t t;
+	uint64_t t0;
+	uint8_t c;
+	pid_t pid;
+
+	*verdict = -1;
+	if (pipe(rdy) || pipe(go))
+		bail_out("pipe");
+	rfd = raw_open(name, SHMRING_O_READ | SHMRING_O_FROM_HEAD, 0, 0);
+	pid = fork();
+	if (pid == 0) {
+		close(rdy[0]);
+		close(go[1]);
+		holding_writer(name, rdy[1], go[0]);
+	}
+	if (read(rdy[0], &c, 1) != 1)
+		bail_out("holding writer");
+	zcw_open(&w, name);
+	if (zcw_write(&w, 32, 1, 0))
+		bail_out("second writer");
+	b.fd = rfd;
+	if (stop) {
+		/* Stopped first: the reader then waits zc_idle_ms for it. */
+		kill(pid, SIGSTOP);
+		t0 = now_mono_ns();
+		pthread_create(&t, NULL, blocked_read_main, &b);
+	} else {
+		/* zc_idle_ms is 0 here: only the death can unblock it. */
+		pthread_create(&t, NULL, blocked_read_main, &b);
+		usleep(50000);		/* asleep behind A's record */
+		t0 = now_mono_ns();
+		kill(pid, SIGKILL);
+	}
+	pthread_join(t, NULL);
+	if (stop) {
+		kill(pid, SIGCONT);
+		c = 0;
+		if (write(go[1], &c, 1) != 1 || read(rdy[0], &c, 1) != 1)
+			c = 0xff;
+		*verdict = c;
+		waitpid(pid, NULL, 0);
+	} else {
+		waitpid(pid, NULL, 0);
+		*verdict = 0;
+	}
+	zcw_grant(&w, SHMRING_ZC_RELEASE, NULL);
+	zcw_close(&w);
+	close(rfd);
+	close(rdy[0]);
+	close(rdy[1]);
+	close(go[0]);
+	close(go[1]);
+	return b.n > 0 && b.done_ns > t0 ? b.done_ns - t0 : UINT64_MAX;
+}
+
+static unsigned int get_idle_ms(void)
+{
+	FILE *f = fopen("/sys/module/shmring/parameters/zc_idle_ms", "r");
+	unsigned int idle = 0;
+
+	if (!f || fscanf(f, "%u", &idle) != 1)
+		idle = 0;
+	if (f)
+		fclose(f);
+	return idle;
+}
+
+static void set_idle_ms(unsigned int ms)
+{
+	FILE *f = fopen("/sys/module/shmring/parameters/zc_idle_ms", "w");
+
+	if (!f || fprintf(f, "%u\n", ms) < 0)
+		bail_out("cannot set zc_idle_ms");
+	fclose(f);
+}
+
+static void test_resume(void)
+{
+	const char *name = "zc-resume";
+	int n = 15, i, v, bad = 0;
+	unsigned int idle = get_idle_ms();
+	uint64_t lat[15];
+
+	set_idle_ms(0);
+
+	is_int(zc_create(name, 1 << 16, SHMRING_POLICY_OVERWRITE, 0, 0), 0,
+	       "create %s", name);
+	for (i = 0; i < n; i++) {
+		lat[i] = behind_one(name, false, &v);
+		if (lat[i] == UINT64_MAX)
+			bad++;
+	}
+	set_idle_ms(idle);
+	qsort(lat, n, sizeof(lat[0]), cmp_u64);
+	is_int(bad, 0, "a reader behind a killed writer's record always resumes (no timeout)");
+	diag("reader resumed after the writer's SIGKILL: median %.3f ms, max %.3f ms (kill to read(2) returning, %d runs; emulated time)",
+	     lat[n / 2] / 1e6, lat[n - 1] / 1e6, n);
+	/* Generous for emulation: the kernel needs no timeout for a death. */
+	ok(lat[n / 2] < 200000000ULL, "median resume under 200 ms (no timeout involved)");
+	zc_unlink(name);
+}
+
+/* ---- 4: stopped writer ----------------------------------------------------- */
+
+static void test_stopped(void)
+{
+	const char *name = "zc-stopped";
+	uint64_t lat;
+	int v;
+	unsigned int idle = get_idle_ms();
+
+	ok(idle > 0, "zc_idle_ms is %u", idle);
+	is_int(zc_create(name, 1 << 16, SHMRING_POLICY_LOSSLESS, 0, 0), 0,
+	       "create %s", name);
+	lat = behind_one(name, true, &v);
+	ok(lat != UINT64_MAX, "another writer's record is delivered while the first is stopped");
+	ok(lat != UINT64_MAX && lat >= (uint64_t)idle * 1000000ULL / 2,
+	   "not before the idle timeout (%.1f ms, zc_idle_ms %u)", lat / 1e6, idle);
+	diag("delivered %.1f ms after the reader began to wait behind the stopped writer (zc_idle_ms %u; emulated time)",
+	     lat / 1e6, idle);
+	ok(v >= 0 && (v & 1), "continued, the stopped writer's commit fails (ETIMEDOUT)");
+	ok(v >= 0 && (v & 2), "and its next chunk request reports revoked");
+	zc_unlink(name);
+}
+
+/* ---- 5: hostile writer ----------------------------------------------------- */
+
+static void hostile_proc(const char *name, uint64_t seed, double secs)
+{
+	struct zcw w;
+	uint64_t t_end = now_mono_ns() + (uint64_t)(secs * 1e9), i, n, *q;
+	uint64_t head;
+
+	zcw_open(&w, name);
+	n = w.data_len / 8;
+	q = (uint64_t *)w.data;
+	while (now_mono_ns() < t_end) {
+		head = __atomic_load_n(&w.hdr->head, __ATOMIC_ACQUIRE);
+		for (i = 0; i < 512; i++) {
+			uint64_t k = rnd(&seed) % n, pos = head - w.data_len + k * 8;
+
+			switch (rnd(&seed) % 6) {
+			case 0:
+				q[k] = rnd(&seed);
+				break;
+			case 1:	/* a DONE word for the right position */
+				q[k] = (pos + w.data_len) | SHMRING_ZC_DONE;
+				break;
+			case 2:
+				q[k] = pos | SHMRING_ZC_DONE;
+				break;
+			case 3:	/* a huge length */
+				q[k] = rnd(&seed) | 0xffff0000ULL;
+				break;
+			case 4:
+				q[k] = (pos + w.data_len) | SHMRING_ZC_END;
+				break;
+			default:
+				q[k] = 0;
+			}
+		}
+		/* And its own chunks, left open, released, with garbage. */
+		if (rnd(&seed) % 4 == 0)
+			zcw_grant(&w, rnd(&seed) % 2 ? SHMRING_ZC_RELEASE : 0, NULL);
+	}
+	_exit(0);
+}
+
+static void test_hostile(void)
+{
+	const char *name = "zc-hostile";
+	double secs = 1.5 * scale + 0.5;
+	struct rthread r[2];
+	struct zcw w;
+	pid_t pid;
+	int i, st, werr = 0;
+	uint64_t written = 0, t_end;
+
+	is_int(zc_create(name, 1 << 16, SHMRING_POLICY_OVERWRITE, 0, 0), 0,
+	       "create %s", name);
+	for (i = 0; i < 2; i++)
+		reader_start(&r[i], name, 0);
+	pid = fork();
+	if (pid == 0)
+		hostile_proc(name, 777, secs);
+	zcw_open(&w, name);
+	t_end = now_mono_ns() + (uint64_t)(secs * 1e9);
+	while (now_mono_ns() < t_end) {
+		int ret = zcw_write(&w, 64, 1, (uint32_t)written);
+
+		if (ret && ret != -ETIMEDOUT && ret != -EIO)
+			werr++;
+		written++;
+		if (!(written % 64))
+			zcw_grant(&w, SHMRING_ZC_RELEASE, NULL);
+	}
+	waitpid(pid, &st, 0);
+	ok(WIFEXITED(st) && !WEXITSTATUS(st), "the hostile writer ran to its end");
+	is_int(werr, 0, "the honest writer's calls only fail as documented");
+	usleep(200000);
+	for (i = 0; i < 2; i++) {
+		uint64_t before = r[i].s.recs;
+
+		reader_stop(&r[i]);
+		ok(r[i].s.recs > 0, "reader %d kept reading (%llu records, %llu not intact)",
+		   i, (unsigned long long)r[i].s.recs, (unsigned long long)r[i].s.bad);
+		(void)before;
+		close(r[i].fd);
+	}
+	/* After the storm, the ring works. */
+	{
+		struct rthread r2;
+
+		reader_start(&r2, name, 50);
+		for (i = 0; i < 50; i++)
+			zcw_write(&w, 48, 2, i);
+		zcw_grant(&w, SHMRING_ZC_RELEASE, NULL);
+		t_end = now_mono_ns() + 10000000000ULL;
+		while (r2.s.recs < 50 && now_mono_ns() < t_end)
+			usleep(10000);
+		reader_stop(&r2);
+		is_int(r2.s.recs, 50, "a new reader gets 50 records written after the storm");
+		is_int(r2.s.bad, 0, "intact");
+		close(r2.fd);
+	}
+	zcw_close(&w);
+	zc_unlink(name);
+}
+
+/* ---- 6: lost-wakeup hunt --------------------------------------------------- */
+
+struct hunt {
+	volatile uint64_t acked;
+	volatile uint64_t lost;
+};
+
+static void spin_ns(uint64_t *seed, uint64_t max)
+{
+	uint64_t t = now_mono_ns() + rnd(seed) % max;
+
+	while (now_mono_ns() < t)
+		;
+}
+
+static void test_wakeups(void)
+{
+	const char *name = "zc-wake";
+	uint64_t n = (uint64_t)(20000 * scale) + 500, i, seed = 99, lost = 0;
+	struct hunt *h = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	static uint8_t buf[4096];
+	struct pollfd pfd;
+	struct zcw w;
+	pid_t pid;
+	int st, rfd;
+
+	is_int(zc_create(name, 1 << 16, SHMRING_POLICY_OVERWRITE, 0, 0), 0,
+	       "create %s", name);
+	rfd = raw_open(name, SHMRING_O_READ, 0, 0);
+	fcntl(rfd, F_SETFL, O_NONBLOCK);
+	pid = fork();
+	if (pid == 0) {
+		zcw_open(&w, name);
+		for (i = 0; i < n; i++) {
+			if (zcw_write(&w, 16, 0, (uint32_t)i))
+				_exit(1);
+			/* Wait for the reader to take it (or give up: lost). */
+			while (h->acked < i + 1 && !h->lost)
+				sched_yield();
+			if (h->lost)
+				_exit(2);
+			spin_ns(&seed, 20000);
+		}
+		_exit(0);
+	}
+	pfd.fd = rfd;
+	pfd.events = POLLIN;
+	for (i = 0; i < n; i++) {
+		ssize_t r;
+
+		spin_ns(&seed, 20000);
+		for (;;) {
+			r = read(rfd, buf, sizeof(buf));
+			if (r > 0)
+				break;
+			/* Sleep: the writer must kick us. */
+			if (poll(&pfd, 1, 3000) == 0) {
+				lost++;
+				break;
+			}
+		}
+		if (lost)
+			break;
+		h->acked = i + 1;
+	}
+	if (lost)
+		h->lost = 1;
+	waitpid(pid, &st, 0);
+	is_int(lost, 0, "no lost wakeup in %llu sleep/wake cycles", (unsigned long long)i);
+	ok(WIFEXITED(st) && !WEXITSTATUS(st), "the writer finished");
+	close(rfd);
+	munmap(h, 4096);
+	zc_unlink(name);
+}
+
+int main(int argc, char **argv)
+{
+	const char *s = getenv("SHMRING_TEST_SCALE");
+
+	if (argc > 1)
+		scale = atof(argv[1]);
+	else if (s)
+		scale = atof(s);
+	if (scale <= 0)
+		scale = 1;
+	signal(SIGPIPE, SIG_IGN);
+	plan_no_plan();
+	test_errnos();
+	test_many_writers(SHMRING_POLICY_LOSSLESS, 4, 2);
+	test_many_writers(SHMRING_POLICY_OVERWRITE, 4, 2);
+	test_many_writers(SHMRING_POLICY_LOSSLESS, 1, 1);
+	test_crash(SHMRING_POLICY_OVERWRITE);
+	test_crash(SHMRING_POLICY_LOSSLESS);
+	test_resume();
+	test_stopped();
+	test_hostile();
+	test_wakeups();
+	return done_testing();
+}
