@@ -648,14 +648,15 @@ int shmring_rd_pending(struct shmring_rd *rd)
 
 	if (!rd->hdr)
 		return 0;
-	head = load_acquire(&rd->hdr->head);
 	if (!rd->zc_chunk)
-		return rd->pos != head;
+		return rd->pos != load_acquire(&rd->hdr->head);
 	if (rd->zc_lap) {
-		/* What zc_lap_seq() can settle; the rest is the kernel's to publish. */
+		/* A tail not at the lapped pos yet: the kernel's to publish. */
 		tail = load_acquire(&rd->hdr->tail);
-		return tail == rd->pos || before(rd->pos, tail);
+		if (tail != rd->pos && !before(rd->pos, tail))
+			return 0;
 	}
+	head = load_acquire(&rd->hdr->head);
 	switch (zc_where(rd, head, &end)) {
 	case ZC_AT_EMPTY:
 		return 0;
