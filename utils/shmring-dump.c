@@ -340,6 +340,8 @@ static struct shmring *open_ring(void)
  * --from: move the reader there. A sequence number the ring no longer
  * (or not yet) holds leaves the reader where it is: records before it are
  * filtered out and those gone before it is reached are reported as lost.
+ * So does one on a zero-copy ring, where the kernel cannot seek to a
+ * sequence number (EOPNOTSUPP: the reader numbers the records).
  */
 static void seek_from(struct shmring *r)
 {
@@ -347,7 +349,7 @@ static void seek_from(struct shmring *r)
 
 	if (!ret)
 		return;
-	if (!opt.from_seek && (ret == -ENOENT || ret == -ENOTTY))
+	if (!opt.from_seek && (ret == -ENOENT || ret == -ENOTTY || ret == -EOPNOTSUPP))
 		return;
 	if (ret == -ENOTTY)
 		die(EXIT_RUNTIME, "%s: --from %s: this kernel cannot move a reader "
