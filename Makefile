@@ -168,8 +168,8 @@ $(B)/tests/unit/t_capture: $(B)/utils/capture.o $(UTIL_CORE)
 # t_position tests the positions of shmring-dump --from and ctl subs --to.
 $(B)/tests/unit/t_position: $(UTIL_CORE)
 
-# Coverage-guided fuzzing of the capture reader and the record validator
-# (clang's libFuzzer), FUZZ_TIME seconds each.
+# Coverage-guided fuzzing of the capture reader, the record validator and
+# the zero-copy reader (clang's libFuzzer), FUZZ_TIME seconds each.
 FUZZ_TIME ?= 30
 # The capture code is compiled into the fuzzer from its sources (with the
 # fuzzing-mode define, so that crc checks pass), as are the library's.
@@ -186,6 +186,10 @@ fuzz: $(VERSION_H)
 		tests/fuzz/fuzz_record.c $(LIB_SRCS) -o $(B)/fuzz/fuzz_record
 	$(B)/fuzz/fuzz_record -max_total_time=$(FUZZ_TIME) $(B)/fuzz/corpus-record \
 		tests/fuzz/corpus-record
+	@mkdir -p $(B)/fuzz/corpus-zc
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
+		tests/fuzz/fuzz_zc.c $(LIB_SRCS) -o $(B)/fuzz/fuzz_zc
+	$(B)/fuzz/fuzz_zc -max_total_time=$(FUZZ_TIME) $(B)/fuzz/corpus-zc tests/fuzz/corpus-zc
 
 -include $(patsubst %.o,%.d,$(LIB_OBJS) $(UTIL_OBJS) $(B)/tests/tap.o \
 	 $(GUEST_TESTS:=.o) $(UNIT_TESTS:=.o) $(EXAMPLES:=.o))

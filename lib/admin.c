@@ -91,7 +91,7 @@ int shmring_chmod(const char *name, mode_t mode)
 int shmring_seek(struct shmring *r, unsigned int whence, uint64_t val)
 {
 	struct shmring_seek s = { .size = sizeof(s), .whence = whence, .val = val };
-	uint64_t lost = r->rd.lost;
+	uint64_t lost = r->rd.lost, discarded = r->rd.zc_discarded, corrupt = r->rd.zc_corrupt;
 	int ret;
 
 	if (!r->rd.hdr)
@@ -99,8 +99,10 @@ int shmring_seek(struct shmring *r, unsigned int whence, uint64_t val)
 	ret = shmring_sys_ioctl(r->fd, SHMRING_IOC_SEEK, &s);
 	if (ret)
 		return ret;
-	/* Take the new position from the reader page; keep this handle's count. */
+	/* Take the new position from the reader page; keep this handle's counts. */
 	ret = shmring_rd_attach(&r->rd);
 	r->rd.lost = lost;
+	r->rd.zc_discarded = discarded;
+	r->rd.zc_corrupt = corrupt;
 	return ret;
 }

@@ -44,6 +44,16 @@ struct shmring_rd {
 	uint64_t peek_ns;		/* when peek returned it: last_read_ns */
 	uint64_t kicked_gen;		/* hdr->wait_gen we last kicked for */
 	int consumed;			/* moved since the last kick check */
+
+	/*
+	 * Zero-copy rings (SHMRING_ATTR_ZEROCOPY in hdr->flags at attach):
+	 * records carry no sequence number, the reader counts them.
+	 */
+	uint64_t zc_chunk;		/* chunk bytes; 0: not a zero-copy ring */
+	uint64_t zc_seq;		/* the number of the record at pos */
+	int zc_lap;			/* lapped: zc_seq is tail_seq, not known yet */
+	uint64_t zc_discarded;		/* VOID reservations skipped (shmring_discarded) */
+	uint64_t zc_corrupt;		/* corrupt records skipped (shmring_corrupt) */
 };
 
 SHMRING_INTERNAL int shmring_rd_attach(struct shmring_rd *rd);
@@ -52,6 +62,12 @@ SHMRING_INTERNAL int shmring_rd_consume(struct shmring_rd *rd);
 SHMRING_INTERNAL int shmring_rd_read(struct shmring_rd *rd, struct shmring_record *rec,
 				     void *buf, size_t len);
 SHMRING_INTERNAL int shmring_rd_want_kick(struct shmring_rd *rd);
+/*
+ * Would a peek act now (hand over a record, skip, see a lap or report
+ * corruption)? What a wait must look at instead of head - pos, which on
+ * a zero-copy ring counts granted bytes, not records.
+ */
+SHMRING_INTERNAL int shmring_rd_pending(struct shmring_rd *rd);
 
 /*
  * A drain (shmring_rd_consume_n()): the handler, how to commit, how to

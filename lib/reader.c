@@ -8,9 +8,13 @@
  * tests/fuzz point it at buffers they built, so the code that runs in a
  * reader process is the code they test. They make no system call.
  *
- * Barrier tags match kmod/shmring_ring.c and docs/design.md: [R1]..[R6]
- * on this side pair with [W1]..[W6] in the kernel; [T1]..[T3] are the
- * cursor transaction (crash atomicity, see cursor_commit()).
+ * Barrier tags match kmod/shmring_ring.c and docs/design.md: [R1]..[R8]
+ * on this side pair with [W1]..[W8] in the kernel (and, for [W7], in
+ * zero-copy writers); [T1]..[T3] are the cursor transaction (crash
+ * atomicity, see cursor_commit()).
+ *
+ * Zero-copy rings (SHMRING_ATTR_ZEROCOPY) are walked by commit words
+ * instead of up to head: see "zero-copy rings" below.
  */
 #include <errno.h>
 #include <poll.h>
@@ -127,9 +131,12 @@ static void cursor_recover(struct shmring_reader *rp)
 	store_relaxed(&rp->records_lost, load_relaxed(&rp->txn_lost));
 }
 
+/* The smallest chunk we read: a power of two that holds a record header. */
+#define ZC_MIN_CHUNK	64
+
 int shmring_rd_attach(struct shmring_rd *rd)
 {
-	uint64_t size = rd->data_size;
+	uint64_t size = rd->data_size, chunk = 0;
 
 	if (!rd->hdr || !rd->data || !rd->rp)
 		return -EINVAL;
@@ -140,6 +147,15 @@ int shmring_rd_attach(struct shmring_rd *rd)
 	if (load_relaxed(&rd->hdr->magic) != SHMRING_MAGIC ||
 	    load_relaxed(&rd->hdr->data_size) != size)
 		return -EPROTO;
+	/*
+	 * Zero-copy rings: the geometry the walk relies on (every skip is
+	 * to a chunk end) must hold whatever the header page says.
+	 */
+	if (__atomic_load_n(&rd->hdr->flags, __ATOMIC_RELAXED) & SHMRING_ATTR_ZEROCOPY) {
+		chunk = __atomic_load_n(&rd->hdr->zc_chunk, __ATOMIC_RELAXED);
+		if (chunk < ZC_MIN_CHUNK || (chunk & (chunk - 1)) || chunk > size)
+			return -EPROTO;
+	}
 	cursor_recover(rd->rp);
 	rd->mask = size - 1;
 	rd->pos_word = load_acquire(&rd->rp->pos);
@@ -151,6 +167,12 @@ int shmring_rd_attach(struct shmring_rd *rd)
 	rd->peek_ns = 0;
 	rd->kicked_gen = 0;
 	rd->consumed = 0;
+	rd->zc_chunk = chunk;
+	rd->zc_seq = rd->seq;
+	/* Lapped while detached: the number at pos is the tail's. */
+	rd->zc_lap = chunk && (rd->pos_word & SHMRING_POS_LAPPED);
+	rd->zc_discarded = 0;
+	rd->zc_corrupt = 0;
 	return 0;
 }
 
@@ -164,6 +186,9 @@ static void cursor_moved(struct shmring_rd *rd, uint64_t raw)
 	rd->pos = raw & ~SHMRING_POS_LAPPED;
 	if (!(raw & SHMRING_POS_LAPPED))
 		rd->seq = load_relaxed(&rd->rp->seq);
+	/* Zero-copy rings: a lapped pos is numbered by the tail (zc_lap_seq()). */
+	rd->zc_seq = rd->seq;
+	rd->zc_lap = rd->zc_chunk && (raw & SHMRING_POS_LAPPED);
 	rd->peek_total = 0;
 }
 
@@ -190,6 +215,8 @@ static void fill_record(const struct shmring_rd *rd, struct shmring_record *out,
 	out->realtime_ns = h->tstamp_ns + load_relaxed(&rd->hdr->realtime_offset_ns);
 }
 
+static int zc_peek(struct shmring_rd *rd, struct shmring_record *out);
+
 int shmring_rd_peek(struct shmring_rd *rd, struct shmring_record *out)
 {
 	const unsigned char *at;
@@ -199,6 +226,8 @@ int shmring_rd_peek(struct shmring_rd *rd, struct shmring_record *out)
 
 	if (!rd->hdr)
 		return -EBADF;
+	if (rd->zc_chunk)
+		return zc_peek(rd, out);
 	for (;;) {
 		head = load_acquire(&rd->hdr->head);	/* [R1] pairs with [W1] */
 		if (rd->pos == head) {
@@ -286,6 +315,7 @@ int shmring_rd_consume(struct shmring_rd *rd)
 	rd->lost += lost;
 	rd->pos = pos;
 	rd->seq = seq;
+	rd->zc_seq = seq;
 	rd->peek_total = 0;
 	rd->consumed = 1;
 	/* [R4] pairs with [W4]: pos is visible before we look for writers. */
@@ -354,6 +384,292 @@ int shmring_rd_read(struct shmring_rd *rd, struct shmring_record *rec,
 			*rec = r;
 		return (int)r.len;	/* <= max_record < INT32_MAX */
 	}
+}
+
+/* --- zero-copy rings ------------------------------------------------------- */
+
+/*
+ * On a SHMRING_ATTR_ZEROCOPY ring, writers fill records in place in
+ * chunks of zc_chunk bytes (aligned to their size) that the kernel
+ * grants; head is the end of the last chunk granted, not of the last
+ * record. The record header's seq slot is the commit word: the record's
+ * own position with a state in its low 3 bits (include/uapi/linux/
+ * shmring.h, "Zero-copy rings"). Records carry no sequence number: the
+ * reader numbers them itself, from its cursor's seq (zc_seq).
+ *
+ * The data area is writable by every writer of the ring, so nothing in
+ * it is trusted: a record is validated before it is handed over, and a
+ * walk only ever moves forward, to a record's end or to a chunk's end,
+ * never past head. [R7] pairs with a writer's commit swap (BUSY -> DONE,
+ * release, [W7]) and the kernel's close swaps (-> END/VOID); [R8] with
+ * the kernel's release store of zc_closed after it closed a chunk ([W8]).
+ */
+
+/* Give up on a lap the kernel has not finished publishing after this. */
+#define ZC_LAP_SPINS	64
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+/*
+ * The number of the record at a lapped pos. Records carry none, so it is
+ * the tail's: the kernel swaps the cursor to T | SHMRING_POS_LAPPED
+ * ([W6]) before it stores tail_seq and then tail = T. With tail == pos
+ * loaded (acquire), tail_seq is the number at pos unless a later reclaim
+ * stored a newer one; that reclaim swapped our cursor first, which the
+ * load of pos after tail_seq shows. 0: known (zc_lap clear), or lapped
+ * further (the walk's tail check moves on); -EAGAIN: the kernel has not
+ * published the tail yet; -EBADMSG: a tail numbered behind our cursor.
+ */
+static int zc_lap_seq(struct shmring_rd *rd)
+{
+	uint64_t tail, seq, raw;
+	int spins;
+
+	for (spins = 0; spins < ZC_LAP_SPINS; spins++) {
+		tail = load_acquire(&rd->hdr->tail);
+		if (tail != rd->pos) {
+			if (before(rd->pos, tail))
+				return 0;
+			cpu_relax();	/* swapped, tail not stored yet */
+			continue;
+		}
+		seq = load_relaxed(&rd->hdr->tail_seq);
+		atomic_thread_fence(memory_order_acquire);
+		raw = load_acquire(&rd->rp->pos);
+		if (raw != rd->pos_word) {
+			cursor_moved(rd, raw);	/* lapped again, or a seek */
+			if (!rd->zc_lap)
+				return 0;
+			continue;
+		}
+		if (before(seq, rd->seq))
+			return -EBADMSG;
+		rd->zc_seq = seq;
+		rd->zc_lap = 0;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+/* The end of the chunk holding pos: round_up(pos + 1, zc_chunk). */
+static inline uint64_t zc_chunk_end(const struct shmring_rd *rd, uint64_t pos)
+{
+	return (pos | (rd->zc_chunk - 1)) + 1;
+}
+
+/*
+ * A committed record's header, as the writer left it: within max_record
+ * and within its chunk, with known flags only.
+ */
+static int zc_rec_ok(const struct shmring_rd *rd, const struct shmring_rec *h)
+{
+	uint64_t off = rd->pos & (rd->zc_chunk - 1);
+
+	return h->len <= rd->max_record && !(h->flags & ~SHMRING_REC_FLAGS_ALL) &&
+	       off + SHMRING_REC_TOTAL(h->len) <= rd->zc_chunk;
+}
+
+/*
+ * Move the cursor to the end of the chunk at pos (END, VOID, corrupt):
+ * the same transaction as a consume's, with the sequence number
+ * unchanged (a lap's gap is counted here if it is the first commit
+ * after it), and *count (if any) one more once it committed. A commit
+ * lost to the kernel's lap moves the cursor where the kernel put it.
+ */
+static void zc_skip(struct shmring_rd *rd, uint64_t end, uint64_t *count)
+{
+	struct shmring_reader *rp = rd->rp;
+	uint64_t lost = rd->zc_seq - rd->seq;
+
+	if (!cursor_commit(rp, &rd->pos_word, end, rd->zc_seq,
+			   load_relaxed(&rp->records_read),
+			   load_relaxed(&rp->records_lost) + lost, 0)) {
+		cursor_moved(rd, rd->pos_word);
+		return;
+	}
+	if (count)
+		(*count)++;
+	rd->lost += lost;
+	rd->pos = end;
+	rd->seq = rd->zc_seq;
+	rd->peek_total = 0;
+	rd->consumed = 1;
+	/* [R4] pairs with [W4]: pos is visible before we look for writers. */
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* The commit word of the record header at @at (8-aligned): [R7]. */
+static inline uint64_t zc_word(const unsigned char *at)
+{
+	return __atomic_load_n((const __u64 *)(const void *)
+			       (at + offsetof(struct shmring_rec, seq)), __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Where the walk stands at pos, head loaded: ZC_AT_* below. The checks
+ * that need no commit word come first; ZC_AT_WORD means the word (and
+ * zc_closed before it) must be looked at.
+ */
+enum { ZC_AT_EMPTY, ZC_AT_LAPPED, ZC_AT_BAD, ZC_AT_TAIL_END, ZC_AT_WORD };
+
+static int zc_where(const struct shmring_rd *rd, uint64_t head, uint64_t *end)
+{
+	uint64_t pos = rd->pos;
+
+	if (pos == head)
+		return ZC_AT_EMPTY;
+	if (before(pos, load_relaxed(&rd->hdr->tail)))
+		return ZC_AT_LAPPED;
+	/*
+	 * pos is at or past a tail loaded after head, so a live ring has
+	 * head - pos <= data_size, and head is a chunk boundary (the end of
+	 * the last chunk granted): a chunk at pos granted only in part is a
+	 * corrupt header, never something to walk into.
+	 */
+	if (before(head, pos) || head - pos > rd->data_size || (pos & 7))
+		return ZC_AT_BAD;
+	*end = zc_chunk_end(rd, pos);
+	if (before(head, *end))
+		return ZC_AT_BAD;
+	/*
+	 * No record fits in what is left of the chunk (with 8 bytes left
+	 * the commit word would even lie in the next chunk): its end.
+	 */
+	if (*end - pos < sizeof(struct shmring_rec))
+		return ZC_AT_TAIL_END;
+	return ZC_AT_WORD;
+}
+
+static int zc_peek(struct shmring_rd *rd, struct shmring_record *out)
+{
+	const unsigned char *at;
+	struct shmring_rec h;
+	uint64_t head, end = 0, closed, state;
+	int again = 0, ret;
+
+	for (;;) {
+		if (rd->zc_lap) {
+			ret = zc_lap_seq(rd);
+			if (ret)
+				return ret;
+		}
+		head = load_acquire(&rd->hdr->head);	/* [R1]: the grant frontier */
+		switch (zc_where(rd, head, &end)) {
+		case ZC_AT_EMPTY:
+			/* [R5] pairs with [W5]: pos is stored; look once more. */
+			atomic_thread_fence(memory_order_seq_cst);
+			if (rd->pos == load_acquire(&rd->hdr->head))
+				return -EAGAIN;
+			continue;
+		case ZC_AT_LAPPED: {
+			uint64_t raw;
+
+			/* As shmring_rd_peek(): [R6] pairs with [W6]. */
+			atomic_thread_fence(memory_order_acquire);
+			raw = load_acquire(&rd->rp->pos);
+			if (raw != rd->pos_word) {
+				cursor_moved(rd, raw);
+			} else {
+				/* A kernel without SHMRING_FEAT_LAP. */
+				rd->pos = load_relaxed(&rd->hdr->tail);
+				rd->zc_lap = 1;
+			}
+			continue;
+		}
+		case ZC_AT_BAD:
+			return -EBADMSG;
+		case ZC_AT_TAIL_END:
+			zc_skip(rd, end, NULL);
+			continue;
+		}
+		if (rd->zc_lap)
+			return -EAGAIN;	/* lapped as we looked: not known yet */
+		at = rd->data + (rd->pos & rd->mask);
+		/* [R8] pairs with [W8]: zc_closed before the word. */
+		closed = load_acquire(&rd->hdr->zc_closed);
+		/* The word names pos (8-aligned) iff this is a state. */
+		state = zc_word(at) ^ rd->pos;
+		if (state == SHMRING_ZC_DONE) {
+			memcpy(&h, at, sizeof(h));
+			if (overwritten(rd))	/* [R2]: torn by a reclaim */
+				continue;
+			if (!zc_rec_ok(rd, &h)) {
+				zc_skip(rd, end, &rd->zc_corrupt);
+				continue;
+			}
+			rd->peek_total = SHMRING_REC_TOTAL(h.len);
+			rd->peek_seq = rd->zc_seq;
+			if (h.flags & SHMRING_REC_DISCARD) {
+				rd->peek_ns = 0;	/* numbered, never handed over */
+				shmring_rd_consume(rd);
+				continue;
+			}
+			h.seq = rd->zc_seq;
+			fill_record(rd, out, &h, at + sizeof(h));
+			rd->peek_ns = now_ns();
+			return 0;
+		}
+		if (state == SHMRING_ZC_END || state == SHMRING_ZC_VOID) {
+			zc_skip(rd, end, state == SHMRING_ZC_VOID ? &rd->zc_discarded : NULL);
+			continue;
+		}
+		if (before(rd->pos, closed)) {
+			/*
+			 * A closed chunk's words are final, so this one is
+			 * garbage: unless the chunk was reclaimed under us
+			 * (a lap, not corruption).
+			 */
+			if (overwritten(rd))
+				continue;
+			zc_skip(rd, end, &rd->zc_corrupt);
+			continue;
+		}
+		/* Not written yet (BUSY, or a word of another lap). */
+		if (again)
+			return -EAGAIN;
+		again = 1;
+		atomic_thread_fence(memory_order_seq_cst);
+	}
+}
+
+int shmring_rd_pending(struct shmring_rd *rd)
+{
+	const unsigned char *at;
+	uint64_t head, end = 0, closed, state, tail;
+
+	if (!rd->hdr)
+		return 0;
+	if (!rd->zc_chunk)
+		return rd->pos != load_acquire(&rd->hdr->head);
+	if (rd->zc_lap) {
+		/* A tail not at the lapped pos yet: the kernel's to publish. */
+		tail = load_acquire(&rd->hdr->tail);
+		if (tail != rd->pos && !before(rd->pos, tail))
+			return 0;
+	}
+	head = load_acquire(&rd->hdr->head);
+	switch (zc_where(rd, head, &end)) {
+	case ZC_AT_EMPTY:
+		return 0;
+	case ZC_AT_WORD:
+		break;
+	default:
+		return 1;	/* a lap, a skip, or -EBADMSG to report */
+	}
+	at = rd->data + (rd->pos & rd->mask);
+	closed = load_acquire(&rd->hdr->zc_closed);
+	state = zc_word(at) ^ rd->pos;
+	return state == SHMRING_ZC_DONE || state == SHMRING_ZC_END ||
+	       state == SHMRING_ZC_VOID || before(rd->pos, closed);
 }
 
 /* --- bulk reads: shmring_consume_n() and ring sets --------------------------- */
@@ -457,6 +773,8 @@ static int drain_batch(struct shmring_rd *rd, struct shmring_rd_drain *d, int li
 {
 	struct shmring_reader *rp = rd->rp, shadow = *rp;
 	uint64_t committed = rd->pos;
+	/* Zero-copy skips counted in the batch count once it commits. */
+	uint64_t discarded = rd->zc_discarded, corrupt = rd->zc_corrupt;
 	__u64 word = rd->pos_word;
 	struct shmring_record rec;
 	int n = 0, ret = 0;
@@ -479,15 +797,23 @@ static int drain_batch(struct shmring_rd *rd, struct shmring_rd_drain *d, int li
 		n++;
 		if (n < limit && writer_wants_room(rd, committed)) {
 			rd->rp = rp;
-			if (!batch_commit(rd, d, &shadow, &word))
+			if (!batch_commit(rd, d, &shadow, &word)) {
+				rd->zc_discarded = discarded;
+				rd->zc_corrupt = corrupt;
 				return n;
+			}
 			drain_kick(rd, d);
 			committed = rd->pos;
+			discarded = rd->zc_discarded;
+			corrupt = rd->zc_corrupt;
 			rd->rp = &shadow;
 		}
 	}
 	rd->rp = rp;
-	batch_commit(rd, d, &shadow, &word);
+	if (!batch_commit(rd, d, &shadow, &word)) {
+		rd->zc_discarded = discarded;
+		rd->zc_corrupt = corrupt;
+	}
 	return ret < 0 && !d->drained ? ret : n;
 }
 
@@ -502,7 +828,8 @@ static int drain_batch(struct shmring_rd *rd, struct shmring_rd_drain *d, int li
  */
 int shmring_rd_consume_n(struct shmring_rd *rd, struct shmring_rd_drain *d, int limit)
 {
-	int done = 0, ret = 0;
+	int done = 0, ret = 0, idle = 0;
+	uint64_t pos;
 
 	d->drained = 0;
 	if (!rd->hdr || !rd->rp)
@@ -513,17 +840,26 @@ int shmring_rd_consume_n(struct shmring_rd *rd, struct shmring_rd_drain *d, int 
 		limit = INT_MAX;
 	while (done < limit) {
 		d->drained = 0;
+		pos = rd->pos;
 		ret = d->each ? drain_each(rd, d, limit - done)
 			      : drain_batch(rd, d, limit - done);
 		if (ret < 0)
 			break;
 		done += ret;
 		/*
-		 * A batch saw head == pos before it stored pos: records
+		 * A batch saw nothing pending (head == pos, or on a zero-copy
+		 * ring a word not written yet) before it stored pos: records
 		 * published since then may have woken nobody. Drained by
 		 * one record at a time, peek already looked after the store.
 		 */
-		if (!d->drained || d->each || load_acquire(&rd->hdr->head) == rd->pos)
+		if (!d->drained || d->each || !shmring_rd_pending(rd))
+			break;
+		/*
+		 * Pending, yet the batch found nothing: a writer raced us.
+		 * Bounded all the same: a ring that keeps saying so is
+		 * left to the caller's next wait.
+		 */
+		if (!ret && rd->pos == pos && ++idle > 2)
 			break;
 	}
 	drain_kick(rd, d);
@@ -566,6 +902,16 @@ int shmring_read(struct shmring *r, struct shmring_record *rec, void *buf,
 uint64_t shmring_lost(const struct shmring *r)
 {
 	return r->rd.lost;
+}
+
+uint64_t shmring_discarded(const struct shmring *r)
+{
+	return r->rd.zc_discarded;
+}
+
+uint64_t shmring_corrupt(const struct shmring *r)
+{
+	return r->rd.zc_corrupt;
 }
 
 int shmring_wait(struct shmring *r, int timeout_ms)

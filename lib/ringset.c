@@ -271,7 +271,10 @@ int shmring_set_poll(struct shmring_set *s, int limit, int timeout_ms)
 		ret = drain_entries(s, ents, hup, ready_entries(s, ev, n, ents, hup), limit);
 		if (ret || !wait)
 			return ret;
-		/* Ready, nothing handed over (DISCARD, an unlinked ring's end): wait on. */
+		/*
+		 * Ready, nothing handed over (DISCARD, a zero-copy ring's chunk
+		 * ends and skips, an unlinked ring's end): wait on.
+		 */
 		if (wait > 0) {
 			int64_t left = end - mono_ms();
 

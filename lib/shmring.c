@@ -95,7 +95,14 @@ static int map_reader(struct shmring *r)
 	rd->max_record = r->attr.max_record;
 	rd->wait_pos = !!(info.features & SHMRING_FEAT_WAIT_POS);
 	/* Also finishes a cursor commit a killed reader left half done. */
-	return shmring_rd_attach(rd);
+	ret = shmring_rd_attach(rd);
+	if (ret)
+		return ret;
+	/* The header page and the open agree on zero-copy geometry. */
+	if (!(r->attr.flags & SHMRING_ATTR_ZEROCOPY) != !rd->zc_chunk ||
+	    (rd->zc_chunk && rd->zc_chunk != r->attr.zc_chunk))
+		return -EPROTO;
+	return 0;
 }
 
 static int open_common(struct shmring_open *o, unsigned int flags,

@@ -104,6 +104,18 @@ typedef int (*shmring_handler_t)(void *ctx, const struct shmring_record *rec);
 int shmring_consume_n(struct shmring *r, shmring_handler_t fn, void *ctx,
 		      int limit);
 
+/*
+ * Zero-copy reading (SHMRING_ATTR_ZEROCOPY rings). Reading works as on
+ * any ring; the reader numbers the records itself (the seq of struct
+ * shmring_record), skips the chunk ends that writers and the kernel
+ * mark, and counts, per handle: reservations the kernel discarded (a
+ * writer died, stopped or closed its chunk mid-record) and corrupt
+ * records (a writer's header that does not fit), each skipped to the end
+ * of its chunk. Both are 0 on other rings.
+ */
+uint64_t shmring_discarded(const struct shmring *r);
+uint64_t shmring_corrupt(const struct shmring *r);
+
 /* Ring sets: many reader handles waited on through one epoll fd. */
 struct shmring_set;
 int shmring_set_new(unsigned int flags, struct shmring_set **setp);

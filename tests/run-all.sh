@@ -140,13 +140,13 @@ host_checks() {
 	phase_end
 
 	phase fuzz
-	# The capture reader's and the record validator's fuzzers, bounded in time,
-	# from the seed corpora in tests/fuzz/.
+	# The capture reader's, the record validator's and the zero-copy reader's
+	# fuzzers, bounded in time, from the seed corpora in tests/fuzz/.
 	if make -s fuzz FUZZ_TIME=${SHMRING_FUZZ_TIME:-6} >$B/fuzz.log 2>&1; then
-		result ok "fuzz: capture reader and record validator, ${SHMRING_FUZZ_TIME:-6} s each ($(grep -o 'Done [0-9]* runs' $B/fuzz.log | tr '\n' ' '))"
+		result ok "fuzz: capture reader, record validator and zero-copy reader, ${SHMRING_FUZZ_TIME:-6} s each ($(grep -o 'Done [0-9]* runs' $B/fuzz.log | tr '\n' ' '))"
 	else
 		tail -n 30 $B/fuzz.log
-		result "not ok" "fuzz: capture reader or record validator (log: $B/fuzz.log)"
+		result "not ok" "fuzz: capture reader, record validator or zero-copy reader (log: $B/fuzz.log)"
 	fi
 	phase_end
 

@@ -12,6 +12,11 @@
  * only printed when shmring_consume() says they were not overwritten
  * meanwhile; anything skipped over is reported as lost.
  *
+ * Zero-copy rings: discarded reservations are skipped and counted (shown
+ * on standard error at the end), corrupt records are skipped to the end
+ * of their chunk and reported on standard error as they are found (the
+ * exit status is then 1).
+ *
  * -f reads through a tap (SHMRING_O_TAP) unless --no-tap or -s: a tap
  * never holds back the writers of a lossless ring; when they lap it, the
  * records it missed are reported as lost, like any other gap.
@@ -60,6 +65,7 @@ static struct {
 static volatile sig_atomic_t stop_sig;
 static uint64_t start_seq;	/* records (and losses) before it are not shown */
 static uint64_t nr_records, nr_lost;
+static uint64_t nr_discarded, nr_corrupt;	/* zero-copy rings */
 static struct cap_writer cw;
 static bool capturing;
 
@@ -260,7 +266,34 @@ static int finish(int status)
 			err_msg("%" PRIu64 " record%s lost", nr_lost, nr_lost == 1 ? "" : "s");
 	}
 	flush_output();
+	if (nr_discarded)
+		err_msg("%" PRIu64 " discarded reservation%s skipped", nr_discarded,
+			nr_discarded == 1 ? "" : "s");
+	if (nr_corrupt) {
+		err_msg("%" PRIu64 " corrupt record%s skipped", nr_corrupt,
+			nr_corrupt == 1 ? "" : "s");
+		if (!status)
+			status = EXIT_RUNTIME;
+	}
 	return status;
+}
+
+/*
+ * Zero-copy rings: what the reader skipped since we last looked. A
+ * corrupt record is reported as it is found, like any corruption, but
+ * reading goes on after it (the reader skips to the end of its chunk).
+ */
+static void zc_counts(struct shmring *r)
+{
+	uint64_t corrupt = shmring_corrupt(r);
+
+	nr_discarded = shmring_discarded(r);
+	if (corrupt == nr_corrupt)
+		return;
+	flush_output();
+	err_msg("%s: %s: skipped to the end of its chunk%s", opt.ring,
+		shmring_strerror(-EBADMSG), corrupt - nr_corrupt > 1 ? " (several)" : "");
+	nr_corrupt = corrupt;
 }
 
 /* --- Live rings ---------------------------------------------------------- */
@@ -307,6 +340,8 @@ static struct shmring *open_ring(void)
  * --from: move the reader there. A sequence number the ring no longer
  * (or not yet) holds leaves the reader where it is: records before it are
  * filtered out and those gone before it is reached are reported as lost.
+ * So does one on a zero-copy ring, where the kernel cannot seek to a
+ * sequence number (EOPNOTSUPP: the reader numbers the records).
  */
 static void seek_from(struct shmring *r)
 {
@@ -314,7 +349,7 @@ static void seek_from(struct shmring *r)
 
 	if (!ret)
 		return;
-	if (!opt.from_seek && (ret == -ENOENT || ret == -ENOTTY))
+	if (!opt.from_seek && (ret == -ENOENT || ret == -ENOTTY || ret == -EOPNOTSUPP))
 		return;
 	if (ret == -ENOTTY)
 		die(EXIT_RUNTIME, "%s: --from %s: this kernel cannot move a reader "
@@ -376,7 +411,8 @@ static int run_ring(void)
 	uint64_t end_seq, from, to;
 	struct shmring *r;
 	unsigned char *buf;
-	bool gone = false;
+	bool gone = false, zc;
+	uint64_t zc_left = 0;
 	int ret;
 
 	r = open_ring();
@@ -394,6 +430,15 @@ static int run_ring(void)
 	/* Losses are counted from what this reader was due to see next. */
 	track.next = info.reader_seq > start_seq ? info.reader_seq : start_seq;
 	end_seq = info.head_seq;
+	/*
+	 * Zero-copy rings number records in the reader and head is the end
+	 * of the chunks granted: without -f, stop after as many records as
+	 * the bytes granted when we started can hold.
+	 */
+	zc = info.attr.flags & SHMRING_ATTR_ZEROCOPY;
+	if (zc)
+		zc_left = (info.head - (info.reader_pos & ~(uint64_t)SHMRING_POS_LAPPED)) /
+			  SHMRING_REC_TOTAL(0) + 1;
 
 	if (opt.wfile) {
 		struct cap_info ci;
@@ -414,6 +459,8 @@ static int run_ring(void)
 
 	while (!stop_sig) {
 		ret = shmring_peek(r, &rec);
+		if (zc)
+			zc_counts(r);
 		if (ret == -EAGAIN) {
 			if (!opt.follow)
 				break;
@@ -431,7 +478,7 @@ static int run_ring(void)
 		}
 		if (ret)
 			die(EXIT_RUNTIME, "%s: %s", opt.ring, shmring_strerror(ret));
-		if (!opt.follow && rec.seq >= end_seq)
+		if (!opt.follow && (zc ? zc_left-- == 0 : rec.seq >= end_seq))
 			break;	/* written after we started: left for next time */
 		if (rec.len > info.attr.max_record)
 			die(EXIT_RUNTIME, "%s: %s", opt.ring, shmring_strerror(-EBADMSG));
