@@ -123,7 +123,9 @@ void shmring_set_free(struct shmring_set *s);
  * per record (one per chunk, and one per commit only while a reader
  * sleeps). shmring_zc_reserve() gives a pointer to the payload of the
  * next record in the handle's chunk; shmring_zc_commit() makes every
- * outstanding reservation visible, in order; shmring_zc_abort() drops
+ * outstanding reservation visible, in order, and returns how many (fewer,
+ * or -ETIMEDOUT for none, if the kernel took the chunk back from a
+ * writer stopped too long: the rest were lost); shmring_zc_abort() drops
  * them. shmring_zc_write() is reserve + copy + commit.
  * shmring_zc_flush() hands the chunk back, so that readers need not wait
  * for it to fill (call it when a burst ends); shmring_close() does it.

@@ -380,9 +380,15 @@ int shmring_zw_commit(struct shmring_zw *zw)
 		zw->nres = 0;
 		zw->first = zw->fill;
 	}
-	if (i)
-		wake_sleepers(zw);
-	return ret ? ret : (int)i;
+	if (!i)
+		return ret;
+	wake_sleepers(zw);
+	/*
+	 * Records before a revoked one are committed: say how many, as
+	 * shmring_write_batch() does, so that the caller knows which to
+	 * write again (fewer than it reserved: the rest were lost).
+	 */
+	return (int)i;
 }
 
 /*
