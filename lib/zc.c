@@ -135,18 +135,19 @@ void shmring_zw_free(struct shmring_zw *zw)
 
 /*
  * Does @w, found at @pos, say that the space is no longer ours? It names
- * pos as closed (END or VOID: the kernel closed the chunk at this word),
- * or it names a later lap at this very offset, granted since (head has
- * passed it): the chunk was revoked and reclaimed. BUSY naming pos is a
- * reservation of ours that was aborted. Anything else (an earlier lap,
- * payload bytes of one, nothing) is free space not written yet.
+ * pos (the kernel closed the chunk at this word: END, or VOID over a BUSY
+ * of ours; nothing of ours is left naming pos where we reserve, since an
+ * abort sets its words back), or a later lap at this very offset, granted
+ * since (head has passed it): the chunk was revoked and reclaimed.
+ * Anything else (0, an earlier lap, payload bytes of one, which may look
+ * like any position) is free space not written yet.
  */
 static int word_taken(const struct shmring_zw *zw, uint64_t pos, __u64 w)
 {
 	uint64_t at = w & ~SHMRING_ZC_STATE;
 
 	if (at == pos)
-		return (w & SHMRING_ZC_STATE) != SHMRING_ZC_BUSY;
+		return 1;
 	return !((at ^ pos) & (zw->data_size - 1)) && before(pos, at) &&
 	       !before(load_relaxed(&zw->hdr->head), at);
 }
@@ -391,23 +392,36 @@ int shmring_zw_commit(struct shmring_zw *zw)
 	return (int)i;
 }
 
+/* Set the word of a reservation at @pos back to "not written yet". */
+static int word_unclaim(struct shmring_zw *zw, uint64_t pos)
+{
+	__u64 busy = pos | SHMRING_ZC_BUSY;
+
+	return __atomic_compare_exchange_n(word_at(zw, pos), &busy, NOT_YET(zw, pos), 0,
+					   __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
 /*
  * Drop the outstanding reservations: the fill point goes back to the
- * first of them, whose word is set back to "not written yet" (the words
- * after it are past the fill point, where nobody looks). If the kernel
- * closed the chunk meanwhile, the swap fails and the chunk is forgotten.
+ * first of them, and their words to "not written yet", the first one
+ * first: it is the only one the kernel may swap (the first word of the
+ * chunk that is not DONE). If it did (the chunk was closed meanwhile),
+ * the chunk is forgotten.
  */
 void shmring_zw_abort(struct shmring_zw *zw)
 {
-	__u64 busy = zw->first | SHMRING_ZC_BUSY;
+	uint64_t pos = zw->first;
+	unsigned int i;
 
 	if (!zw->nres)
 		return;
-	if (!__atomic_compare_exchange_n(word_at(zw, zw->first), &busy,
-					 NOT_YET(zw, zw->first), 0,
-					 __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+	if (!word_unclaim(zw, pos)) {
 		chunk_forget(zw);
 		return;
+	}
+	for (i = 1; i < zw->nres; i++) {
+		pos += SHMRING_REC_TOTAL(zw->lens[i - 1]);
+		word_unclaim(zw, pos);
 	}
 	zw->fill = zw->first;
 	zw->nres = 0;
