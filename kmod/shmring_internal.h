@@ -12,6 +12,7 @@
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/uidgid.h>
 #include <linux/uio.h>
 #include <uapi/linux/shmring.h>
@@ -36,6 +37,30 @@ struct shmring_limits {
 };
 
 extern struct shmring_limits shmring_limits;
+/* mmap offset of a zero-copy ring's writable data area (shmring_info). */
+#define SHMRING_ZC_MAP_OFF	(1ULL << 32)
+
+/* Zero-copy rings: an open chunk idle this long is revoked (ms). */
+extern unsigned int shmring_zc_idle_ms;
+
+/*
+ * A zero-copy writer (a file opened with SHMRING_O_WRITE on a zero-copy
+ * ring) and the chunk it holds. Under ring->wlock.
+ */
+struct shmring_zc_writer {
+	struct list_head node;		/* in ring->zc_open while open */
+	bool open;
+	u64 start;			/* the open chunk */
+	u64 scan;			/* its records before this are counted */
+	u32 recs;			/* records in [start, scan) */
+	u64 bytes;			/* their payload bytes */
+	u64 moved;			/* jiffies when scan last moved */
+	/* The last close, reported by the next SHMRING_IOC_ZC_CHUNK. */
+	bool closed;
+	bool revoked;
+	u64 closed_at;
+	u32 closed_recs;
+};
 
 /* A durable subscription: a cursor that outlives its readers. */
 struct shmring_sub {
@@ -155,7 +180,29 @@ struct shmring_ring {
 	u64 records_written;
 	u64 records_lost;
 	u64 writer_waits;
+
+	/*
+	 * Zero-copy rings (zc_chunk != 0), shmring_zc.c. Under wlock:
+	 * zc_open lists the writers holding a chunk, by position; every
+	 * chunk below zc_closed is closed and zc_recs[] holds its records,
+	 * indexed by (pos / zc_chunk) % zc_nr. nr_waiters (ring->lock)
+	 * mirrors the waiters list into hdr->zc_sleepers.
+	 */
+	u32 zc_chunk;
+	u32 zc_nr;
+	u32 *zc_recs;
+	struct list_head zc_open;
+	u32 nr_zc_open;
+	u64 zc_closed;
+	u64 zc_closed_seq;
+	u32 nr_waiters;
+	struct delayed_work zc_idle_work;
 };
+
+static inline bool shmring_is_zc(const struct shmring_ring *ring)
+{
+	return ring->zc_chunk != 0;
+}
 
 /* Whether one more cursor like @c may attach: EUSERS. Under ring->lock. */
 static inline int shmring_reader_slot(const struct shmring_ring *ring,
@@ -193,7 +240,7 @@ static inline bool shmring_txn_committed(const struct shmring_reader *rp)
 	return READ_ONCE(rp->txn_pos) == pos;
 }
 u64 shmring_cursor_lap(struct shmring_reader *rp, u64 old_tail, u64 tail,
-		       u64 head, u64 recs);
+		       u64 tail_seq, u64 head, u64 recs);
 
 /* Ring core (shmring_ring.c). */
 struct shmring_ring *shmring_ring_alloc(const struct shmring_attr *attr,
@@ -202,6 +249,18 @@ void shmring_ring_free(struct shmring_ring *ring);
 void shmring_ring_set_start(struct shmring_ring *ring, u64 pos, u64 seq);
 ssize_t shmring_ring_write(struct shmring_ring *ring, struct iov_iter *from,
 			   u32 type, pid_t pid, bool nonblock);
+
+/* Consumer-side bookkeeping shared by read(2). */
+struct shmring_rstate {
+	struct shmring_reader *rp;	/* commit each record here; NULL: read ahead */
+	u64 raw;			/* rp->pos as last loaded or swapped */
+	u64 pos;
+	u64 seq;
+	u64 lost;
+	u64 recs;
+	size_t done;
+	bool moved;			/* zero-copy: skipped chunk rests */
+};
 
 /* A batch of writes made visible at once (shmring_ring.c). */
 struct shmring_wbatch {
@@ -243,6 +302,34 @@ void shmring_kick(struct shmring_ring *ring);
 void shmring_ring_kill(struct shmring_ring *ring);
 void shmring_wake_writers(struct shmring_ring *ring);
 
+/* Ring internals the zero-copy code shares (shmring_ring.c). */
+bool shmring_pos_before(u64 a, u64 b);
+int shmring_wait_room(struct shmring_ring *ring, u64 total);
+void shmring_announce(struct shmring_ring *ring, int blocked, bool poll,
+		      u64 pos);
+u64 shmring_need_pos(struct shmring_ring *ring, u64 total);
+int shmring_make_room(struct shmring_ring *ring, u64 total);
+void shmring_waiter_del(struct shmring_ring *ring, struct shmring_cursor *c);
+void shmring_cursor_at(const struct shmring_cursor *c, u64 *pos, u64 *seq);
+
+/* Zero-copy rings (shmring_zc.c). */
+int shmring_zc_attr_check(struct shmring_attr *attr, u64 page_size);
+int shmring_zc_init(struct shmring_ring *ring, u32 chunk);
+void shmring_zc_free(struct shmring_ring *ring);
+void shmring_zc_set_start(struct shmring_ring *ring, u64 pos, u64 seq);
+int shmring_zc_grant(struct shmring_ring *ring, struct shmring_zc_writer *w,
+		     struct shmring_zc_chunk *a, bool nonblock);
+void shmring_zc_release(struct shmring_ring *ring, struct shmring_zc_writer *w);
+u64 shmring_zc_reclaim_step(struct shmring_ring *ring, u64 tail, u64 *seq);
+u64 shmring_zc_count_unread(struct shmring_ring *ring, u64 from, u64 to,
+			    u64 min);
+bool shmring_zc_ready(struct shmring_ring *ring, u64 pos);
+void shmring_zc_wake(struct shmring_ring *ring);
+void shmring_zc_waiting(struct shmring_ring *ring);
+int shmring_zc_copy_records(struct shmring_ring *ring, struct iov_iter *to,
+			    struct shmring_rstate *st);
+bool shmring_rstate_commit(struct shmring_rstate *st, u64 next);
+
 /* Durable subscriptions (shmring_sub.c). */
 struct shmring_sub *shmring_sub_alloc(void);
 void shmring_sub_free(struct shmring_sub *sub);
@@ -255,8 +342,8 @@ u32 shmring_sub_list(struct shmring_ring *ring, struct shmring_sub_info *infos,
 		     u32 nr, u32 *total);
 void shmring_sub_free_all(struct shmring_ring *ring);
 u64 shmring_sub_min_pos(struct shmring_ring *ring, u64 tail, u64 head, u64 min);
-u64 shmring_sub_lap(struct shmring_ring *ring, u64 old_tail, u64 tail, u64 recs,
-		    u64 min);
+u64 shmring_sub_lap(struct shmring_ring *ring, u64 old_tail, u64 tail,
+		    u64 tail_seq, u64 recs, u64 min);
 void shmring_sub_for_each(struct shmring_ring *ring,
 			  void (*fn)(struct shmring_sub *sub, void *arg),
 			  void *arg);

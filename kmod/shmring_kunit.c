@@ -21,6 +21,7 @@
 #include <linux/limits.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/random.h>
 #include <linux/sched/task.h>
 #include <linux/sizes.h>
 #include <linux/string.h>
@@ -311,7 +312,7 @@ static void shmring_attr_check_rejects_invalid(struct kunit *test)
 	attr = good;
 	KUNIT_ASSERT_EQ(test, shmring_attr_check(&attr, &shmring_test_limits), 0);
 
-	EXPECT_ATTR_EINVAL(__reserved0, 1);
+	EXPECT_ATTR_EINVAL(zc_chunk, 4096);
 	EXPECT_ATTR_EINVAL(__reserved1[0], 1);
 	EXPECT_ATTR_EINVAL(__reserved1[1], 1ULL << 63);
 	EXPECT_ATTR_EINVAL(flags, 1U << 1);
@@ -710,27 +711,29 @@ static void shmring_lap_swaps_passed_cursors(struct kunit *test)
 
 	KUNIT_ASSERT_NOT_NULL(test, rp);
 	rp->pos = 128;
-	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 64, 256, 1024, 4), 128);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 64, 256, 7, 1024, 4), 128);
 	KUNIT_EXPECT_EQ(test, rp->pos, 256 | SHMRING_POS_LAPPED);
+	KUNIT_EXPECT_EQ(test, rp->lap_seq, 7);
+	KUNIT_EXPECT_EQ(test, rp->lap_from, 128);
 	/* Lapped again before it read anything: from the last lap. */
-	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 256, 512, 1024, 4), 256);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 256, 512, 7, 1024, 4), 256);
 	KUNIT_EXPECT_EQ(test, rp->pos, 512 | SHMRING_POS_LAPPED);
 	/* At the new tail: not passed, left alone. */
 	rp->pos = 600;
-	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 512, 600, 1024, 4), 600);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 512, 600, 7, 1024, 4), 600);
 	KUNIT_EXPECT_EQ(test, rp->pos, 600);
 	/* Scribbled below the old tail: all of the reclaim is its loss. */
 	rp->pos = 8;
-	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 600, 704, 1024, 4), 600);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 600, 704, 7, 1024, 4), 600);
 	KUNIT_EXPECT_EQ(test, rp->pos, 704 | SHMRING_POS_LAPPED);
 	/* Unaligned: scribbled, overwritten, all of the reclaim its loss. */
 	rp->pos = 804;
-	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 800, 896, 1024, 4), 800);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 800, 896, 7, 1024, 4), 800);
 	KUNIT_EXPECT_EQ(test, rp->pos, 896 | SHMRING_POS_LAPPED);
 	KUNIT_EXPECT_EQ(test, rp->lap_from, SHMRING_TXN_NONE);
 	/* Scribbled past head: clamped to head, not passed. */
 	rp->pos = 1024 + SZ_1M;
-	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 896, 960, 1024, 4), 1024);
+	KUNIT_EXPECT_EQ(test, shmring_cursor_lap(rp, 896, 960, 7, 1024, 4), 1024);
 	KUNIT_EXPECT_EQ(test, rp->pos, 1024 + SZ_1M);
 }
 
@@ -1677,6 +1680,444 @@ static void shmring_kill_fails_writes_and_drains_reads(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, r->c.rp->records_read, 2);
 }
 
+/* ---- zero-copy rings ------------------------------------------------------ */
+
+/* A zero-copy writer as libshmring drives one, in kernel memory. */
+struct shmring_test_zcw {
+	struct shmring_zc_writer w;
+	struct shmring_ring *ring;
+	u64 pos, end;			/* fill point, chunk end; 0, 0: none */
+	u64 seq;			/* pattern seed of the next record */
+	u32 revoked;			/* chunks the kernel took back */
+};
+
+static void shmring_test_zcw_release(void *data)
+{
+	struct shmring_test_zcw *zw = data;
+
+	shmring_zc_release(zw->ring, &zw->w);
+}
+
+static struct shmring_test_zcw *shmring_test_zcw(struct kunit *test,
+						 struct shmring_ring *ring)
+{
+	struct shmring_test_zcw *zw = kunit_kzalloc(test, sizeof(*zw), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, zw);
+	INIT_LIST_HEAD(&zw->w.node);
+	zw->ring = ring;
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							shmring_test_zcw_release,
+							zw), 0);
+	return zw;
+}
+
+static u64 *shmring_test_word(struct shmring_ring *ring, u64 pos)
+{
+	return &((struct shmring_rec *)(ring->data + (pos & ring->mask)))->seq;
+}
+
+/*
+ * The writer's swap from what it finds: 0 or an earlier position only,
+ * or anything but a word naming @pos in a chunk it was just granted
+ * (garbage there is no one's).
+ */
+static bool shmring_test_zc_swap(struct shmring_ring *ring, u64 pos, u64 state,
+				 bool fresh)
+{
+	u64 *word = shmring_test_word(ring, pos), old = READ_ONCE(*word);
+	s64 d = (s64)((old & ~SHMRING_ZC_STATE) - pos);
+
+	if (old && (d == 0 || (!fresh && d > 0)))
+		return false;
+	return cmpxchg(word, old, pos | state) == old;
+}
+
+static int shmring_test_zc_grant(struct shmring_test_zcw *zw, u32 flags)
+{
+	struct shmring_zc_chunk a = { .size = sizeof(a), .flags = flags };
+	int ret;
+
+	if (zw->pos && zw->pos != zw->end)
+		shmring_test_zc_swap(zw->ring, zw->pos, SHMRING_ZC_END, false);
+	ret = shmring_zc_grant(zw->ring, &zw->w, &a, true);
+	zw->revoked += a.revoked;
+	zw->pos = a.start;
+	zw->end = a.end;
+	return ret;
+}
+
+/*
+ * Reserve and fill a pattern record of @len bytes as libshmring does
+ * (a new chunk when it does not fit), but leave it BUSY. Returns its
+ * position, or 0 with *err set.
+ */
+static u64 shmring_test_zc_fill(struct kunit *test, struct shmring_test_zcw *zw,
+				u32 len, int *err)
+{
+	struct shmring_ring *ring = zw->ring;
+	u64 total = shmring_rec_total(len), pos;
+	struct shmring_rec *rec;
+
+	*err = 0;
+	if (!zw->end || zw->end - zw->pos < total ||
+	    !shmring_test_zc_swap(ring, zw->pos, SHMRING_ZC_BUSY, false)) {
+		*err = shmring_test_zc_grant(zw, 0);
+		if (*err)
+			return 0;
+		KUNIT_ASSERT_TRUE(test, shmring_test_zc_swap(ring, zw->pos,
+							     SHMRING_ZC_BUSY,
+							     true));
+	}
+	pos = zw->pos;
+	rec = ring->data + (pos & ring->mask);
+	rec->len = len;
+	rec->type = TEST_TYPE;
+	rec->tstamp_ns = ktime_get_boottime_ns();
+	rec->pid = TEST_PID;
+	rec->flags = 0;
+	rec->__reserved0 = 0;
+	rec->csum = 0;
+	rec->__reserved1 = 0;
+	memcpy(rec + 1, shmring_test_payload(test, zw->seq), len);
+	memset((char *)(rec + 1) + len, 0, total - sizeof(*rec) - len);
+	zw->pos += total;
+	return pos;
+}
+
+static bool shmring_test_zc_commit(struct shmring_ring *ring, u64 pos)
+{
+	u64 *word = shmring_test_word(ring, pos);
+
+	return cmpxchg(word, pos | SHMRING_ZC_BUSY, pos | SHMRING_ZC_DONE) ==
+	       (pos | SHMRING_ZC_BUSY);
+}
+
+/* Write one pattern record; its pattern seed is the writer's count. */
+static int shmring_test_zc_write(struct kunit *test, struct shmring_test_zcw *zw,
+				 u32 len)
+{
+	int err;
+	u64 pos = shmring_test_zc_fill(test, zw, len, &err);
+
+	if (err)
+		return err;
+	KUNIT_ASSERT_TRUE(test, shmring_test_zc_commit(zw->ring, pos));
+	zw->seq++;
+	return 0;
+}
+
+static struct shmring_ring *shmring_test_zc_ring(struct kunit *test, u64 size,
+						 u32 chunk, u32 policy)
+{
+	struct shmring_attr attr = {
+		.data_size = size,
+		.policy = policy,
+		.flags = SHMRING_ATTR_ZEROCOPY,
+		.zc_chunk = chunk,
+	};
+	struct shmring_ring *ring;
+
+	KUNIT_ASSERT_EQ(test, shmring_attr_check(&attr, &shmring_test_limits), 0);
+	ring = shmring_ring_alloc(&attr, "kunit-zc");
+	KUNIT_ASSERT_NOT_NULL(test, ring);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							shmring_test_ring_free,
+							ring), 0);
+	return ring;
+}
+
+static void shmring_zc_attr_check_chunks(struct kunit *test)
+{
+	struct shmring_attr a = { .data_size = SZ_64K,
+				  .flags = SHMRING_ATTR_ZEROCOPY };
+
+	KUNIT_EXPECT_EQ(test, shmring_attr_check(&a, &shmring_test_limits), 0);
+	KUNIT_EXPECT_EQ(test, a.zc_chunk, SZ_4K);
+	KUNIT_EXPECT_EQ(test, a.max_record, SZ_4K - HDR_LEN);
+	/* A record larger than the default chunk raises the chunk. */
+	a = (struct shmring_attr){ .data_size = SZ_1M, .max_record = SZ_128K,
+				   .flags = SHMRING_ATTR_ZEROCOPY };
+	KUNIT_EXPECT_EQ(test, shmring_attr_check(&a, &shmring_test_limits), 0);
+	KUNIT_EXPECT_EQ(test, a.zc_chunk, SZ_256K);
+	KUNIT_EXPECT_EQ(test, a.max_record, SZ_128K);
+	/* Not a power of two, below a page, more than half the ring. */
+	a = (struct shmring_attr){ .data_size = SZ_64K, .zc_chunk = 12288,
+				   .flags = SHMRING_ATTR_ZEROCOPY };
+	KUNIT_EXPECT_EQ(test, shmring_attr_check(&a, &shmring_test_limits), -EINVAL);
+	a.zc_chunk = 2048;
+	KUNIT_EXPECT_EQ(test, shmring_attr_check(&a, &shmring_test_limits), -EINVAL);
+	a.zc_chunk = SZ_64K;
+	KUNIT_EXPECT_EQ(test, shmring_attr_check(&a, &shmring_test_limits), -EINVAL);
+	/* A smallest ring has no room for two chunks. */
+	a = (struct shmring_attr){ .data_size = SZ_4K,
+				   .flags = SHMRING_ATTR_ZEROCOPY };
+	KUNIT_EXPECT_EQ(test, shmring_attr_check(&a, &shmring_test_limits), -EINVAL);
+	/* An explicit chunk too small for max_record. */
+	a = (struct shmring_attr){ .data_size = SZ_64K, .zc_chunk = SZ_4K,
+				   .max_record = SZ_4K,
+				   .flags = SHMRING_ATTR_ZEROCOPY };
+	KUNIT_EXPECT_EQ(test, shmring_attr_check(&a, &shmring_test_limits), -EINVAL);
+}
+
+/*
+ * Read everything pending with read(2) and check it: returns records.
+ * *seq is the next expected; a jump (a lap) must be the reader's loss.
+ */
+static u64 shmring_test_zc_drain(struct kunit *test,
+				 struct shmring_test_reader *r, u64 *seq)
+{
+	struct shmring_test_ctx *ctx = test->priv;
+	const u8 *p;
+	ssize_t ret;
+	u64 n = 0;
+	char where[48];
+
+	for (;;) {
+		ret = shmring_test_read(test, r, BUF_LEN);
+		if (ret == -EAGAIN)
+			return n;
+		KUNIT_ASSERT_GT(test, ret, 0);
+		for (p = ctx->buf; p < ctx->buf + ret; n++, (*seq)++) {
+			const struct shmring_rec *rec = (const void *)p;
+
+			KUNIT_ASSERT_GE(test, rec->seq, *seq);
+			*seq = rec->seq;
+			snprintf(where, sizeof(where), "record %llu", *seq);
+			p += shmring_test_check_rec(test, r->ring, p, rec->len,
+						    *seq, where);
+		}
+	}
+}
+
+/*
+ * Records of every size fill chunks at every offset across several laps,
+ * on both policies; read(2) sees each once with the counted sequence
+ * number, and the kernel counted the same.
+ */
+static void shmring_zc_write_read_every_offset(struct kunit *test)
+{
+	u32 policy;
+
+	for (policy = 0; policy <= SHMRING_POLICY_LOSSLESS; policy++) {
+		struct shmring_ring *ring = shmring_test_zc_ring(test, SZ_16K,
+								 SZ_4K, policy);
+		struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+		struct shmring_test_zcw *zw = shmring_test_zcw(test, ring);
+		u64 seq = 0, n = 0, i;
+
+		for (i = 0; i < 600; i++) {
+			u32 len = (i * 37) % (ring->max_record + 1);
+			int ret = shmring_test_zc_write(test, zw, len);
+
+			if (ret == -EAGAIN) {
+				/* Lossless and full: the request closed the chunk. */
+				n += shmring_test_zc_drain(test, r, &seq);
+				ret = shmring_test_zc_write(test, zw, len);
+			}
+			KUNIT_ASSERT_EQ(test, ret, 0);
+			if (i % 7 == 6)
+				n += shmring_test_zc_drain(test, r, &seq);
+		}
+		/* The open chunk is readable up to its fill point. */
+		n += shmring_test_zc_drain(test, r, &seq);
+		KUNIT_EXPECT_EQ(test, seq, 600);
+		KUNIT_ASSERT_EQ(test, shmring_test_zc_grant(zw, SHMRING_ZC_RELEASE), 0);
+		KUNIT_EXPECT_EQ(test, ring->records_written, 600);
+		KUNIT_EXPECT_EQ(test, ring->head_seq, 600);
+		/* Lossless loses nothing; overwrite what it counted. */
+		KUNIT_EXPECT_EQ(test, n + ring->records_lost, 600);
+		KUNIT_EXPECT_EQ(test, READ_ONCE(r->c.rp->records_lost),
+				ring->records_lost);
+		if (policy == SHMRING_POLICY_LOSSLESS)
+			KUNIT_EXPECT_EQ(test, ring->records_lost, 0);
+		else
+			KUNIT_EXPECT_GT(test, ring->records_lost, 0);
+		KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->zc_closed), ring->head);
+		KUNIT_EXPECT_EQ(test, shmring_test_zc_drain(test, r, &seq), 0);
+	}
+}
+
+/*
+ * A writer killed mid-record: release() voids it at once, readers skip
+ * it, and the records before it stay.
+ */
+static void shmring_zc_release_voids_record_in_progress(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_zc_ring(test, SZ_16K, SZ_4K,
+							 SHMRING_POLICY_LOSSLESS);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_test_zcw *a = shmring_test_zcw(test, ring);
+	struct shmring_test_zcw *b = shmring_test_zcw(test, ring);
+	u64 seq = 0, busy;
+	int err;
+
+	KUNIT_ASSERT_EQ(test, shmring_test_zc_write(test, a, 100), 0);
+	busy = shmring_test_zc_fill(test, a, 200, &err);
+	KUNIT_ASSERT_EQ(test, err, 0);
+	/* b's chunk comes after a's: held back while a's is open. */
+	b->seq = 1;
+	KUNIT_ASSERT_EQ(test, shmring_test_zc_write(test, b, 50), 0);
+	KUNIT_EXPECT_EQ(test, shmring_test_zc_drain(test, r, &seq), 1);
+	KUNIT_EXPECT_FALSE(test, shmring_cursor_ready(ring, &r->c));
+	shmring_zc_release(ring, &a->w);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(*shmring_test_word(ring, busy)),
+			busy | SHMRING_ZC_VOID);
+	/* The writer's commit loses to the kernel's swap. */
+	KUNIT_EXPECT_FALSE(test, shmring_test_zc_commit(ring, busy));
+	KUNIT_EXPECT_TRUE(test, shmring_cursor_ready(ring, &r->c));
+	KUNIT_EXPECT_EQ(test, shmring_test_zc_drain(test, r, &seq), 1);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->zc_closed), b->w.start);
+	KUNIT_EXPECT_EQ(test, ring->head_seq, 1);
+}
+
+/*
+ * Overwrite: a writer that keeps its chunk while others lap the ring has
+ * it revoked; a reader that was passed counts exactly what the ring did.
+ */
+static void shmring_zc_overwrite_revokes_and_counts(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_zc_ring(test, SZ_16K, SZ_4K,
+							 SHMRING_POLICY_OVERWRITE);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_test_zcw *slow = shmring_test_zcw(test, ring);
+	struct shmring_test_zcw *fast = shmring_test_zcw(test, ring);
+	struct shmring_test_ctx *ctx = test->priv;
+	u64 busy, i;
+	ssize_t ret;
+	int err;
+
+	KUNIT_ASSERT_EQ(test, shmring_test_zc_write(test, slow, 10), 0);
+	busy = shmring_test_zc_fill(test, slow, 10, &err);
+	KUNIT_ASSERT_EQ(test, err, 0);
+	for (i = 0; i < 200; i++)
+		KUNIT_ASSERT_EQ(test, shmring_test_zc_write(test, fast, 300), 0);
+	KUNIT_EXPECT_FALSE(test, shmring_test_zc_commit(ring, busy));
+	KUNIT_EXPECT_EQ(test, shmring_test_zc_grant(slow, SHMRING_ZC_RELEASE), 0);
+	KUNIT_EXPECT_EQ(test, slow->revoked, 1);
+	KUNIT_EXPECT_EQ(test, shmring_test_zc_grant(fast, SHMRING_ZC_RELEASE), 0);
+	KUNIT_EXPECT_GT(test, ring->records_lost, 0);
+	KUNIT_EXPECT_EQ(test, ring->head_seq, 201);
+	/* Read all: what the reader lost is what the ring counted. */
+	do {
+		ret = shmring_test_read(test, r, BUF_LEN);
+	} while (ret > 0);
+	KUNIT_EXPECT_EQ(test, ret, -EAGAIN);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(r->c.rp->records_lost), ring->records_lost);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(r->c.rp->seq), 201);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(r->c.rp->records_read) +
+			READ_ONCE(r->c.rp->records_lost), 201);
+	(void)ctx;
+}
+
+/*
+ * Garbage over the whole data area, while a chunk is open and after it
+ * closed: the kernel's walks stay in bounds and end, read(2) skips what
+ * is corrupt, and the ring keeps working.
+ */
+static void shmring_zc_garbage_is_skipped(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_zc_ring(test, SZ_16K, SZ_4K,
+							 SHMRING_POLICY_OVERWRITE);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_test_zcw *zw = shmring_test_zcw(test, ring);
+	u64 round, i, *w;
+	ssize_t ret;
+
+	for (round = 0; round < 20; round++) {
+		for (i = 0; i < 30; i++)
+			KUNIT_ASSERT_EQ(test, shmring_test_zc_write(test, zw, 60), 0);
+		/* Words that look right, lengths that do not, random bytes. */
+		for (i = 0; i < SZ_16K / 8; i++) {
+			w = (u64 *)ring->data + i;
+			switch ((i + round) % 4) {
+			case 0:
+				*w = get_random_u64();
+				break;
+			case 1:
+				*w = (ring->head - SZ_4K + i * 8) | SHMRING_ZC_DONE;
+				break;
+			case 2:
+				*w = U64_MAX;
+				break;
+			}
+		}
+		if (round & 1)
+			KUNIT_ASSERT_EQ(test, shmring_test_zc_grant(zw, SHMRING_ZC_RELEASE), 0);
+		for (i = 0; i < 100; i++) {
+			ret = shmring_test_read(test, r, BUF_LEN);
+			if (ret == -EAGAIN || ret == -EINVAL)
+				break;
+			KUNIT_ASSERT_GT(test, ret, 0);
+		}
+		KUNIT_ASSERT_LT(test, i, 100);
+		zw->pos = 0;
+		zw->end = 0;
+	}
+	/* Still a ring: a fresh record after the garbage is read whole. */
+	KUNIT_ASSERT_EQ(test, shmring_test_zc_grant(zw, SHMRING_ZC_RELEASE), 0);
+	KUNIT_ASSERT_EQ(test, shmring_cursor_seek(ring, &r->c, SHMRING_SEEK_END, 0), 0);
+	zw->seq = READ_ONCE(r->c.rp->seq);
+	KUNIT_ASSERT_EQ(test, shmring_test_zc_write(test, zw, 77), 0);
+	i = READ_ONCE(r->c.rp->seq);
+	KUNIT_EXPECT_EQ(test, shmring_test_zc_drain(test, r, &i), 1);
+}
+
+/* Lossless: a full ring makes the chunk request wait (EAGAIN here). */
+static void shmring_zc_lossless_waits_for_readers(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_zc_ring(test, SZ_16K, SZ_4K,
+							 SHMRING_POLICY_LOSSLESS);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_test_zcw *zw = shmring_test_zcw(test, ring);
+	u64 seq = 0, n = 0;
+	int ret, i;
+
+	for (i = 0; i < 1000; i++) {
+		ret = shmring_test_zc_write(test, zw, 500);
+		if (ret)
+			break;
+	}
+	KUNIT_EXPECT_EQ(test, ret, -EAGAIN);
+	/* Four chunks of seven 544-byte records. */
+	KUNIT_EXPECT_EQ(test, i, 4 * 7);
+	/* The failed request closed the fourth. */
+	n = shmring_test_zc_drain(test, r, &seq);
+	KUNIT_EXPECT_EQ(test, n, 4 * 7);
+	KUNIT_EXPECT_EQ(test, shmring_test_zc_write(test, zw, 500), 0);
+	KUNIT_EXPECT_EQ(test, ring->records_lost, 0);
+}
+
+/* zc_sleepers counts readers that wait; a kick wakes and drops ready ones. */
+static void shmring_zc_kick_wakes_sleepers(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_zc_ring(test, SZ_16K, SZ_4K,
+							 SHMRING_POLICY_OVERWRITE);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_test_zcw *zw = shmring_test_zcw(test, ring);
+	struct wait_queue_entry wqe;
+	u64 pos;
+	int err;
+
+	init_waitqueue_entry(&wqe, current);
+	add_wait_queue(&r->c.wq, &wqe);
+	shmring_cursor_will_wait(ring, &r->c);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->zc_sleepers), 1);
+	pos = shmring_test_zc_fill(test, zw, 10, &err);
+	KUNIT_ASSERT_EQ(test, err, 0);
+	/* BUSY is not ready: a kick keeps the sleeper. */
+	KUNIT_EXPECT_FALSE(test, shmring_cursor_ready(ring, &r->c));
+	shmring_zc_wake(ring);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->zc_sleepers), 1);
+	KUNIT_ASSERT_TRUE(test, shmring_test_zc_commit(ring, pos));
+	KUNIT_EXPECT_TRUE(test, shmring_cursor_ready(ring, &r->c));
+	shmring_zc_wake(ring);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->zc_sleepers), 0);
+	KUNIT_EXPECT_TRUE(test, list_empty(&r->c.wnode));
+	remove_wait_queue(&r->c.wq, &wqe);
+	__set_current_state(TASK_RUNNING);
+}
+
 static int shmring_test_init(struct kunit *test)
 {
 	struct shmring_test_ctx *ctx;
@@ -1735,6 +2176,13 @@ static struct kunit_case shmring_ring_cases[] = {
 	KUNIT_CASE(shmring_read_buffer_too_small),
 	KUNIT_CASE(shmring_read_nonblock_empty),
 	KUNIT_CASE(shmring_kill_fails_writes_and_drains_reads),
+	KUNIT_CASE(shmring_zc_attr_check_chunks),
+	KUNIT_CASE(shmring_zc_write_read_every_offset),
+	KUNIT_CASE(shmring_zc_release_voids_record_in_progress),
+	KUNIT_CASE(shmring_zc_overwrite_revokes_and_counts),
+	KUNIT_CASE(shmring_zc_garbage_is_skipped),
+	KUNIT_CASE(shmring_zc_lossless_waits_for_readers),
+	KUNIT_CASE(shmring_zc_kick_wakes_sleepers),
 	{}
 };
 

@@ -104,6 +104,7 @@ struct shmring_file {
 	u32 wtype;			/* record type used by write(2) */
 	struct shmring_cursor cursor;	/* valid when oflags has READ */
 	struct page *own_page;		/* an ephemeral reader's page */
+	struct shmring_zc_writer zc;	/* zero-copy rings, with WRITE */
 	kuid_t charged;			/* user charged for this reader */
 	u64 charge;			/* bytes charged (own page) */
 };
@@ -133,6 +134,9 @@ static int shmring_release(struct inode *inode, struct file *file)
 	struct shmring_ring *ring = sf->ring;
 
 	if (ring) {
+		/* A record in progress is discarded now, not after a timeout. */
+		if (shmring_is_zc(ring) && (sf->oflags & SHMRING_O_WRITE))
+			shmring_zc_release(ring, &sf->zc);
 		if (sf->oflags & SHMRING_O_READ) {
 			shmring_detach_cursor(ring, &sf->cursor);
 			shmring_uncharge(sf->charged, sf->charge, 1);
@@ -268,6 +272,7 @@ static void shmring_fill_attr(struct shmring_ring *ring, struct shmring_attr *a)
 	a->max_record = ring->max_record;
 	a->policy = ring->policy;
 	a->flags = ring->flags;
+	a->zc_chunk = ring->zc_chunk;
 }
 
 /* ---- ioctls ---------------------------------------------------------------- */
@@ -288,6 +293,7 @@ union shmring_ioc_arg {
 	struct shmring_setattr setattr;
 	struct shmring_list list;
 	struct shmring_seek seek;
+	struct shmring_zc_chunk zc_chunk;
 };
 
 static long shmring_ioc_open(struct file *file, struct shmring_ring *unused,
@@ -317,6 +323,7 @@ static long shmring_ioc_open(struct file *file, struct shmring_ring *unused,
 		}
 	}
 	sf->oflags = o->flags;
+	INIT_LIST_HEAD(&sf->zc.node);
 	/* Pairs with the smp_load_acquire() in shmring_bound(). */
 	smp_store_release(&sf->ring, ring);
 	shmring_fill_attr(ring, &o->attr);
@@ -374,6 +381,10 @@ static long shmring_ioc_info(struct file *file, struct shmring_ring *ring,
 	in->readers = READ_ONCE(ring->nr_readers);
 	in->subs = READ_ONCE(ring->nr_subs);
 	in->open_flags = sf->oflags;
+	if (shmring_is_zc(ring) && (sf->oflags & SHMRING_O_WRITE)) {
+		in->map_zc_off = SHMRING_ZC_MAP_OFF;
+		in->map_zc_len = ring->data_size;
+	}
 	return 0;
 }
 
@@ -401,6 +412,8 @@ static long shmring_ioc_batch(struct file *file, struct shmring_ring *ring,
 
 	if (b->flags || b->nr > SHMRING_BATCH_MAX)
 		return -EINVAL;
+	if (shmring_is_zc(ring))
+		return -EOPNOTSUPP;	/* writers fill chunks in place */
 	urec = u64_to_user_ptr(b->recs);
 	ret = b->nr ? shmring_wbatch_begin(ring, &wb) : 0;
 	if (ret)
@@ -466,6 +479,9 @@ static long shmring_ioc_set_opt(struct file *file, struct shmring_ring *ring,
 			return -EBADF;
 		if (opt->val > ring->data_size)
 			return -EINVAL;
+		/* Zero-copy rings: the kernel does not count their records. */
+		if (shmring_is_zc(ring) && opt->val)
+			return -EOPNOTSUPP;
 		spin_lock(&ring->lock);
 		if (opt->opt == SHMRING_OPT_WATERMARK_BYTES) {
 			sf->cursor.wm_bytes = opt->val;
@@ -529,8 +545,25 @@ static long shmring_ioc_sub_del(struct file *file, struct shmring_ring *ring,
 static long shmring_ioc_kick(struct file *file, struct shmring_ring *ring,
 			     union shmring_ioc_arg *a, void __user *uarg)
 {
+	if (shmring_is_zc(ring)) {
+		/* A zero-copy writer committed and saw zc_sleepers ([W9]). */
+		shmring_zc_wake(ring);
+		if (!READ_ONCE(ring->hdr->writers_waiting))
+			return 0;
+	}
 	shmring_kick(ring);
 	return 0;
+}
+
+static long shmring_ioc_zc_chunk(struct file *file, struct shmring_ring *ring,
+				 union shmring_ioc_arg *a, void __user *uarg)
+{
+	struct shmring_file *sf = file->private_data;
+
+	if (!shmring_is_zc(ring))
+		return -EOPNOTSUPP;
+	return shmring_zc_grant(ring, &sf->zc, &a->zc_chunk,
+				file->f_flags & O_NONBLOCK);
 }
 
 static long shmring_ioc_commit(struct file *file, struct shmring_ring *ring,
@@ -672,6 +705,10 @@ static const struct shmring_ioc_desc shmring_iocs[] = {
 	SHMRING_IOC(SHMRING_IOC_SEEK, struct shmring_seek,
 		    SHMRING_SEEK_SIZE_VER0, SHMRING_IOC_BOUND | SHMRING_IOC_OUT,
 		    shmring_ioc_seek),
+	SHMRING_IOC(SHMRING_IOC_ZC_CHUNK, struct shmring_zc_chunk,
+		    SHMRING_ZC_CHUNK_SIZE_VER0,
+		    SHMRING_IOC_BOUND | SHMRING_IOC_WRITER | SHMRING_IOC_OUT,
+		    shmring_ioc_zc_chunk),
 };
 
 /*
@@ -745,6 +782,8 @@ static ssize_t shmring_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		return -ENOTCONN;
 	if (!(sf->oflags & SHMRING_O_WRITE))
 		return -EBADF;
+	if (shmring_is_zc(ring))
+		return -EOPNOTSUPP;	/* writers fill chunks in place */
 	return shmring_ring_write(ring, from, READ_ONCE(sf->wtype),
 				  task_tgid_vnr(current),
 				  (file->f_flags & O_NONBLOCK) ||
@@ -801,9 +840,22 @@ static __poll_t shmring_poll(struct file *file, poll_table *wait)
 }
 
 /*
- * Two mappings: offset 0 is the reader's own page (read-write, readers
+ * A zero-copy ring's writer may map the data area writable (and the ring
+ * read-only, for the header): it opened the ring to write and may read
+ * it (the writable mapping shows every record).
+ */
+static bool shmring_zc_mapper(struct shmring_file *sf, struct shmring_ring *ring)
+{
+	return shmring_is_zc(ring) && (sf->oflags & SHMRING_O_WRITE) &&
+	       ((sf->oflags & SHMRING_O_READ) || shmring_may_read(ring));
+}
+
+/*
+ * Mappings: offset 0 is the reader's own page (read-write, readers
  * only); offset PAGE_SIZE is the ring header followed by the data pages
- * twice (read-only, readers only). Both must be MAP_SHARED and exact.
+ * twice (read-only, readers and zero-copy writers); SHMRING_ZC_MAP_OFF
+ * is a zero-copy ring's data pages once, writable (zero-copy writers).
+ * All must be MAP_SHARED and exact.
  */
 static int shmring_mmap(struct file *file, struct vm_area_struct *vma)
 {
@@ -814,12 +866,23 @@ static int shmring_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (!ring)
 		return -ENOTCONN;
-	if (!(sf->oflags & SHMRING_O_READ))
+	if (!(sf->oflags & SHMRING_O_READ) && !shmring_zc_mapper(sf, ring))
 		return -EACCES;
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
+	if (vma->vm_pgoff == SHMRING_ZC_MAP_OFF >> PAGE_SHIFT) {
+		if (!shmring_zc_mapper(sf, ring))
+			return -EACCES;
+		num = ring->nr_pages;
+		if (len != num << PAGE_SHIFT)
+			return -EINVAL;
+		vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+		return vm_insert_pages(vma, vma->vm_start, ring->pages + 1, &num);
+	}
 	switch (vma->vm_pgoff) {
 	case 0:
+		if (!(sf->oflags & SHMRING_O_READ))
+			return -EACCES;
 		if (len != PAGE_SIZE)
 			return -EINVAL;
 		vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
@@ -939,7 +1002,7 @@ static void shmring_show_ring(struct seq_file *m, struct shmring_ring *ring)
 	/* Lockless, as SHMRING_IOC_INFO: the view never waits for writers. */
 	sn.head_seq = READ_ONCE(ring->head_seq);
 	sn.head = READ_ONCE(ring->head);
-	seq_printf(m, "ring %s size=%llu policy=%s max_record=%u flags=%#x mode=%04o uid=%u gid=%u head=%llu tail=%llu head_seq=%llu tail_seq=%llu bytes=%llu records=%llu lost=%llu writer_waits=%llu last_write_ns=%llu readers=%u subs=%u\n",
+	seq_printf(m, "ring %s size=%llu policy=%s max_record=%u flags=%#x mode=%04o uid=%u gid=%u head=%llu tail=%llu head_seq=%llu tail_seq=%llu bytes=%llu records=%llu lost=%llu writer_waits=%llu last_write_ns=%llu readers=%u subs=%u",
 		   ring->name, ring->data_size, shmring_policy_names[ring->policy],
 		   ring->max_record, ring->flags, ring->mode,
 		   from_kuid_munged(uns, ring->uid),
@@ -950,6 +1013,12 @@ static void shmring_show_ring(struct seq_file *m, struct shmring_ring *ring)
 		   READ_ONCE(ring->writer_waits),
 		   READ_ONCE(ring->hdr->last_write_ns), READ_ONCE(ring->nr_readers),
 		   READ_ONCE(ring->nr_subs));
+	if (shmring_is_zc(ring))
+		seq_printf(m, " zc_chunk=%u zc_open=%u zc_closed=%llu zc_sleepers=%u",
+			   ring->zc_chunk, READ_ONCE(ring->hdr->zc_open),
+			   READ_ONCE(ring->hdr->zc_closed),
+			   READ_ONCE(ring->hdr->zc_sleepers));
+	seq_putc(m, '\n');
 	spin_lock(&ring->lock);
 	/* Laps happen under ring->lock, after the tail is chosen. */
 	sn.tail = READ_ONCE(ring->tail);
@@ -996,7 +1065,7 @@ static void shmring_abi_checks(void)
 	BUILD_BUG_ON(offsetof(struct shmring_attr, max_record) != 8);
 	BUILD_BUG_ON(offsetof(struct shmring_attr, policy) != 12);
 	BUILD_BUG_ON(offsetof(struct shmring_attr, flags) != 16);
-	BUILD_BUG_ON(offsetof(struct shmring_attr, __reserved0) != 20);
+	BUILD_BUG_ON(offsetof(struct shmring_attr, zc_chunk) != 20);
 	BUILD_BUG_ON(offsetof(struct shmring_attr, __reserved1) != 24);
 	BUILD_BUG_ON(sizeof(struct shmring_open) != 152);
 	BUILD_BUG_ON(offsetof(struct shmring_open, flags) != 4);
@@ -1017,7 +1086,17 @@ static void shmring_abi_checks(void)
 	BUILD_BUG_ON(offsetof(struct shmring_info, head) != 120);
 	BUILD_BUG_ON(offsetof(struct shmring_info, map_ring_len) != 216);
 	BUILD_BUG_ON(offsetof(struct shmring_info, readers) != 224);
-	BUILD_BUG_ON(sizeof(struct shmring_info) != 240);
+	BUILD_BUG_ON(offsetof(struct shmring_info, map_zc_off) != 240);
+	BUILD_BUG_ON(offsetof(struct shmring_info, map_zc_len) != 248);
+	BUILD_BUG_ON(sizeof(struct shmring_info) != 256);
+	BUILD_BUG_ON(offsetof(struct shmring_zc_chunk, flags) != 4);
+	BUILD_BUG_ON(offsetof(struct shmring_zc_chunk, start) != 8);
+	BUILD_BUG_ON(offsetof(struct shmring_zc_chunk, end) != 16);
+	BUILD_BUG_ON(offsetof(struct shmring_zc_chunk, closed_at) != 24);
+	BUILD_BUG_ON(offsetof(struct shmring_zc_chunk, closed_recs) != 32);
+	BUILD_BUG_ON(offsetof(struct shmring_zc_chunk, revoked) != 36);
+	BUILD_BUG_ON(sizeof(struct shmring_zc_chunk) != SHMRING_ZC_CHUNK_SIZE_VER0);
+	BUILD_BUG_ON(offsetof(struct shmring_rec, seq) != 8);
 	BUILD_BUG_ON(sizeof(struct shmring_opt) != 16);
 	BUILD_BUG_ON(offsetof(struct shmring_opt, opt) != 4);
 	BUILD_BUG_ON(offsetof(struct shmring_opt, val) != 8);
@@ -1037,6 +1116,11 @@ static void shmring_abi_checks(void)
 	BUILD_BUG_ON(offsetof(struct shmring_sub_list, subs) != 8);
 	BUILD_BUG_ON(offsetof(struct shmring_sub_list, total) != 16);
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, data_size) != 16);
+	BUILD_BUG_ON(offsetof(struct shmring_hdr, zc_chunk) != 36);
+	BUILD_BUG_ON(offsetof(struct shmring_hdr, zc_closed) != 40);
+	BUILD_BUG_ON(offsetof(struct shmring_hdr, zc_closed_seq) != 48);
+	BUILD_BUG_ON(offsetof(struct shmring_hdr, zc_sleepers) != 56);
+	BUILD_BUG_ON(offsetof(struct shmring_hdr, zc_open) != 60);
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, head) != 64);
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, head_seq) != 72);
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, last_write_ns) != 80);
@@ -1047,6 +1131,7 @@ static void shmring_abi_checks(void)
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, tail) != 128);
 	BUILD_BUG_ON(offsetof(struct shmring_hdr, tail_seq) != 136);
 	BUILD_BUG_ON(sizeof(struct shmring_hdr) != 192);
+	BUILD_BUG_ON(offsetof(struct shmring_reader, lap_seq) != 80);
 	BUILD_BUG_ON(sizeof(struct shmring_reader) != 128);
 	BUILD_BUG_ON(offsetof(struct shmring_reader, seq) != 8);
 	BUILD_BUG_ON(offsetof(struct shmring_reader, records_lost) != 32);

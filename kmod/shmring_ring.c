@@ -43,6 +43,11 @@ static inline bool pos_before(u64 a, u64 b)
 	return (s64)(a - b) < 0;
 }
 
+bool shmring_pos_before(u64 a, u64 b)
+{
+	return pos_before(a, b);
+}
+
 bool shmring_size_valid(u64 size, u64 max_size)
 {
 	return size >= SHMRING_MIN_DATA_SIZE && size >= PAGE_SIZE &&
@@ -54,7 +59,7 @@ EXPORT_SYMBOL_IF_KUNIT(shmring_size_valid);
 int shmring_attr_check(struct shmring_attr *attr,
 		       const struct shmring_limits *lim)
 {
-	if (attr->__reserved0 || attr->__reserved1[0] || attr->__reserved1[1])
+	if (attr->__reserved1[0] || attr->__reserved1[1])
 		return -EINVAL;
 	if (attr->flags & ~SHMRING_ATTR_FLAGS_ALL)
 		return -EINVAL;
@@ -64,6 +69,10 @@ int shmring_attr_check(struct shmring_attr *attr,
 	if (!attr->data_size)
 		attr->data_size = lim->default_size;
 	if (!shmring_size_valid(attr->data_size, lim->max_size))
+		return -EINVAL;
+	if (attr->flags & SHMRING_ATTR_ZEROCOPY)
+		return shmring_zc_attr_check(attr, PAGE_SIZE);
+	if (attr->zc_chunk)
 		return -EINVAL;
 	if (!attr->max_record)
 		attr->max_record = attr->data_size / 4;
@@ -143,6 +152,7 @@ struct shmring_ring *shmring_ring_alloc(const struct shmring_attr *attr,
 	INIT_LIST_HEAD(&ring->readers);
 	INIT_LIST_HEAD(&ring->waiters);
 	INIT_LIST_HEAD(&ring->subs);
+	INIT_LIST_HEAD(&ring->zc_open);
 	/* pages[0] is the header; the data pages follow twice. */
 	ring->pages = kvcalloc(1 + 2 * (size_t)nr, sizeof(*ring->pages),
 			       GFP_KERNEL_ACCOUNT);
@@ -173,6 +183,9 @@ struct shmring_ring *shmring_ring_alloc(const struct shmring_attr *attr,
 	mutex_init(&ring->wlock);
 	spin_lock_init(&ring->lock);
 	init_waitqueue_head(&ring->write_wq);
+	if ((attr->flags & SHMRING_ATTR_ZEROCOPY) &&
+	    shmring_zc_init(ring, attr->zc_chunk))
+		goto err;
 	shmring_publish_geometry(ring);
 	return ring;
 err:
@@ -191,6 +204,8 @@ void shmring_ring_set_start(struct shmring_ring *ring, u64 pos, u64 seq)
 	WRITE_ONCE(ring->hdr->head_seq, seq);
 	WRITE_ONCE(ring->hdr->tail_seq, seq);
 	WRITE_ONCE(ring->hdr->tail, pos);
+	if (shmring_is_zc(ring))
+		shmring_zc_set_start(ring, pos, seq);
 	/* [W1] as in shmring_ring_write(): the fields above come first. */
 	smp_store_release(&ring->hdr->head, pos);
 }
@@ -203,6 +218,7 @@ void shmring_ring_free(struct shmring_ring *ring)
 	if (!ring)
 		return;
 	shmring_sub_free_all(ring);
+	shmring_zc_free(ring);
 	if (ring->user_ns)
 		put_user_ns(ring->user_ns);
 	if (ring->data)
@@ -225,11 +241,14 @@ EXPORT_SYMBOL_IF_KUNIT(shmring_ring_free);
 void shmring_cursor_place(struct shmring_ring *ring, struct shmring_reader *rp,
 			  bool from_head)
 {
+	/* Zero-copy: "head" is where records are final, not the grants. */
+	u64 head = shmring_is_zc(ring) ? ring->zc_closed : ring->head;
+
 	lockdep_assert_held(&ring->wlock);
 	WRITE_ONCE(rp->txn_pos, SHMRING_TXN_NONE);
 	WRITE_ONCE(rp->seq, from_head ? ring->head_seq : ring->tail_seq);
 	/* [R3] seq is in place before the position the kernel reads. */
-	smp_store_release(&rp->pos, from_head ? ring->head : ring->tail);
+	smp_store_release(&rp->pos, from_head ? head : ring->tail);
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_place);
 
@@ -283,7 +302,7 @@ void shmring_detach_cursor(struct shmring_ring *ring, struct shmring_cursor *c)
 {
 	spin_lock(&ring->lock);
 	list_del_init(&c->node);
-	list_del_init(&c->wnode);
+	shmring_waiter_del(ring, c);
 	WRITE_ONCE(ring->nr_readers, ring->nr_readers - 1);
 	ring->nr_readers_other -= c->other;
 	if (c->sub) {
@@ -350,7 +369,7 @@ static u64 shmring_min_cursor(struct shmring_ring *ring, u64 tail, u64 head,
  * whatever the reader does.
  */
 u64 shmring_cursor_lap(struct shmring_reader *rp, u64 old_tail, u64 tail,
-		       u64 head, u64 recs)
+		       u64 tail_seq, u64 head, u64 recs)
 {
 	u64 raw = READ_ONCE(rp->pos), pos, seen, prev = 0;
 	bool retry = false;
@@ -362,6 +381,7 @@ u64 shmring_cursor_lap(struct shmring_reader *rp, u64 old_tail, u64 tail,
 		if ((raw & 7 & ~SHMRING_POS_LAPPED) ||
 		    (retry && (!pos_before(prev, pos) || !recs--))) {
 			WRITE_ONCE(rp->lap_from, SHMRING_TXN_NONE);
+			WRITE_ONCE(rp->lap_seq, tail_seq);
 			WRITE_ONCE(rp->pos, tail | SHMRING_POS_LAPPED);
 			return old_tail;	/* scribbled: count it all */
 		}
@@ -372,6 +392,8 @@ u64 shmring_cursor_lap(struct shmring_reader *rp, u64 old_tail, u64 tail,
 		 */
 		if (!(raw & SHMRING_POS_LAPPED))
 			WRITE_ONCE(rp->lap_from, raw);
+		/* The sequence number at tail: zero-copy records carry none. */
+		WRITE_ONCE(rp->lap_seq, tail_seq);
 		/* Full barrier: [W6] before the tail store ([W2]). */
 		seen = cmpxchg(&rp->pos, raw, tail | SHMRING_POS_LAPPED);
 		if (seen == raw)
@@ -390,18 +412,19 @@ EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_lap);
  * ring's losses are the records from there to @tail.
  */
 static u64 shmring_lap_cursors_locked(struct shmring_ring *ring, u64 old_tail,
-				      u64 tail, u64 recs)
+				      u64 tail, u64 tail_seq, u64 recs)
 {
 	struct shmring_cursor *c;
 	u64 min = tail, pos;
 
 	lockdep_assert_held(&ring->lock);
 	list_for_each_entry(c, &ring->readers, node) {
-		pos = shmring_cursor_lap(c->rp, old_tail, tail, ring->head, recs);
+		pos = shmring_cursor_lap(c->rp, old_tail, tail, tail_seq,
+					 ring->head, recs);
 		if (!c->tap && pos_before(pos, min))
 			min = pos;
 	}
-	return shmring_sub_lap(ring, old_tail, tail, recs, min);
+	return shmring_sub_lap(ring, old_tail, tail, tail_seq, recs, min);
 }
 
 static u32 shmring_len_at(struct shmring_ring *ring, u64 pos)
@@ -434,7 +457,7 @@ static u64 shmring_count_unread(struct shmring_ring *ring, u64 from, u64 to,
 	return n;
 }
 
-static int shmring_make_room(struct shmring_ring *ring, u64 total)
+int shmring_make_room(struct shmring_ring *ring, u64 total)
 {
 	u64 old_tail = ring->tail, tail = old_tail, tail_seq = ring->tail_seq;
 	u64 old_seq = tail_seq, min, min_all, limit;
@@ -446,6 +469,14 @@ static int shmring_make_room(struct shmring_ring *ring, u64 total)
 	while (ring->head - tail + total > ring->data_size) {
 		if (!pos_before(tail, limit))
 			return -EAGAIN;
+		if (shmring_is_zc(ring)) {
+			/* Whole chunks, and only ones every cursor passed. */
+			if (ring->policy == SHMRING_POLICY_LOSSLESS &&
+			    pos_before(limit, tail + ring->zc_chunk))
+				return -EAGAIN;
+			tail = shmring_zc_reclaim_step(ring, tail, &tail_seq);
+			continue;
+		}
 		tail += shmring_rec_total(shmring_len_at(ring, tail));
 		tail_seq++;
 	}
@@ -454,7 +485,7 @@ static int shmring_make_room(struct shmring_ring *ring, u64 total)
 	 * records every cursor has consumed: the next writes then find room
 	 * without walking the cursors and moving the tail each time.
 	 */
-	while (pos_before(tail, min) &&
+	while (!shmring_is_zc(ring) && pos_before(tail, min) &&
 	       ring->head - tail + total + (ring->data_size >> 4) > ring->data_size) {
 		tail += shmring_rec_total(shmring_len_at(ring, tail));
 		tail_seq++;
@@ -465,7 +496,7 @@ static int shmring_make_room(struct shmring_ring *ring, u64 total)
 	 * Cursors only move forward, and new ones attach under wlock: if
 	 * none was before the new tail when we looked, none is now.
 	 */
-	if (!pos_before(min_all, tail)) {
+	if (!pos_before(min_all, tail) && !shmring_is_zc(ring)) {
 		WRITE_ONCE(ring->hdr->tail_seq, tail_seq);
 		WRITE_ONCE(ring->hdr->tail, tail);
 		/* [W2] the new tail is visible before the bytes we overwrite. */
@@ -476,10 +507,16 @@ static int shmring_make_room(struct shmring_ring *ring, u64 total)
 	 * Some cursor is passed: move each to the new tail ([W6], a swap
 	 * its reader's commit wins or loses) before the tail is published,
 	 * so a reader that sees the new tail ([R2]) also sees its cursor
-	 * moved, and what was lost is what the swaps took.
+	 * moved, and what was lost is what the swaps took. Zero-copy rings
+	 * always come here: read(2) takes tail and tail_seq as a pair under
+	 * the lock (their records carry no sequence numbers).
 	 */
 	spin_lock(&ring->lock);
-	min = shmring_lap_cursors_locked(ring, old_tail, tail, tail_seq - old_seq);
+	/* Commits a reader may make in the range: records, and chunk skips. */
+	min = shmring_lap_cursors_locked(ring, old_tail, tail, tail_seq,
+					 tail_seq - old_seq +
+					 (shmring_is_zc(ring) ?
+					  (tail - old_tail) / ring->zc_chunk : 0));
 	WRITE_ONCE(ring->hdr->tail_seq, tail_seq);
 	WRITE_ONCE(ring->hdr->tail, tail);
 	/* [W2] the new tail is visible before the bytes we overwrite. */
@@ -487,7 +524,9 @@ static int shmring_make_room(struct shmring_ring *ring, u64 total)
 	spin_unlock(&ring->lock);
 	if (pos_before(min, tail))
 		WRITE_ONCE(ring->records_lost, ring->records_lost +
-			   shmring_count_unread(ring, old_tail, tail, min));
+			   (shmring_is_zc(ring) ?
+			    shmring_zc_count_unread(ring, old_tail, tail, min) :
+			    shmring_count_unread(ring, old_tail, tail, min)));
 	return 0;
 }
 
@@ -537,8 +576,8 @@ static void shmring_publish_waiting(struct shmring_ring *ring)
  * changes with every announcement, so readers that kicked for an older
  * one kick again. The caller then issues [W4] and rechecks for room.
  */
-static void shmring_announce(struct shmring_ring *ring, int blocked, bool poll,
-			     u64 pos)
+void shmring_announce(struct shmring_ring *ring, int blocked, bool poll,
+		      u64 pos)
 {
 	spin_lock(&ring->lock);
 	/*
@@ -579,14 +618,14 @@ static void shmring_unblock(struct shmring_ring *ring)
  * (or drained), not after every record they consume. Never past head, so
  * a reader that drains always reaches it.
  */
-static u64 shmring_need_pos(struct shmring_ring *ring, u64 total)
+u64 shmring_need_pos(struct shmring_ring *ring, u64 total)
 {
 	u64 slack = min(ring->data_size >> 4, ring->data_size - total);
 
 	return READ_ONCE(ring->head) + total + slack - ring->data_size;
 }
 
-static int shmring_wait_room(struct shmring_ring *ring, u64 total)
+int shmring_wait_room(struct shmring_ring *ring, u64 total)
 {
 	DEFINE_WAIT(wait);
 	int blocked = 1, ret = 0;
@@ -688,7 +727,7 @@ u64 shmring_cursor_pending(struct shmring_ring *ring, struct shmring_reader *rp,
 EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_pending);
 
 /* Where a cursor reads next: its page, or its private read-ahead. */
-static void shmring_cursor_at(const struct shmring_cursor *c, u64 *pos, u64 *seq)
+void shmring_cursor_at(const struct shmring_cursor *c, u64 *pos, u64 *seq)
 {
 	if (READ_ONCE(c->manual)) {
 		*pos = READ_ONCE(c->rpos);
@@ -720,9 +759,28 @@ static inline u64 shmring_pending_from(u64 from, u64 to)
 void shmring_cursor_will_wait(struct shmring_ring *ring, struct shmring_cursor *c)
 {
 	spin_lock(&ring->lock);
-	if (list_empty(&c->wnode) && !list_empty(&c->node))
+	if (list_empty(&c->wnode) && !list_empty(&c->node)) {
 		list_add_tail(&c->wnode, &ring->waiters);
+		ring->nr_waiters++;
+		/* Zero-copy writers kick only while someone sleeps ([W9]). */
+		if (shmring_is_zc(ring))
+			WRITE_ONCE(ring->hdr->zc_sleepers, ring->nr_waiters);
+	}
 	spin_unlock(&ring->lock);
+	if (shmring_is_zc(ring))
+		shmring_zc_waiting(ring);
+}
+
+/* Off the waiters list. Under ring->lock. */
+void shmring_waiter_del(struct shmring_ring *ring, struct shmring_cursor *c)
+{
+	lockdep_assert_held(&ring->lock);
+	if (list_empty(&c->wnode))
+		return;
+	list_del_init(&c->wnode);
+	ring->nr_waiters--;
+	if (shmring_is_zc(ring))
+		WRITE_ONCE(ring->hdr->zc_sleepers, ring->nr_waiters);
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_will_wait);
 
@@ -753,7 +811,7 @@ static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
 
 		/* Ordered by the smp_mb() above ([W5]). */
 		if (!waitqueue_active(&c->wq)) {
-			list_del_init(&c->wnode);
+			shmring_waiter_del(ring, c);
 			continue;
 		}
 		shmring_cursor_at(c, &pos, &seq);
@@ -1045,16 +1103,6 @@ ssize_t shmring_ring_write(struct shmring_ring *ring, struct iov_iter *from,
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_ring_write);
 
-/* Consumer-side bookkeeping shared by read(2). */
-struct shmring_rstate {
-	struct shmring_reader *rp;	/* commit each record here; NULL: read ahead */
-	u64 raw;			/* rp->pos as last loaded or swapped */
-	u64 pos;
-	u64 seq;
-	u64 lost;
-	u64 recs;
-	size_t done;
-};
 
 /*
  * [R6] pairs with [W6]: commit one record read(2) copied, by a swap from
@@ -1063,7 +1111,7 @@ struct shmring_rstate {
  * the writer moved us; the gap shows in seq. Also [R3]: the copy is done
  * before pos moves (cmpxchg is a full barrier).
  */
-static bool shmring_rstate_commit(struct shmring_rstate *st, u64 next)
+bool shmring_rstate_commit(struct shmring_rstate *st, u64 next)
 {
 	u64 seen = cmpxchg(&st->rp->pos, st->raw, next);
 
@@ -1211,10 +1259,14 @@ int shmring_cursor_seek(struct shmring_ring *ring, struct shmring_cursor *c,
 	case SHMRING_SEEK_OLDEST:
 		break;
 	case SHMRING_SEEK_END:
-		pos = ring->head;
+		pos = shmring_is_zc(ring) ? ring->zc_closed : ring->head;
 		seq = ring->head_seq;
 		break;
 	case SHMRING_SEEK_SEQ:
+		if (shmring_is_zc(ring)) {
+			ret = -EOPNOTSUPP;
+			break;
+		}
 		if (pos_before(val, seq) || pos_before(ring->head_seq, val)) {
 			ret = -ENOENT;
 			break;
@@ -1226,6 +1278,10 @@ int shmring_cursor_seek(struct shmring_ring *ring, struct shmring_cursor *c,
 		}
 		break;
 	case SHMRING_SEEK_TIME:
+		if (shmring_is_zc(ring)) {
+			ret = -EOPNOTSUPP;
+			break;
+		}
 		for (; pos != ring->head; seq++, n++) {
 			const struct shmring_rec *rec = ring->data + (pos & ring->mask);
 
@@ -1327,6 +1383,8 @@ bool shmring_cursor_ready(struct shmring_ring *ring, struct shmring_cursor *c)
 	u64 recs, bytes, pos, seq;
 
 	shmring_cursor_at(c, &pos, &seq);
+	if (shmring_is_zc(ring))
+		return shmring_zc_ready(ring, pos);
 	bytes = shmring_pending_at(ring, pos, seq, &recs);
 	return shmring_ready(c, bytes, recs);
 }
@@ -1370,7 +1428,9 @@ ssize_t shmring_ring_read(struct shmring_ring *ring, struct shmring_cursor *c,
 		if (c->manual) {
 			st.pos = c->rpos;
 			st.seq = c->rseq;
-			ret = shmring_copy_records(ring, to, &st);
+			ret = shmring_is_zc(ring) ?
+			      shmring_zc_copy_records(ring, to, &st) :
+			      shmring_copy_records(ring, to, &st);
 			WRITE_ONCE(c->rpos, st.pos);
 			WRITE_ONCE(c->rseq, st.seq);
 			c->rrecs += st.recs;
@@ -1379,8 +1439,10 @@ ssize_t shmring_ring_read(struct shmring_ring *ring, struct shmring_cursor *c,
 			st.lost = 0;
 		} else {
 			shmring_rstate_load(&st, c->rp);
-			ret = shmring_copy_records(ring, to, &st);
-			if (st.recs)
+			ret = shmring_is_zc(ring) ?
+			      shmring_zc_copy_records(ring, to, &st) :
+			      shmring_copy_records(ring, to, &st);
+			if (st.recs || st.lost || st.moved)
 				shmring_store_cursor(ring, c->rp, &st);
 			st.rp = NULL;
 			st.recs = 0;

@@ -237,8 +237,8 @@ u64 shmring_sub_min_pos(struct shmring_ring *ring, u64 tail, u64 head, u64 min)
  * it passes (shmring_cursor_lap()). Returns the lowest of @min and where
  * those were. Under ring->lock.
  */
-u64 shmring_sub_lap(struct shmring_ring *ring, u64 old_tail, u64 tail, u64 recs,
-		    u64 min)
+u64 shmring_sub_lap(struct shmring_ring *ring, u64 old_tail, u64 tail,
+		    u64 tail_seq, u64 recs, u64 min)
 {
 	struct shmring_sub *sub;
 	u64 pos;
@@ -247,7 +247,8 @@ u64 shmring_sub_lap(struct shmring_ring *ring, u64 old_tail, u64 tail, u64 recs,
 	list_for_each_entry(sub, &ring->subs, node) {
 		if (sub->attached)
 			continue;	/* lapped as a reader */
-		pos = shmring_cursor_lap(sub->rp, old_tail, tail, ring->head, recs);
+		pos = shmring_cursor_lap(sub->rp, old_tail, tail, tail_seq,
+					 ring->head, recs);
 		if ((s64)(pos - min) < 0)
 			min = pos;
 	}

@@ -500,7 +500,13 @@ struct shmring_reader {
 	 * then lapped still gets its step 5.
 	 */
 	__u64 lap_from;
-	__u64 __reserved[6];
+	/*
+	 * Written by the kernel only, with lap_from: the sequence number of
+	 * the record at the lapped position (zero-copy rings, whose records
+	 * carry none, count from it; SHMRING_FEAT_ZEROCOPY).
+	 */
+	__u64 lap_seq;
+	__u64 __reserved[5];
 };
 
 /*
@@ -513,7 +519,11 @@ struct shmring_reader {
  * The record header's seq slot is the commit word: the record's own
  * position with a state in the low 3 bits. A word naming another
  * position (an earlier lap, or nothing yet) means "not written yet".
- *   pos | SHMRING_ZC_BUSY  the writer is filling the record (plain store)
+ *   pos | SHMRING_ZC_BUSY  the writer is filling the record: it swapped
+ *                          this in (compare-and-swap) from the word it
+ *                          found, which must be 0 or name an earlier
+ *                          position; the swap fails once the kernel
+ *                          closed the chunk (the word names pos then)
  *   pos | SHMRING_ZC_DONE  committed: a record (compare-and-swap from BUSY)
  *   pos | SHMRING_ZC_END   the rest of the chunk is unused: skip to its end
  *   pos | SHMRING_ZC_VOID  the kernel discarded the rest of the chunk (its
