@@ -35,6 +35,14 @@ IMPL_NOTES = {      # known impls, in display order
                         "never wait)",
     "shmring-ow-batch": "shmring, shmring_write_batch(3), overwrite ring "
                         "(writers never wait)",
+    "shmring-zc": "shmring, zero-copy ring (SHMRING_ATTR_ZEROCOPY): one "
+                  "shmring_zc_write(3) per record (reserve in place, copy, "
+                  "commit), lossless ring; a system call per chunk, and per "
+                  "commit only while a reader sleeps",
+    "shmring-zc-batch": "shmring, zero-copy ring: a batch of records "
+                        "reserved in place and copied, then one "
+                        "shmring_zc_commit(3) (early where a chunk ends), "
+                        "lossless ring",
     "pipe": "a pipe per writer–reader pair, one write(2) per record and reader",
     "pipe-batch": "a pipe per writer–reader pair, a batch of records per "
                   "write(2) and reader",
@@ -66,7 +74,7 @@ GROUP_TITLES = {"record": "One record per call", "batch": "Batches",
 HEADLINE_PEERS = {"record": ("pipe", "seqpacket", "mq", "uring"),
                   "batch": ("pipe-batch", "seqpacket-batch", "uring-batch")}
 HEADLINE_SIZES = (64, 4096)     # also the sizes of the CPU tables and plots
-SCENARIOS = ((1, 1), (4, 1), (1, 4), (4, 4))
+SCENARIOS = ((1, 1), (4, 1), (1, 4), (4, 4), (8, 1), (8, 4))
 TP_KEY = ("impl", "writers", "readers", "size")
 LAT_KEY = ("impl", "size", "writers", "readers")
 TP_METRICS = ("records_per_s", "mb_per_s", "cpu_user_s_per_mrec",
@@ -180,7 +188,8 @@ class Results:
             if info.get("group") not in GROUPS:     # raw files before groups
                 info["group"] = "bound" if info.get("policy") == "none" \
                     or impl == "memcpy" else \
-                    "batch" if info.get("path") == "batch" else "record"
+                    "batch" if info.get("path") in ("batch", "zc-batch") \
+                    else "record"
         self.impls = sorted(
             [i for i in KNOWN_IMPLS if i in self.info] + sorted(
                 i for i in self.info if i not in KNOWN_IMPLS),

@@ -89,6 +89,57 @@ struct shmring_rd_drain {
 SHMRING_INTERNAL int shmring_rd_consume_n(struct shmring_rd *rd,
 					  struct shmring_rd_drain *d, int limit);
 
+/*
+ * The zero-copy writer (lib/zc.c): a zero-copy ring as a writer sees it
+ * (its "image": the header and the writable data area, once) and the
+ * chunk it fills. As for shmring_rd, the shmring_zw_*() functions work on
+ * the image and reach the kernel only through the two calls below, so
+ * tests/unit/t_zc.c runs them against a simulated kernel.
+ */
+struct shmring_zw {
+	/* Image. */
+	const struct shmring_hdr *hdr;	/* header page (read-only) */
+	unsigned char *data;		/* data area, once (data_size), writable */
+	uint64_t data_size;		/* from the kernel */
+	uint32_t max_record;		/* from the kernel */
+	uint32_t chunk;			/* hdr->zc_chunk */
+	int csum;			/* SHMRING_ATTR_CSUM: the writer stores crc32c */
+	/* SHMRING_IOC_ZC_CHUNK (0 or -errno) and SHMRING_IOC_KICK. */
+	int (*zc_chunk)(void *arg, struct shmring_zc_chunk *c);
+	void (*kick)(void *arg);
+	void *arg;
+	/* shmring_zw_write()'s payload copy; NULL: memcpy (tests inject here). */
+	void *(*copy)(void *dst, const void *src, size_t n, void *arg);
+	void *copy_arg;
+
+	/* The chunk we fill: [start, end); end == 0 when we have none. */
+	uint64_t start, end;
+	uint64_t fill;			/* where the next reservation goes */
+	uint64_t first;			/* the first outstanding reservation */
+	uint32_t *lens;			/* payload bytes of each outstanding one */
+	unsigned int nres, cap;		/* outstanding reservations, room in lens */
+	int open;			/* the kernel may hold a chunk for us */
+
+	/* Statistics (tests look at them). */
+	uint64_t chunks;		/* chunks granted */
+	uint64_t revoked;		/* ZC_CHUNK answers with revoked set */
+	uint64_t lost;			/* reservations lost to a revocation */
+	uint64_t committed;		/* records committed */
+	uint64_t kicks;			/* SHMRING_IOC_KICKs for sleeping readers */
+};
+
+SHMRING_INTERNAL int shmring_zw_init(struct shmring_zw *zw);
+SHMRING_INTERNAL int shmring_zw_reserve(struct shmring_zw *zw, uint32_t len,
+					uint32_t type, void **payload);
+SHMRING_INTERNAL int shmring_zw_commit(struct shmring_zw *zw);
+SHMRING_INTERNAL void shmring_zw_abort(struct shmring_zw *zw);
+SHMRING_INTERNAL int shmring_zw_write(struct shmring_zw *zw, uint32_t type,
+				      const void *buf, size_t len);
+SHMRING_INTERNAL int shmring_zw_flush(struct shmring_zw *zw);
+SHMRING_INTERNAL void shmring_zw_free(struct shmring_zw *zw);
+
+struct shmring_zc;	/* lib/zc.c: a handle's zero-copy writer and its mappings */
+
 /* An open handle (struct shmring of shmring.h). */
 struct shmring {
 	int fd;
@@ -97,6 +148,7 @@ struct shmring {
 	struct shmring_rd rd;		/* reader side; rd.hdr NULL for writers */
 	void *map;			/* header + data twice, read-only */
 	size_t map_len;
+	struct shmring_zc *zc;		/* zero-copy writer, set up on first use */
 };
 
 /*
@@ -111,6 +163,8 @@ struct shmring {
 })
 
 SHMRING_INTERNAL int shmring_sys_ioctl(int fd, unsigned long req, void *arg);
+/* shmring_close(): flush and free the zero-copy writer (lib/zc.c). */
+SHMRING_INTERNAL void shmring_zc_release(struct shmring *r);
 /* shmring_consume_n(); *drained (if given) as in struct shmring_rd_drain. */
 SHMRING_INTERNAL int shmring_drain(struct shmring *r, shmring_handler_t fn, void *ctx,
 				   int limit, int *drained);

@@ -3,7 +3,8 @@
  * libshmring: see shmring.h for the API and its rules.
  *
  * Opening, writing, administration; the reader (peek, consume, read,
- * wait) is lib/reader.c, shmring_crc32c() lib/crc32c.c.
+ * wait) is lib/reader.c, the zero-copy writer lib/zc.c, shmring_crc32c()
+ * lib/crc32c.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -182,6 +183,7 @@ void shmring_close(struct shmring *r)
 
 	if (!r)
 		return;
+	shmring_zc_release(r);	/* before the header it may share is unmapped */
 	if (r->map)
 		munmap(r->map, r->map_len);
 	if (r->rd.rp)

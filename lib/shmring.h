@@ -8,7 +8,9 @@
  *   - shmring_strerror() turns a return value into text.
  *
  * Thread safety: writing (shmring_write*, shmring_write_batch) is safe
- * from any number of threads and processes on one handle or many. Reading
+ * from any number of threads and processes on one handle or many;
+ * zero-copy writing (shmring_zc_*) is safe from any number of handles,
+ * one thread at a time on each. Reading
  * (shmring_peek/consume/read/wait/consume_n) uses the handle's cursor:
  * one thread reads through a handle at a time; open one handle per
  * reading thread. A ring set and the handles in it are used by one
@@ -126,6 +128,29 @@ int shmring_set_poll(struct shmring_set *s, int limit, int timeout_ms);
 int shmring_set_consume(struct shmring_set *s, int limit);
 int shmring_set_fd(const struct shmring_set *s);
 void shmring_set_free(struct shmring_set *s);
+
+/*
+ * Zero-copy writing (rings created with SHMRING_ATTR_ZEROCOPY): records
+ * are filled in place in chunks the kernel grants, with no system call
+ * per record (one per chunk, and one per commit only while a reader
+ * sleeps). shmring_zc_reserve() gives a pointer to the payload of the
+ * next record in the handle's chunk; shmring_zc_commit() makes every
+ * outstanding reservation visible, in order, and returns how many (fewer,
+ * or -ETIMEDOUT for none, if the kernel took the chunk back from a
+ * writer stopped too long: the rest were lost); shmring_zc_abort() drops
+ * them. shmring_zc_write() is reserve + copy + commit.
+ * shmring_zc_flush() hands the chunk back, so that readers need not wait
+ * for it to fill (call it when a burst ends); shmring_close() does it.
+ * Unlike the other writing functions, these use the handle's chunk: one
+ * thread at a time per handle (open one handle per writing thread).
+ */
+int shmring_zc_reserve(struct shmring *r, uint32_t len, uint32_t type,
+		       void **payload);
+int shmring_zc_commit(struct shmring *r);
+void shmring_zc_abort(struct shmring *r);
+int shmring_zc_write(struct shmring *r, uint32_t type, const void *buf,
+		     size_t len);
+int shmring_zc_flush(struct shmring *r);
 
 int shmring_info(struct shmring *r, struct shmring_info *info);
 int shmring_sub_list(struct shmring *r, struct shmring_sub_info *subs,

@@ -176,7 +176,7 @@ check "readelf -d: soname is $SONAME (major of VERSION $version)" $status
 check "lib/libshmring.so (link-time name) leads to the same object" $?
 
 [ -f "$LIBDIR/libshmring.a" ] &&
-	nm --defined-only "$LIBDIR/libshmring.a" 2>/dev/null | grep -q ' T shmring_open$'
+	nm --defined-only "$LIBDIR/libshmring.a" 2>/dev/null | grep ' T shmring_open$' >/dev/null
 check "lib/libshmring.a is installed and defines shmring_open" $?
 
 # --- headers ------------------------------------------------------------------

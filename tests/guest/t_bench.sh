@@ -78,9 +78,10 @@ t "memcpy counts no system call" \
 # docs/bench.md compares within (the last column of --list).
 t "every implementation is in the group its path says" \
 	'shmring-bench --list | awk "
-		\$3 == \"batch\" && \$5 != \"batch\" { bad = 1 }
+		{ batch = \$3 == \"batch\" || \$3 == \"zc-batch\" }
+		batch && \$5 != \"batch\" { bad = 1 }
 		\$1 == \"memcpy\" && \$5 != \"bound\" { bad = 1 }
-		\$1 != \"memcpy\" && \$3 != \"batch\" && \$5 != \"record\" { bad = 1 }
+		\$1 != \"memcpy\" && !batch && \$5 != \"record\" { bad = 1 }
 		END { exit bad || NR < 2 }"'
 t "the memfd ring has a per-record and a batched path" \
 	'shmring-bench --list | grep -q "^uring  *memfd-ring  *single .* record$" &&
@@ -103,11 +104,27 @@ t "a uring-batch writer makes at most one system call per batch (1x1, 16 B)" \
 	     "$tmp/out" | field w_syscalls_per_rec |
 	 awk "{ n++; if (\$1 > $(((N + 63) / 64)) / $N + 0.0001) bad = 1 } END { exit bad || n != 1 }"'
 
+# Zero-copy writers enter the kernel for chunks (16 B records: 300 fit in
+# one 64 KiB chunk, so one request per writer unless the kernel took a
+# chunk back from a descheduled writer) and to wake sleeping readers,
+# and for nothing else.
+t "zero-copy paths: one per record and batched" \
+	'shmring-bench --list | grep -q "^shmring-zc  *shmring  *zc  *lossless  *record$" &&
+	 shmring-bench --list | grep -q "^shmring-zc-batch  *shmring  *zc-batch  *lossless  *batch$"'
+t "zero-copy writers ask for chunks and make no other ioctl or write" \
+	'[ "$(grep "\"kind\":\"throughput\",\"impl\":\"shmring-zc" "$tmp/out" | grep "\"w_syscalls\":{[^}]*\"ioctl_zc_chunk\":[1-9]" |
+	     grep -vc "\"w_syscalls\":{[^}]*\"\(ioctl\|write\)\":")" -eq 8 ]'
+t "a zero-copy writer of 300 16-byte records asks for one chunk (1x1), or a few" \
+	'grep "\"kind\":\"throughput\",\"impl\":\"shmring-zc\".*\"writers\":1,\"readers\":1,\"size\":16," "$tmp/out" |
+	 sed -n "s/.*\"ioctl_zc_chunk\":\([0-9]*\).*/\1/p" | awk "{ n++; if (\$1 < 1 || \$1 > 4) bad = 1 } END { exit bad || n != 1 }"'
+
 # Bad options: exit 2 and say what is wrong.
 shmring-bench -t nosuch >/dev/null 2>"$tmp/err"
 t "unknown implementation: exit 2" '[ $? -eq 2 ] && grep -q "unknown implementation .nosuch." "$tmp/err"'
-shmring-bench -S 5x1 >/dev/null 2>"$tmp/err"
-t "scenario out of range: exit 2" '[ $? -eq 2 ] && grep -q "invalid scenario" "$tmp/err"'
+shmring-bench -S 9x1 >/dev/null 2>"$tmp/err"
+t "scenario out of range (9 writers): exit 2" '[ $? -eq 2 ] && grep -q "invalid scenario" "$tmp/err"'
+shmring-bench -S 1x5 >/dev/null 2>"$tmp/err"
+t "scenario out of range (5 readers): exit 2" '[ $? -eq 2 ] && grep -q "invalid scenario" "$tmp/err"'
 shmring-bench --ring-size 100000 >/dev/null 2>"$tmp/err"
 t "ring size not a power of two: exit 2" '[ $? -eq 2 ] && grep -q "not a power of two" "$tmp/err"'
 shmring-bench -s 8 >/dev/null 2>"$tmp/err"

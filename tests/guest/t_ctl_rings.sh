@@ -26,7 +26,7 @@ cleanup() {
 	for p in $bg; do wait "$p" 2>/dev/null; done
 	for kv in $saved_params; do echo "${kv#*=}" >"$SYS/parameters/${kv%%=*}"; done
 	[ -d "$SYS" ] || "$CTL" load
-	for r in ctl.a ctl.b ctl.small ctl.full ctl.nob ctl.exact ctl.own ctl.seek; do
+	for r in ctl.a ctl.b ctl.small ctl.full ctl.nob ctl.exact ctl.own ctl.seek ctl.zc; do
 		"$CTL" delete "$r" 2>/dev/null
 	done
 	rm -rf "$tmp"
@@ -34,7 +34,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-echo "1..193"
+echo "1..201"
 
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
 fail() {
@@ -154,7 +154,7 @@ wait_until() {
 # An ISO-8601 UTC time with microseconds, as a grep -E pattern.
 ISO='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z'
 
-for r in ctl.a ctl.b ctl.small ctl.full ctl.nob ctl.exact ctl.own ctl.seek; do
+for r in ctl.a ctl.b ctl.small ctl.full ctl.nob ctl.exact ctl.own ctl.seek ctl.zc; do
 	"$CTL" delete "$r" 2>/dev/null
 done
 
@@ -729,6 +729,29 @@ kill $bg 2>/dev/null
 wait $bg 2>/dev/null
 bg=""
 for r in ctl.b ctl.full ctl.nob ctl.seek; do "$CTL" delete $r 2>/dev/null; done
+
+# --- zero-copy rings ----------------------------------------------------------
+
+expect "create --zerocopy --chunk: -v says zerocopy and the chunk" 0 \
+	"created ctl.zc: size 64K, policy overwrite, max_record 4056, zerocopy, chunk 4K" \
+	"$CTL" -v create ctl.zc --size 64k --zerocopy --chunk 4k --exclusive
+expect "create --chunk without --zerocopy: exit 2" 2 \
+	"--chunk is for zero-copy rings: give --zerocopy too" "$CTL" create ctl.x --chunk 4k
+expect "create -z with a chunk of half the ring or more: exit 2" 2 \
+	"chunk 65536 is larger than half the ring" "$CTL" create ctl.x -z -s 64k -k 64k
+expect "create -z with a record larger than a chunk: exit 2" 2 \
+	"max-record 5000 does not fit in a chunk of 4096 bytes" \
+	"$CTL" create ctl.x -z -s 64k -k 4k -r 5000
+expect "create an existing zero-copy ring with another chunk: warns" 0 \
+	"max_record 4056, no csum, zerocopy, chunk 4K; it was left as it is" \
+	"$CTL" create ctl.zc -z -k 8k
+expect "write to a zero-copy ring (in place)" 0 "" "$CTL" write ctl.zc hello
+printf 'a\nbb\nccc\n' >"$tmp/lines"
+expect "write --lines to a zero-copy ring" 0 "" "$CTL" write ctl.zc --lines <"$tmp/lines"
+run "$CTL" stat ctl.zc
+check "stat: 4 records, 11 payload bytes written (the chunks were released at exit)" \
+	"$([ "$(field written)" = "4 records, 11 payload bytes" ] && echo 0)"
+"$CTL" delete ctl.zc
 
 # --- module not loaded ---------------------------------------------------------
 

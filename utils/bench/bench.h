@@ -27,7 +27,7 @@
 #include "../common.h"
 
 #define PROG		"shmring-bench"
-#define MAX_W		4
+#define MAX_W		8
 #define MAX_R		4
 #define MAX_IMPLS	32
 #define REC_HDR		16	/* writer id, counter, timestamp: smallest record */
@@ -57,6 +57,8 @@ extern struct bench_opts opt;
 enum sys_kind {
 	SC_WRITE, SC_READ, SC_IOCTL, SC_POLL, SC_EPOLL_WAIT, SC_SEND, SC_RECV,
 	SC_SENDMMSG, SC_RECVMMSG, SC_MQ_SEND, SC_MQ_RECEIVE, SC_FUTEX, SC_OTHER,
+	SC_ZC_CHUNK,	/* ioctl SHMRING_IOC_ZC_CHUNK: a zero-copy writer's chunk */
+	SC_KICK,	/* ioctl SHMRING_IOC_KICK: wake writers, or zero-copy readers */
 	SC_N
 };
 extern uint64_t nsys, nsys_by[SC_N];
@@ -149,6 +151,8 @@ struct impl {
  * within a group.
  */
 const char *impl_group(const struct impl *im);
+/* Does the implementation send batches of -b records (group "batch")? */
+bool impl_batches(const struct impl *im);
 
 /* A transport's implementations, in report order (peer-*.c). */
 struct peer {

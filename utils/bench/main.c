@@ -58,11 +58,17 @@ const struct impl *impl_get(unsigned int i)
 	return NULL;
 }
 
+/* Paths that send -b records per call: batch writes, zero-copy batches. */
+bool impl_batches(const struct impl *im)
+{
+	return !strcmp(im->path, "batch") || !strcmp(im->path, "zc-batch");
+}
+
 const char *impl_group(const struct impl *im)
 {
 	if (im->no_readers)
 		return "bound";
-	return strcmp(im->path, "batch") ? "record" : "batch";
+	return impl_batches(im) ? "batch" : "record";
 }
 
 static bool is_shmring(const struct impl *im)
@@ -115,12 +121,14 @@ static void usage(FILE *f)
 "  -t, --impl LIST        implementations (default: all of them)\n"
 "  -s, --sizes LIST       record payload bytes, k/M suffixes (default\n"
 "                         16,64,512,4096,65536)\n"
-"  -S, --scenarios LIST   writers x readers (default 1x1,4x1,1x4,4x4)\n"
+"  -S, --scenarios LIST   writers x readers, up to %ux%u (default\n"
+"                         1x1,4x1,1x4,4x4)\n"
 "  -m, --metrics LIST     throughput,latency,idle (default all three)\n"
 "  -r, --reps N           repetitions of every measurement (default 5)\n"
 "  -d, --duration SEC     calibrate each throughput run to last SEC (default 0.25)\n"
 "  -n, --records N        fixed records per writer instead of calibrating\n"
-"  -b, --batch N          records per batch call (default 64, at most %u)\n"
+"  -b, --batch N          records per batch call, and per commit of the\n"
+"                         zero-copy batch path (default 64, at most %u)\n"
 "      --ring-size BYTES  buffer of every transport, k/M suffixes (default 1M)\n"
 "      --latency-sizes L  record sizes for latency (default 64)\n"
 "      --samples N        records per latency run (default 2000)\n"
@@ -132,10 +140,17 @@ static void usage(FILE *f)
 "  -h, --help             this help\n"
 "  -V, --version          version\n"
 "\n"
-"Implementations:", SHMRING_BATCH_MAX);
+"Implementations:", MAX_W, MAX_R, SHMRING_BATCH_MAX);
 	for (i = 0; i < impl_count(); i++)
 		fprintf(f, " %s", impl_get(i)->name);
-	fprintf(f, "\n\nRun it where /dev/shmring exists (make bench boots a VM for it); as\n"
+	fprintf(f, "\n\nshmring's paths: write (shmring_write(3), a record per call), write2\n"
+		"(write(2)), batch (shmring_write_batch(3), -b records per call), zc\n"
+		"(a zero-copy ring: shmring_zc_write(3), a record per commit) and zc-batch\n"
+		"(-b records reserved in place, then one shmring_zc_commit(3)); ow- are\n"
+		"overwrite rings, the others lossless. The system calls of zero-copy\n"
+		"writing, chunk requests (ioctl_zc_chunk) and kicks (ioctl_kick, also\n"
+		"readers' kicks of writers), are counted apart from other ioctls.\n"
+		"\nRun it where /dev/shmring exists (make bench boots a VM for it); as\n"
 		"root it raises the pipe, message-queue and socket-buffer limits first.\n"
 		"Exit status: 0 ok, 1 some measurement failed, 2 usage error, 3 the shmring\n"
 		"module is not loaded and a shmring implementation was asked for\n"
@@ -233,8 +248,8 @@ int main(int argc, char **argv)
 
 				if (n_scen == MAX_LIST || sscanf(tok, "%u%c%u", &w, &x, &r) != 3 ||
 				    x != 'x' || !w || !r || w > MAX_W || r > MAX_R)
-					usage_error("invalid scenario '%s' (WxR, 1 to %d each)",
-						    tok, MAX_W);
+					usage_error("invalid scenario '%s' (WxR, 1 to %d writers, "
+						    "1 to %d readers)", tok, MAX_W, MAX_R);
 				scen[n_scen][0] = w;
 				scen[n_scen++][1] = r;
 			}
@@ -283,7 +298,7 @@ int main(int argc, char **argv)
 		case 'o': out_path = optarg; break;
 		case 'l':
 			for (i = 0; i < impl_count(); i++)
-				printf("%-18s %-15s %-7s %-10s %s\n", impl_get(i)->name,
+				printf("%-18s %-15s %-8s %-10s %s\n", impl_get(i)->name,
 				       impl_get(i)->transport, impl_get(i)->path,
 				       impl_get(i)->policy, impl_group(impl_get(i)));
 			return 0;

@@ -142,7 +142,7 @@ unsigned int send_batch(const struct impl *im, uint32_t size, enum mode mode)
 {
 	uint64_t b = opt.batch;
 
-	if (mode != M_THROUGHPUT || strcmp(im->path, "batch"))
+	if (mode != M_THROUGHPUT || !impl_batches(im))
 		return 1;
 	/* At most a quarter of the buffer in one go. */
 	if (b * size > opt.ring_size / 4)

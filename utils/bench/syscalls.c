@@ -18,7 +18,10 @@
  *
  * The Makefile links this program with -Wl,--wrap=SYM for each of these,
  * so every call, from here or from libshmring.a, goes through a counter:
- * nsys counts them all, nsys_by[] each kind (the names in sc_name[]).
+ * nsys counts them all, nsys_by[] each kind (the names in sc_name[]);
+ * the ioctls of zero-copy writing, SHMRING_IOC_ZC_CHUNK (a chunk) and
+ * SHMRING_IOC_KICK (also the readers' wake-up of writers), are kinds of
+ * their own.
  * syscall(2) is wrapped for the futex calls of the memfd ring's lock.
  */
 uint64_t nsys, nsys_by[SC_N];
@@ -28,7 +31,7 @@ const char *const sc_name[SC_N] = {
 	[SC_POLL] = "poll", [SC_EPOLL_WAIT] = "epoll_wait", [SC_SEND] = "send",
 	[SC_RECV] = "recv", [SC_SENDMMSG] = "sendmmsg", [SC_RECVMMSG] = "recvmmsg",
 	[SC_MQ_SEND] = "mq_send", [SC_MQ_RECEIVE] = "mq_receive", [SC_FUTEX] = "futex",
-	[SC_OTHER] = "other",
+	[SC_OTHER] = "other", [SC_ZC_CHUNK] = "ioctl_zc_chunk", [SC_KICK] = "ioctl_kick",
 };
 
 void sys_reset(void)
@@ -77,7 +80,9 @@ int __wrap_ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	COUNT(SC_IOCTL);
+	/* The calls of zero-copy writing (and the readers' kicks) apart. */
+	COUNT(req == SHMRING_IOC_ZC_CHUNK ? SC_ZC_CHUNK : req == SHMRING_IOC_KICK ? SC_KICK :
+	      SC_IOCTL);
 	return __real_ioctl(fd, req, arg);
 }
 

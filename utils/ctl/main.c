@@ -6,7 +6,8 @@
  *   shmring-ctl [-v] load [-m PATH] [PARAM=VALUE]...
  *   shmring-ctl [-v] unload [-f]
  *   shmring-ctl [-j [-p]] status [--json]
- *   shmring-ctl [-v] create NAME [-s SIZE] [-p POLICY] [-r BYTES] [-c] [-m MODE] [-x]
+ *   shmring-ctl [-v] create NAME [-s SIZE] [-p POLICY] [-r BYTES] [-c] [-z [-k SIZE]]
+ *                           [-m MODE] [-x]
  *   shmring-ctl [-v] delete NAME...
  *   shmring-ctl [-j [-p]] list [--json]
  *   shmring-ctl [-j [-p]] stat NAME [--json]
@@ -119,7 +120,7 @@ static const struct ctl_cmd ctl_commands[] = {
 	},
 	{
 		"create", cmd_create,
-		"NAME [-s SIZE] [-p overwrite|lossless] [-r BYTES] [-c] [-m MODE] [-x]",
+		"NAME [-s SIZE] [-p overwrite|lossless] [-r BYTES] [-c] [-z [-k SIZE]] [-m MODE] [-x]",
 		"Create a ring (nothing happens if it exists, unless --exclusive)",
 		"  -s, --size BYTES        data size: a power of two, at least 4096; k, M, G\n"
 		"                          suffixes (64k, 1M); default: the module's default_size\n"
@@ -127,7 +128,15 @@ static const struct ctl_cmd ctl_commands[] = {
 		"                          records are lost) or lossless (writers wait for\n"
 		"                          the slowest reader)\n"
 		"  -r, --max-record BYTES  largest payload; default a quarter of the size\n"
-		"  -c, --csum              the kernel stores a crc32c of every payload\n"
+		"  -c, --csum              every record carries a crc32c of its payload\n"
+		"  -z, --zerocopy          a zero-copy ring: writers fill records in place in\n"
+		"                          chunks the kernel grants, with no system call per\n"
+		"                          record (shmring_zc_reserve(3)); with --csum the\n"
+		"                          writers store the checksums\n"
+		"  -k, --chunk SIZE        with --zerocopy: bytes per chunk, a power of two from\n"
+		"                          the page size to half the ring (default: a sixteenth\n"
+		"                          of the ring within [page, 256k], raised to fit\n"
+		"                          --max-record)\n"
 		"  -m, --mode MODE         octal permission bits, umask applied (default 0644)\n"
 		"  -x, --exclusive         fail (exit 13) if the ring already exists\n"
 		"  -h, --help              show this help\n\n"
@@ -209,7 +218,8 @@ static const struct ctl_cmd ctl_commands[] = {
 		"  -h, --help       show this help\n\n"
 		"Input above the ring's max_record is never cut or dropped silently: the\n"
 		"record (with --lines: each such line, by number) is reported, the rest is\n"
-		"written, and the exit status is 1.\n",
+		"written, and the exit status is 1. A zero-copy ring is written in place\n"
+		"(shmring_zc_write(3)), which needs read permission on the ring too.\n",
 	},
 };
 

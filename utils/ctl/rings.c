@@ -113,7 +113,7 @@ struct create_req {
 	struct shmring_attr attr;
 	unsigned int mode;
 	bool excl;
-	bool size_set, policy_set, max_set, csum_set;
+	bool size_set, policy_set, max_set, csum_set, zc_set, chunk_set;
 };
 
 static int create_parse(const struct ctl_cmd *cmd, struct create_req *c,
@@ -124,6 +124,8 @@ static int create_parse(const struct ctl_cmd *cmd, struct create_req *c,
 		{ "policy", required_argument, NULL, 'p' },
 		{ "max-record", required_argument, NULL, 'r' },
 		{ "csum", no_argument, NULL, 'c' },
+		{ "zerocopy", no_argument, NULL, 'z' },
+		{ "chunk", required_argument, NULL, 'k' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "exclusive", no_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
@@ -133,7 +135,7 @@ static int create_parse(const struct ctl_cmd *cmd, struct create_req *c,
 	char *end;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "s:p:r:cm:xh", lopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "s:p:r:czk:m:xh", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			if (!parse_size(optarg, &v) || v < SHMRING_MIN_DATA_SIZE ||
@@ -170,6 +172,21 @@ static int create_parse(const struct ctl_cmd *cmd, struct create_req *c,
 			c->attr.flags |= SHMRING_ATTR_CSUM;
 			c->csum_set = true;
 			break;
+		case 'z':
+			c->attr.flags |= SHMRING_ATTR_ZEROCOPY;
+			c->zc_set = true;
+			break;
+		case 'k':
+			if (!parse_size(optarg, &v) || v < 4096 || v > UINT32_MAX / 2 + 1 ||
+			    (v & (v - 1))) {
+				err_msg("invalid chunk '%s': a power of two of at least 4096 "
+					"bytes (the page size), with an optional k or M suffix",
+					optarg);
+				return cmd_bad_usage(cmd);
+			}
+			c->attr.zc_chunk = (uint32_t)v;
+			c->chunk_set = true;
+			break;
 		case 'm':
 			errno = 0;
 			v = strtoull(optarg, &end, 8);
@@ -189,6 +206,10 @@ static int create_parse(const struct ctl_cmd *cmd, struct create_req *c,
 		default:
 			return cmd_bad_usage(cmd);
 		}
+	}
+	if (c->chunk_set && !c->zc_set) {
+		err_msg("--chunk is for zero-copy rings: give --zerocopy too");
+		return cmd_bad_usage(cmd);
 	}
 	return ring_operand(cmd, argc, argv, &c->name);
 }
@@ -219,6 +240,34 @@ static int create_check_record(const struct ctl_cmd *cmd, const struct create_re
 	return cmd_bad_usage(cmd);
 }
 
+/*
+ * Zero-copy rings: a chunk is at most half the ring, and a record of
+ * max_record bytes must fit in one.
+ */
+static int create_check_chunk(const struct ctl_cmd *cmd, const struct create_req *c)
+{
+	uint64_t size = create_size(c), need;
+
+	if (!c->zc_set || !size)
+		return CTL_OK;
+	if (c->chunk_set && c->attr.zc_chunk > size / 2) {
+		err_msg("chunk %u is larger than half the ring (%" PRIu64 " bytes)",
+			c->attr.zc_chunk, size);
+		return cmd_bad_usage(cmd);
+	}
+	if (!c->max_set || !c->attr.max_record)
+		return CTL_OK;
+	need = SHMRING_REC_TOTAL((uint64_t)c->attr.max_record);
+	if (need <= (c->chunk_set ? c->attr.zc_chunk : size / 2))
+		return CTL_OK;
+	err_msg("max-record %u does not fit in a %s of %" PRIu64 " bytes: records of a "
+		"zero-copy ring never cross a chunk, and take a %zu-byte header plus their "
+		"payload", c->attr.max_record, c->chunk_set ? "chunk" : "chunk (at most half "
+		"the ring)", c->chunk_set ? c->attr.zc_chunk : size / 2,
+		sizeof(struct shmring_rec));
+	return cmd_bad_usage(cmd);
+}
+
 /* EINVAL after the checks above: the size is above the module's max_size. */
 static int create_einval(const struct create_req *c)
 {
@@ -230,35 +279,59 @@ static int create_einval(const struct create_req *c)
 			"reload it with a larger max_size=", c->name, size, buf);
 		return CTL_FAIL;
 	}
+	if (c->zc_set) {
+		err_msg("%s: the kernel rejected the ring's attributes (size %" PRIu64
+			", max_record %u, zero-copy, chunk %u): %s%s", c->name, size,
+			c->attr.max_record, c->attr.zc_chunk, strerror(EINVAL),
+			c->chunk_set ? "" : "; a kernel without zero-copy rings refuses "
+			"--zerocopy too (SHMRING_FEAT_ZEROCOPY)");
+		return CTL_FAIL;
+	}
 	err_msg("%s: the kernel rejected the ring's attributes (size %" PRIu64
 		", max_record %u): %s", c->name, size, c->attr.max_record, strerror(EINVAL));
 	return CTL_FAIL;
 }
 
+/* ", zerocopy, chunk 64K" for a zero-copy ring, "" otherwise. */
+static const char *zc_str(const struct shmring_attr *a, char *buf, size_t len)
+{
+	char ch[32];
+
+	if (!(a->flags & SHMRING_ATTR_ZEROCOPY))
+		return "";
+	snprintf(buf, len, ", zerocopy, chunk %s", size_str(a->zc_chunk, ch, sizeof(ch)));
+	return buf;
+}
+
 static void print_attr(const char *what, const char *name, const struct shmring_attr *a)
 {
-	char sz[32];
+	char sz[32], zc[64];
 
-	printf("%s %s: size %s, policy %s, max_record %u%s\n", what, name,
+	printf("%s %s: size %s, policy %s, max_record %u%s%s\n", what, name,
 	       size_str(a->data_size, sz, sizeof(sz)),
 	       a->policy == SHMRING_POLICY_LOSSLESS ? "lossless" : "overwrite",
-	       a->max_record, a->flags & SHMRING_ATTR_CSUM ? ", csum" : "");
+	       a->max_record, a->flags & SHMRING_ATTR_CSUM ? ", csum" : "",
+	       zc_str(a, zc, sizeof(zc)));
 }
 
 /* An existing ring is left as it is: say so if it differs from what was asked. */
 static void create_compare(const struct create_req *c, const struct shmring_attr *a)
 {
-	char sz[32];
+	char sz[32], zc[64];
 
 	if ((c->size_set && a->data_size != c->attr.data_size) ||
 	    (c->policy_set && a->policy != c->attr.policy) ||
 	    (c->max_set && c->attr.max_record && a->max_record != c->attr.max_record) ||
-	    (c->csum_set && !(a->flags & SHMRING_ATTR_CSUM)))
-		warn_msg("ring %s already exists with size %s, policy %s, max_record %u%s; "
+	    (c->csum_set && !(a->flags & SHMRING_ATTR_CSUM)) ||
+	    (c->zc_set && !(a->flags & SHMRING_ATTR_ZEROCOPY)) ||
+	    (c->chunk_set && a->zc_chunk != c->attr.zc_chunk))
+		warn_msg("ring %s already exists with size %s, policy %s, max_record %u%s%s; "
 			 "it was left as it is (--exclusive makes this an error)", c->name,
 			 size_str(a->data_size, sz, sizeof(sz)),
 			 a->policy == SHMRING_POLICY_LOSSLESS ? "lossless" : "overwrite",
-			 a->max_record, a->flags & SHMRING_ATTR_CSUM ? ", csum" : ", no csum");
+			 a->max_record, a->flags & SHMRING_ATTR_CSUM ? ", csum" : ", no csum",
+			 c->zc_set && !(a->flags & SHMRING_ATTR_ZEROCOPY) ? ", not zero-copy" :
+			 zc_str(a, zc, sizeof(zc)));
 }
 
 int cmd_create(const struct ctl_cmd *cmd, const struct ctl_opts *o,
@@ -274,6 +347,8 @@ int cmd_create(const struct ctl_cmd *cmd, const struct ctl_opts *o,
 	if (ret)
 		return ret < 0 ? CTL_OK : ret;
 	ret = create_check_record(cmd, &c);
+	if (!ret)
+		ret = create_check_chunk(cmd, &c);
 	if (ret)
 		return ret;
 	ret = shmring_open(c.name, SHMRING_O_CREAT | SHMRING_O_EXCL | SHMRING_O_WRITE,
@@ -806,6 +881,7 @@ struct write_req {
 	bool nonblock;
 	struct shmring *r;
 	uint32_t max_record;
+	bool zc;		/* a zero-copy ring: written in place */
 };
 
 static int write_parse(const struct ctl_cmd *cmd, struct write_req *w, int argc, char **argv)
@@ -867,11 +943,17 @@ static int write_parse(const struct ctl_cmd *cmd, struct write_req *w, int argc,
 static int write_record(struct write_req *w, const void *data, size_t len, const char *what)
 {
 	char subject[SHMRING_NAME_MAX + 48];
-	int ret = shmring_write(w->r, w->type, data, len);
+	int ret = w->zc ? shmring_zc_write(w->r, w->type, data, len)
+			: shmring_write(w->r, w->type, data, len);
 
 	if (ret >= 0)
 		return CTL_OK;
 	snprintf(subject, sizeof(subject), "%s%s%s", w->name, what ? ": " : "", what ? what : "");
+	if (ret == -EACCES && w->zc) {
+		err_msg("%s: a zero-copy ring is written in place, which needs read "
+			"permission on it as well as write permission", subject);
+		return CTL_DENIED;
+	}
 	if (ret == -EAGAIN && w->nonblock) {
 		err_msg("%s: the lossless ring is full (a reader or subscription is behind) "
 			"and --nonblock was given: not written", subject);
@@ -1002,6 +1084,7 @@ int cmd_write(const struct ctl_cmd *cmd, const struct ctl_opts *o,
 		return ring_error(w.name, ret);
 	}
 	w.max_record = info.attr.max_record;
+	w.zc = info.attr.flags & SHMRING_ATTR_ZEROCOPY;
 	if (w.lines) {
 		ret = write_lines(&w);
 	} else if (!strcmp(w.data, "-")) {
