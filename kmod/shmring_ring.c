@@ -498,7 +498,8 @@ int shmring_make_room(struct shmring_ring *ring, u64 total)
 	 */
 	if (!pos_before(min_all, tail) && !shmring_is_zc(ring)) {
 		WRITE_ONCE(ring->hdr->tail_seq, tail_seq);
-		WRITE_ONCE(ring->hdr->tail, tail);
+		/* Zero-copy readers take tail_seq once they see tail. */
+		smp_store_release(&ring->hdr->tail, tail);
 		/* [W2] the new tail is visible before the bytes we overwrite. */
 		smp_wmb();
 		return 0;
@@ -518,7 +519,8 @@ int shmring_make_room(struct shmring_ring *ring, u64 total)
 					 (shmring_is_zc(ring) ?
 					  (tail - old_tail) / ring->zc_chunk : 0));
 	WRITE_ONCE(ring->hdr->tail_seq, tail_seq);
-	WRITE_ONCE(ring->hdr->tail, tail);
+	/* Zero-copy readers take tail_seq once they see tail. */
+	smp_store_release(&ring->hdr->tail, tail);
 	/* [W2] the new tail is visible before the bytes we overwrite. */
 	smp_wmb();
 	spin_unlock(&ring->lock);
