@@ -37,8 +37,14 @@ struct shmring_limits {
 };
 
 extern struct shmring_limits shmring_limits;
-/* mmap offset of a zero-copy ring's writable data area (shmring_info). */
-#define SHMRING_ZC_MAP_OFF	(1ULL << 32)
+/*
+ * mmap offsets of zero-copy writers' writable data areas (shmring_info):
+ * one range per writer file, so that revoking a chunk unmaps it from
+ * that writer's mappings only (unmap_mapping_range() on the device's
+ * address space).
+ */
+#define SHMRING_ZC_MAP_BASE	(1ULL << 40)
+#define SHMRING_ZC_MAP_SHIFT	32		/* a range per writer: 4 GiB */
 
 /* Zero-copy rings: an open chunk idle this long is revoked (ms). */
 extern unsigned int shmring_zc_idle_ms;
@@ -60,6 +66,21 @@ struct shmring_zc_writer {
 	bool revoked;
 	u64 closed_at;
 	u32 closed_recs;
+	/*
+	 * The writable mapping (shmring_zc_vm_ops). A revoked chunk is
+	 * fenced: unmapped from this writer, whose faults there map a
+	 * private junk page, until its next chunk request; so a writer
+	 * stopped mid-record cannot store into space granted to another.
+	 * map_lock orders faults against fencing.
+	 */
+	struct shmring_ring *ring;
+	struct address_space *mapping;
+	u64 map_off;
+	int map_id;
+	struct mutex map_lock;
+	struct page *junk;
+	bool fenced;
+	u64 fence_off;			/* data offset of the fenced chunk */
 };
 
 /* A durable subscription: a cursor that outlives its readers. */
@@ -317,6 +338,10 @@ int shmring_zc_attr_check(struct shmring_attr *attr, u64 page_size);
 int shmring_zc_init(struct shmring_ring *ring, u32 chunk);
 void shmring_zc_free(struct shmring_ring *ring);
 void shmring_zc_set_start(struct shmring_ring *ring, u64 pos, u64 seq);
+int shmring_zc_writer_init(struct shmring_ring *ring, struct shmring_zc_writer *w,
+			   struct address_space *mapping);
+void shmring_zc_writer_free(struct shmring_zc_writer *w);
+extern const struct vm_operations_struct shmring_zc_vm_ops;
 int shmring_zc_grant(struct shmring_ring *ring, struct shmring_zc_writer *w,
 		     struct shmring_zc_chunk *a, bool nonblock);
 void shmring_zc_release(struct shmring_ring *ring, struct shmring_zc_writer *w);

@@ -135,8 +135,10 @@ static int shmring_release(struct inode *inode, struct file *file)
 
 	if (ring) {
 		/* A record in progress is discarded now, not after a timeout. */
-		if (shmring_is_zc(ring) && (sf->oflags & SHMRING_O_WRITE))
+		if (shmring_is_zc(ring) && (sf->oflags & SHMRING_O_WRITE)) {
 			shmring_zc_release(ring, &sf->zc);
+			shmring_zc_writer_free(&sf->zc);
+		}
 		if (sf->oflags & SHMRING_O_READ) {
 			shmring_detach_cursor(ring, &sf->cursor);
 			shmring_uncharge(sf->charged, sf->charge, 1);
@@ -322,8 +324,18 @@ static long shmring_ioc_open(struct file *file, struct shmring_ring *unused,
 			goto out;
 		}
 	}
+	if (shmring_is_zc(ring) && (o->flags & SHMRING_O_WRITE)) {
+		ret = shmring_zc_writer_init(ring, &sf->zc, file->f_mapping);
+		if (ret) {
+			if (o->flags & SHMRING_O_READ) {
+				shmring_detach_cursor(ring, &sf->cursor);
+				shmring_uncharge(sf->charged, sf->charge, 1);
+			}
+			shmring_ring_put(ring);
+			goto out;
+		}
+	}
 	sf->oflags = o->flags;
-	INIT_LIST_HEAD(&sf->zc.node);
 	/* Pairs with the smp_load_acquire() in shmring_bound(). */
 	smp_store_release(&sf->ring, ring);
 	shmring_fill_attr(ring, &o->attr);
@@ -393,7 +405,7 @@ static long shmring_ioc_info(struct file *file, struct shmring_ring *ring,
 	in->subs = READ_ONCE(ring->nr_subs);
 	in->open_flags = sf->oflags;
 	if (shmring_zc_mapper(sf, ring)) {
-		in->map_zc_off = SHMRING_ZC_MAP_OFF;
+		in->map_zc_off = sf->zc.map_off;
 		in->map_zc_len = ring->data_size;
 	}
 	return 0;
@@ -870,14 +882,17 @@ static int shmring_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EACCES;
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
-	if (vma->vm_pgoff == SHMRING_ZC_MAP_OFF >> PAGE_SHIFT) {
+	if (vma->vm_pgoff >= SHMRING_ZC_MAP_BASE >> PAGE_SHIFT) {
+		/* Filled by faults (shmring_zc_vm_ops), so it can be fenced. */
 		if (!shmring_zc_mapper(sf, ring))
 			return -EACCES;
-		num = ring->nr_pages;
-		if (len != num << PAGE_SHIFT)
+		if (vma->vm_pgoff != sf->zc.map_off >> PAGE_SHIFT ||
+		    len != (unsigned long)ring->nr_pages << PAGE_SHIFT)
 			return -EINVAL;
-		vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-		return vm_insert_pages(vma, vma->vm_start, ring->pages + 1, &num);
+		vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
+		vma->vm_ops = &shmring_zc_vm_ops;
+		vma->vm_private_data = &sf->zc;
+		return 0;
 	}
 	switch (vma->vm_pgoff) {
 	case 0:

@@ -11,6 +11,7 @@
  * validates each header; reclaim moves by whole chunks and by counts the
  * kernel took itself when it closed them.
  */
+#include <linux/idr.h>
 #include <linux/jiffies.h>
 #include <linux/log2.h>
 #include <linux/minmax.h>
@@ -26,6 +27,9 @@
 #include "shmring_internal.h"
 
 #define SHMRING_ZC_MAX_AUTO	(256U << 10)	/* largest default chunk */
+#define SHMRING_ZC_MAX_WRITERS	(1 << 20)	/* writer files at once */
+
+static DEFINE_IDA(shmring_zc_ida);
 #define SHMRING_ZC_MAX_CHUNKS	65536U		/* chunks per ring */
 
 unsigned int shmring_zc_idle_ms = 10;
@@ -240,6 +244,95 @@ static void zc_advance(struct shmring_ring *ring)
 }
 
 /*
+ * A writer file of a zero-copy ring: its own range of mmap offsets on the
+ * device's address space (@mapping), for fencing.
+ */
+int shmring_zc_writer_init(struct shmring_ring *ring, struct shmring_zc_writer *w,
+			   struct address_space *mapping)
+{
+	int id = ida_alloc_max(&shmring_zc_ida, SHMRING_ZC_MAX_WRITERS - 1,
+			       GFP_KERNEL);
+
+	if (id < 0)
+		return id;
+	INIT_LIST_HEAD(&w->node);
+	mutex_init(&w->map_lock);
+	w->ring = ring;
+	w->mapping = mapping;
+	w->map_id = id;
+	w->map_off = SHMRING_ZC_MAP_BASE + ((u64)id << SHMRING_ZC_MAP_SHIFT);
+	return 0;
+}
+
+/* After the file's last mapping went (release). */
+void shmring_zc_writer_free(struct shmring_zc_writer *w)
+{
+	if (w->junk)
+		put_page(w->junk);
+	ida_free(&shmring_zc_ida, w->map_id);
+}
+
+/*
+ * Fence a revoked chunk off its writer's mappings ([W10]): after this, its
+ * stores there land on its junk page, never in space the kernel grants
+ * to another writer. Under wlock (unmap_mapping_range() may sleep; no
+ * spinlock held), before the space can be granted again.
+ */
+static void zc_fence(struct shmring_ring *ring, struct shmring_zc_writer *w)
+{
+	u64 off = w->start & ring->mask;
+
+	mutex_lock(&w->map_lock);
+	w->fenced = true;
+	w->fence_off = off;
+	mutex_unlock(&w->map_lock);
+	/* Faults from now on see the fence; then the old entries go. */
+	unmap_mapping_range(w->mapping, w->map_off + off, ring->zc_chunk, 1);
+}
+
+/* The writer asks again: its junk entries go, it may map real pages. */
+static void zc_unfence(struct shmring_ring *ring, struct shmring_zc_writer *w)
+{
+	u64 off;
+
+	mutex_lock(&w->map_lock);
+	w->fenced = false;
+	off = w->fence_off;
+	mutex_unlock(&w->map_lock);
+	unmap_mapping_range(w->mapping, w->map_off + off, ring->zc_chunk, 1);
+}
+
+static vm_fault_t shmring_zc_fault(struct vm_fault *vmf)
+{
+	struct shmring_zc_writer *w = vmf->vma->vm_private_data;
+	struct shmring_ring *ring = w->ring;
+	u64 idx = vmf->pgoff - (w->map_off >> PAGE_SHIFT);
+	u64 off = idx << PAGE_SHIFT;
+	struct page *page;
+	int ret;
+
+	if (idx >= ring->nr_pages)
+		return VM_FAULT_SIGBUS;
+	mutex_lock(&w->map_lock);
+	page = ring->pages[1 + idx];
+	if (w->fenced && off - w->fence_off < ring->zc_chunk) {
+		if (!w->junk)
+			w->junk = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+		page = w->junk;
+	}
+	ret = page ? vm_insert_page(vmf->vma, vmf->address, page) : -ENOMEM;
+	mutex_unlock(&w->map_lock);
+	if (ret == -ENOMEM)
+		return VM_FAULT_OOM;
+	/* -EBUSY: another thread's fault mapped it first. */
+	return ret && ret != -EBUSY ? VM_FAULT_SIGBUS : VM_FAULT_NOPAGE;
+}
+
+const struct vm_operations_struct shmring_zc_vm_ops = {
+	.fault = shmring_zc_fault,
+};
+
+/*
  * Close a writer's chunk: count its records, mark the rest, account it.
  * @revoked: the kernel takes it (timeout, reclaim), not the writer.
  * Under wlock; the caller wakes readers after dropping it.
@@ -275,6 +368,8 @@ static void zc_close(struct shmring_ring *ring, struct shmring_zc_writer *w,
 	w->closed_at = p;
 	w->closed_recs = w->recs;
 	zc_advance(ring);
+	if (revoked && w->mapping)
+		zc_fence(ring, w);
 }
 
 /*
@@ -474,6 +569,8 @@ int shmring_zc_grant(struct shmring_ring *ring, struct shmring_zc_writer *w,
 		return -ERESTARTSYS;
 	if (w->open)
 		zc_close(ring, w, false);
+	if (w->fenced)
+		zc_unfence(ring, w);
 	if (a->flags & SHMRING_ZC_RELEASE) {
 		zc_report(w, a);
 		goto out;

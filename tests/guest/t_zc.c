@@ -421,6 +421,7 @@ static void run_as_child(void (*fn)(void *), void *arg, int *res)
 }
 
 static int shared_wfd = -1;
+static off_t zc_off;		/* the shared writer's map_zc_off */
 
 /* Map the writable area of an inherited writer fd as uid 65534. */
 static void child_other_uid(void *arg)
@@ -432,7 +433,7 @@ static void child_other_uid(void *arg)
 		res = 1000;
 	} else {
 		p = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 shared_wfd, (off_t)1 << 32);
+			 shared_wfd, zc_off);
 		res = p == MAP_FAILED ? -errno : 0;
 	}
 	if (write(out, &res, sizeof(res)) != sizeof(res))
@@ -454,7 +455,7 @@ static void child_other_userns(void *arg)
 		res = 1000 + errno;
 	} else {
 		p = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 shared_wfd, (off_t)1 << 32);
+			 shared_wfd, zc_off);
 		res = p == MAP_FAILED ? -errno : 0;
 	}
 	if (write(out, &res, sizeof(res)) != sizeof(res))
@@ -512,7 +513,8 @@ static void test_errnos(void)
 	is_int(in.attr.zc_chunk, 4096, "default chunk: data_size / 16 clamped to a page");
 	is_int(in.attr.max_record, 4096 - sizeof(struct shmring_rec),
 	       "default max_record: the chunk less a header");
-	is_int(in.map_zc_off, 1ULL << 32, "map_zc_off for a writer");
+	ok(in.map_zc_off >= 1ULL << 40 && !(in.map_zc_off & 4095), "map_zc_off for a writer");
+	zc_off = in.map_zc_off;
 	is_int(in.map_zc_len, 65536, "map_zc_len is the data size");
 	memset(&in, 0, sizeof(in));
 	in.size = sizeof(in);
@@ -568,11 +570,11 @@ static void test_errnos(void)
 	zc_unlink("zc-errno-copy");
 
 	/* Mappings. */
-	p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, rfd, (off_t)1 << 32);
+	p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, rfd, zc_off);
 	ok(p == MAP_FAILED && errno == EACCES, "a reader may not map the writable area: EACCES");
-	p = mmap(NULL, 65536 - 4096, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, (off_t)1 << 32);
+	p = mmap(NULL, 65536 - 4096, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, zc_off);
 	ok(p == MAP_FAILED && errno == EINVAL, "writable area of the wrong size: EINVAL");
-	p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE, wfd, (off_t)1 << 32);
+	p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE, wfd, zc_off);
 	ok(p == MAP_FAILED && errno == EINVAL, "writable area MAP_PRIVATE: EINVAL");
 	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, 0);
 	ok(p == MAP_FAILED && errno == EACCES, "a writer has no reader page: EACCES");
@@ -582,10 +584,22 @@ static void test_errnos(void)
 	ok(p != MAP_FAILED, "a zero-copy writer maps the ring read-only");
 	if (p != MAP_FAILED)
 		munmap(p, 4096 + 2 * 65536);
-	p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, (off_t)1 << 32);
+	p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, zc_off);
 	ok(p != MAP_FAILED, "a zero-copy writer maps the data area writable");
 	if (p != MAP_FAILED)
 		munmap(p, 65536);
+	{
+		int w2 = raw_open(name, SHMRING_O_WRITE, 0, 0);
+		struct shmring_info i2 = { .size = sizeof(i2) };
+
+		xioctl(w2, SHMRING_IOC_INFO, &i2);
+		ok(i2.map_zc_off && i2.map_zc_off != in.map_zc_off,
+		   "each writer file has its own writable range");
+		p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, w2, zc_off);
+		ok(p == MAP_FAILED && errno == EINVAL,
+		   "another writer's range: EINVAL");
+		close(w2);
+	}
 
 	/* Another uid and another user namespace, holding the writer's fd. */
 	shared_wfd = wfd;
@@ -813,11 +827,12 @@ static void holding_writer(const char *name, int ready, int go)
 	if (!p)
 		_exit(3);
 	fill_payload(p, 32, 0, 0);
-	if (write(ready, &c, 1) != 1)
+	if (write(ready, &pos, sizeof(pos)) != sizeof(pos))
 		_exit(5);
-	/* Stopped here (or killed). Continued: try to commit. */
+	/* Stopped here (or killed). Continued: store on, try to commit. */
 	if (read(go, &c, 1) != 1)
 		_exit(6);
+	memset(p, 0xaa, 32);
 	c = zcw_commit(&w, pos) == -ETIMEDOUT ? 1 : 0;
 	zcw_grant(&w, 0, &a);
 	c |= a.revoked ? 2 : 0;
@@ -860,7 +875,7 @@ static uint64_t behind_one(const char *name, bool stop, int *verdict)
 	struct blocked_read b = { 0 };
 	struct zcw w;
 	pthread_t t;
-	uint64_t t0;
+	uint64_t t0, hpos;
 	uint8_t c;
 	pid_t pid;
 
@@ -874,7 +889,7 @@ static uint64_t behind_one(const char *name, bool stop, int *verdict)
 		close(go[1]);
 		holding_writer(name, rdy[1], go[0]);
 	}
-	if (read(rdy[0], &c, 1) != 1)
+	if (read(rdy[0], &hpos, sizeof(hpos)) != sizeof(hpos))
 		bail_out("holding writer");
 	zcw_open(&w, name);
 	if (zcw_write(&w, 32, 1, 0))
@@ -894,12 +909,18 @@ static uint64_t behind_one(const char *name, bool stop, int *verdict)
 	}
 	pthread_join(t, NULL);
 	if (stop) {
+		const uint8_t *rec;
+
 		kill(pid, SIGCONT);
 		c = 0;
 		if (write(go[1], &c, 1) != 1 || read(rdy[0], &c, 1) != 1)
 			c = 0xff;
 		*verdict = c;
 		waitpid(pid, NULL, 0);
+		/* Its stores after the revocation went to its junk page. */
+		rec = (const uint8_t *)w.hdr + 4096 + (hpos & w.mask);
+		if (c != 0xff && rec[sizeof(struct shmring_rec)] != 0xaa)
+			*verdict |= 4;
 	} else {
 		waitpid(pid, NULL, 0);
 		*verdict = 0;
@@ -981,6 +1002,7 @@ static void test_stopped(void)
 	     lat / 1e6, idle);
 	ok(v >= 0 && (v & 1), "continued, the stopped writer's commit fails (ETIMEDOUT)");
 	ok(v >= 0 && (v & 2), "and its next chunk request reports revoked");
+	ok(v >= 0 && (v & 4), "its stores after the revocation never reach the ring (fenced)");
 	zc_unlink(name);
 }
 
