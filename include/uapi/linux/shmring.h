@@ -544,6 +544,15 @@ struct shmring_reader {
 #define SHMRING_ZC_END		2ULL
 #define SHMRING_ZC_VOID		3ULL
 #define SHMRING_ZC_STATE	7ULL
+/*
+ * A chunk the kernel revoked is fenced off its writer's mapping: until
+ * the writer's next SHMRING_IOC_ZC_CHUNK, its loads there see a private
+ * page of SHMRING_ZC_FENCE_WORD and its stores go nowhere. A writer treats
+ * a word in the FENCE state as "the chunk was taken" (its swaps fail).
+ * Readers never see one.
+ */
+#define SHMRING_ZC_FENCE	5ULL
+#define SHMRING_ZC_FENCE_WORD	(~SHMRING_ZC_STATE | SHMRING_ZC_FENCE)
 
 /*
  * SHMRING_IOC_ZC_CHUNK (SHMRING_O_WRITE, zero-copy rings): close the
