@@ -68,8 +68,10 @@ struct shmring_zc_writer {
 	u32 closed_recs;
 	/*
 	 * The writable mapping (shmring_zc_vm_ops). A revoked chunk is
-	 * fenced: unmapped from this writer, whose faults there map a
-	 * private junk page, until its next chunk request; so a writer
+	 * fenced: unmapped from this writer, whose faults there map private
+	 * pages of SHMRING_ZC_FENCE_WORD (one per page, so its own stores
+	 * into one never hide the fence in another), until its next chunk
+	 * request; so a writer
 	 * stopped mid-record cannot store into space granted to another.
 	 * map_lock orders faults against fencing.
 	 */
@@ -78,7 +80,7 @@ struct shmring_zc_writer {
 	u64 map_off;
 	int map_id;
 	struct mutex map_lock;
-	struct page *junk;
+	struct page **junk;		/* a page per page of the fenced chunk */
 	bool fenced;
 	u64 fence_off;			/* data offset of the fenced chunk */
 };

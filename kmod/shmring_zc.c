@@ -264,11 +264,22 @@ int shmring_zc_writer_init(struct shmring_ring *ring, struct shmring_zc_writer *
 	return 0;
 }
 
+static void zc_junk_free(struct page **junk, u32 chunk)
+{
+	u32 i;
+
+	if (!junk)
+		return;
+	for (i = 0; i < chunk >> PAGE_SHIFT; i++)
+		if (junk[i])
+			put_page(junk[i]);
+	kvfree(junk);
+}
+
 /* After the file's last mapping went (release). */
 void shmring_zc_writer_free(struct shmring_zc_writer *w)
 {
-	if (w->junk)
-		put_page(w->junk);
+	zc_junk_free(w->junk, w->ring->zc_chunk);
 	ida_free(&shmring_zc_ida, w->map_id);
 }
 
@@ -281,10 +292,15 @@ void shmring_zc_writer_free(struct shmring_zc_writer *w)
 static void zc_fence(struct shmring_ring *ring, struct shmring_zc_writer *w)
 {
 	u64 off = w->start & ring->mask;
+	struct page **junk;
 
+	junk = kvcalloc(ring->zc_chunk >> PAGE_SHIFT, sizeof(*junk),
+			GFP_KERNEL_ACCOUNT);
 	mutex_lock(&w->map_lock);
 	w->fenced = true;
 	w->fence_off = off;
+	/* Without it, faults in the fence get SIGBUS: still fenced. */
+	w->junk = junk;
 	mutex_unlock(&w->map_lock);
 	/* Faults from now on see the fence; then the old entries go. */
 	unmap_mapping_range(w->mapping, w->map_off + off, ring->zc_chunk, 1);
@@ -293,13 +309,17 @@ static void zc_fence(struct shmring_ring *ring, struct shmring_zc_writer *w)
 /* The writer asks again: its junk entries go, it may map real pages. */
 static void zc_unfence(struct shmring_ring *ring, struct shmring_zc_writer *w)
 {
+	struct page **junk;
 	u64 off;
 
 	mutex_lock(&w->map_lock);
 	w->fenced = false;
 	off = w->fence_off;
+	junk = w->junk;
+	w->junk = NULL;
 	mutex_unlock(&w->map_lock);
 	unmap_mapping_range(w->mapping, w->map_off + off, ring->zc_chunk, 1);
+	zc_junk_free(junk, ring->zc_chunk);
 }
 
 /* A page of SHMRING_ZC_FENCE_WORD: whatever a fenced writer swaps, fails. */
@@ -331,9 +351,13 @@ static vm_fault_t shmring_zc_fault(struct vm_fault *vmf)
 	mutex_lock(&w->map_lock);
 	page = ring->pages[1 + idx];
 	if (w->fenced && off - w->fence_off < ring->zc_chunk) {
-		if (!w->junk)
-			w->junk = zc_fence_page();
-		page = w->junk;
+		u64 j = (off - w->fence_off) >> PAGE_SHIFT;
+
+		page = NULL;
+		if (w->junk && !w->junk[j])
+			w->junk[j] = zc_fence_page();
+		if (w->junk)
+			page = w->junk[j];
 	}
 	ret = page ? vm_insert_page(vmf->vma, vmf->address, page) : -ENOMEM;
 	mutex_unlock(&w->map_lock);
