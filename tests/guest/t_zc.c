@@ -761,8 +761,12 @@ static void test_many_writers(uint32_t policy, int nw, int nr)
 
 /* ---- 3: crash -------------------------------------------------------------- */
 
-/* Writes forever with a random pause inside some records (between reserve and commit). */
-static void crash_writer(const char *name, uint32_t id, uint64_t seed)
+/*
+ * Writes forever with a random pause inside some records (between
+ * reserve and commit); says when its first record is committed.
+ */
+static void crash_writer(const char *name, uint32_t id, uint64_t seed,
+			 int started)
 {
 	struct zcw w;
 	uint32_t i, len, k;
@@ -781,6 +785,8 @@ static void crash_writer(const char *name, uint32_t id, uint64_t seed)
 			__asm__ volatile("" ::: "memory");
 		if (zcw_commit(&w, pos))
 			_exit(4);
+		if (!i && write(started, &id, 1) != 1)
+			_exit(5);
 	}
 }
 
@@ -796,18 +802,30 @@ static void test_crash(uint32_t policy)
 	struct rthread r;
 	pid_t pid;
 
+	int started[2];
+	struct pollfd spfd;
+	uint8_t c;
+
 	is_int(zc_create(name, 1 << 18, policy, 0, 0), 0, "create %s", name);
 	reader_start(&r, name, 0);
+	if (pipe(started))
+		bail_out("pipe");
+	spfd.fd = started[0];
+	spfd.events = POLLIN;
 	for (i = 0; i < kills; i++) {
 		pid = fork();
 		if (pid == 0)
-			crash_writer(name, i, seed + i);
-		usleep(200 + rnd(&seed) % 3000);
+			crash_writer(name, i, seed + i, started[1]);
+		/* Killed while writing: after its first record, at a random point. */
+		if (poll(&spfd, 1, 10000) == 1 && read(started[0], &c, 1) == 1)
+			usleep(rnd(&seed) % 3000);
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
 		if (!WIFSIGNALED(st))
 			bad_exit++;
 	}
+	close(started[0]);
+	close(started[1]);
 	is_int(bad_exit, 0, "%d writers were all killed by SIGKILL, none failed first", kills);
 	/* The ring is still usable: an honest writer's records arrive. */
 	{
