@@ -260,7 +260,7 @@ static void *rec_fill(struct shmring_zw *zw, uint64_t pos, uint32_t len, uint32_
 
 	h->len = len;
 	h->type = type;
-	h->tstamp_ns = writer_now();
+	h->tstamp_ns = 0;	/* stamped by the commit, once for its batch */
 	h->pid = writer_pid();
 	h->flags = 0;
 	h->__reserved0 = 0;
@@ -332,11 +332,13 @@ int shmring_zw_reserve(struct shmring_zw *zw, uint32_t len, uint32_t type,
  * zc_sleepers. It fails if the kernel swapped the word to VOID first
  * (the chunk was revoked): the record is lost, and so are those after it.
  */
-static int rec_commit(struct shmring_zw *zw, uint64_t pos, uint32_t len)
+static int rec_commit(struct shmring_zw *zw, uint64_t pos, uint32_t len,
+		      uint64_t now)
 {
 	struct shmring_rec *h = rec_at(zw, pos);
 	__u64 busy = pos | SHMRING_ZC_BUSY;
 
+	h->tstamp_ns = now;
 	if (zw->csum) {
 		h->csum = shmring_crc32c(h + 1, len);
 		h->flags = SHMRING_REC_CSUM;
@@ -363,14 +365,20 @@ static void wake_sleepers(struct shmring_zw *zw)
 
 int shmring_zw_commit(struct shmring_zw *zw)
 {
-	uint64_t pos = zw->first;
+	uint64_t pos = zw->first, now;
 	unsigned int i, n = zw->nres;
 	int ret = 0;
 
 	if (!zw->hdr)
 		return -EBADF;
+	/*
+	 * One clock read per commit, as the kernel stamps a batch: records
+	 * committed together share their time (where the clock is not in
+	 * the vDSO, each read is a system call).
+	 */
+	now = n ? writer_now() : 0;
 	for (i = 0; i < n; i++) {
-		if (!rec_commit(zw, pos, zw->lens[i])) {
+		if (!rec_commit(zw, pos, zw->lens[i], now)) {
 			/* Revoked: this one and the rest are VOID. Next: a new chunk. */
 			zw->lost += n - i;
 			chunk_forget(zw);
