@@ -147,7 +147,7 @@ static int word_taken(const struct shmring_zw *zw, uint64_t pos, __u64 w)
 	uint64_t at = w & ~SHMRING_ZC_STATE;
 
 	/* The kernel revoked the chunk and fenced it off our mapping. */
-	if ((w & SHMRING_ZC_STATE) == SHMRING_ZC_FENCE)
+	if (w == SHMRING_ZC_FENCE_WORD)
 		return 1;
 	if (at == pos)
 		return 1;

@@ -161,7 +161,7 @@ static bool zcw_swap(struct zcw *w, uint64_t pos, uint64_t state)
 	uint64_t named = old & ~SHMRING_ZC_STATE;
 	uint64_t head = __atomic_load_n(&w->hdr->head, __ATOMIC_ACQUIRE);
 
-	if ((old & SHMRING_ZC_STATE) == SHMRING_ZC_FENCE)
+	if (old == SHMRING_ZC_FENCE_WORD)
 		return false;	/* revoked and fenced off our mapping */
 	if (old && !((named - pos) & w->mask) && (int64_t)(named - pos) >= 0 &&
 	    (int64_t)(named - head) < 0)

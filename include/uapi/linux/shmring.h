@@ -548,8 +548,9 @@ struct shmring_reader {
  * A chunk the kernel revoked is fenced off its writer's mapping: until
  * the writer's next SHMRING_IOC_ZC_CHUNK, its loads there see a private
  * page of SHMRING_ZC_FENCE_WORD and its stores go nowhere. A writer treats
- * a word in the FENCE state as "the chunk was taken" (its swaps fail).
- * Readers never see one.
+ * the word SHMRING_ZC_FENCE_WORD as "the chunk was taken" (its swaps
+ * fail): that exact value only, as stale payload bytes may end in any
+ * state bits. Readers never see one.
  */
 #define SHMRING_ZC_FENCE	5ULL
 #define SHMRING_ZC_FENCE_WORD	(~SHMRING_ZC_STATE | SHMRING_ZC_FENCE)
