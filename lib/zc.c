@@ -668,5 +668,9 @@ int shmring_zc_write(struct shmring *r, uint32_t type, const void *buf, size_t l
 
 int shmring_zc_flush(struct shmring *r)
 {
-	return r->zc ? shmring_zw_flush(&r->zc->zw) : zc_none(r);
+	struct shmring_zw *zw;
+	int ret = zc_get(r, &zw);
+
+	/* Also sets the writer up (maps the area): a writer may call it first. */
+	return ret ? ret : shmring_zw_flush(zw);
 }

