@@ -21,6 +21,7 @@
 #   SHMRING_CACHE         kernel cache (default /var/cache/shmring)
 #   SHMRING_VM_TIMEOUT    seconds before a guest is killed (default 600)
 #   SHMRING_TEST_TIMEOUT  seconds per test program in the guest (default 300)
+#   SHMRING_VM_APPEND     more kernel command-line arguments
 #   SHMRING_VM_OUTPUT     run: also save what CMD printed (the results port,
 #                         no kernel messages) to this file
 #   SHMRING_DEBUG_STRESS_RECORDS, SHMRING_DEBUG_EPOLL_RECORDS
@@ -562,6 +563,8 @@ run_vm() {
 	VM_CMD_RC=""
 	VM_PROBLEMS=()
 	append="console=ttyS0 panic=-1 oops=panic printk.time=1 loglevel=7"
+	# More kernel arguments (bench/run.sh: a clock the vDSO can read).
+	append+=${SHMRING_VM_APPEND:+ $SHMRING_VM_APPEND}
 	# la57=off: 4-level paging. With -cpu max's 5-level paging the KASAN
 	# kernel was once seen to report an early-boot interrupt as a
 	# wild-memory-access (in identify_cpu, before any module loads).

@@ -352,6 +352,7 @@ struct rthread {
 	uint64_t want;			/* stop after this many records (0: on stop) */
 	struct rstat s;
 	uint64_t eagain, einval;
+	int err;			/* why it stopped early (errno), or 0 */
 };
 
 static void *reader_main(void *arg)
@@ -376,6 +377,7 @@ static void *reader_main(void *arg)
 			r->einval++;
 			continue;
 		}
+		r->err = n < 0 ? errno : -1;
 		break;
 	}
 	return NULL;
@@ -840,7 +842,8 @@ static void test_crash(uint32_t policy)
 		is_int(i, 100, "a writer after the kills writes");
 		while (r.s.recs < before + 100 && now_mono_ns() - t0 < 10000000000ULL)
 			usleep(10000);
-		ok(r.s.recs >= before + 100, "the reader gets its records after %d kills", kills);
+		ok(r.s.recs >= before + 100, "the reader gets its records after %d kills (%llu of 100; reader stopped: %d)",
+		   kills, (unsigned long long)(r.s.recs - before), r.err);
 		zcw_close(&w);
 	}
 	reader_stop(&r);

@@ -268,6 +268,18 @@ void print_meta(int argc, char **argv)
 	json_ku64(&j, "latency_gap_us", opt.gap_us);
 	json_kf(&j, "idle_s", 3, opt.idle_s);
 	json_kbool(&j, "emulated", getenv("SHMRING_VM"));
+	{
+		/* Where the clock comes from: the vDSO reads tsc, not hpet. */
+		char cs[32] = "";
+		FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+
+		if (f) {
+			if (fgets(cs, sizeof(cs), f))
+				cs[strcspn(cs, "\n")] = 0;
+			fclose(f);
+		}
+		json_kstr(&j, "clocksource", cs);
+	}
 	json_kbool(&j, "syscalls_counted", nsys);
 	json_key(&j, "limits");
 	json_obj_open(&j, JSON_FLOW);
