@@ -305,6 +305,17 @@ int shmring_zw_reserve(struct shmring_zw *zw, uint32_t len, uint32_t type,
 		ret = chunk_room(zw, total);
 		if (ret)
 			return ret;
+		/*
+		 * The first reservation of a batch is its gate, claimed by a
+		 * swap: the kernel marks a chunk at its first word that is not
+		 * DONE, which is the gate while the batch is outstanding, so
+		 * the others are ours for sure and take a plain store.
+		 */
+		if (zw->nres && !chunk_reclaimed(zw)) {
+			__atomic_store_n(word_at(zw, zw->fill),
+					 zw->fill | SHMRING_ZC_BUSY, __ATOMIC_RELAXED);
+			break;
+		}
 		if (!chunk_reclaimed(zw) &&
 		    !word_claim(zw, zw->fill, zw->fill | SHMRING_ZC_BUSY))
 			break;
@@ -332,17 +343,29 @@ int shmring_zw_reserve(struct shmring_zw *zw, uint32_t len, uint32_t type,
  * zc_sleepers. It fails if the kernel swapped the word to VOID first
  * (the chunk was revoked): the record is lost, and so are those after it.
  */
-static int rec_commit(struct shmring_zw *zw, uint64_t pos, uint32_t len,
-		      uint64_t now)
+static struct shmring_rec *rec_seal(struct shmring_zw *zw, uint64_t pos,
+				    uint32_t len, uint64_t now)
 {
 	struct shmring_rec *h = rec_at(zw, pos);
-	__u64 busy = pos | SHMRING_ZC_BUSY;
 
 	h->tstamp_ns = now;
 	if (zw->csum) {
 		h->csum = shmring_crc32c(h + 1, len);
 		h->flags = SHMRING_REC_CSUM;
 	}
+	return h;
+}
+
+/*
+ * The gate: the first record of the batch, by swap. Once it says DONE,
+ * readers and the kernel go on to the others, already DONE behind it.
+ */
+static int rec_commit(struct shmring_zw *zw, uint64_t pos, uint32_t len,
+		      uint64_t now)
+{
+	struct shmring_rec *h = rec_seal(zw, pos, len, now);
+	__u64 busy = pos | SHMRING_ZC_BUSY;
+
 	return __atomic_compare_exchange_n(&h->seq, &busy, pos | SHMRING_ZC_DONE, 0,
 					   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 }
@@ -377,15 +400,26 @@ int shmring_zw_commit(struct shmring_zw *zw)
 	 * the vDSO, each read is a system call).
 	 */
 	now = n ? writer_now() : 0;
-	for (i = 0; i < n; i++) {
-		if (!rec_commit(zw, pos, zw->lens[i], now)) {
-			/* Revoked: this one and the rest are VOID. Next: a new chunk. */
-			zw->lost += n - i;
-			chunk_forget(zw);
-			ret = -ETIMEDOUT;
-			break;
-		}
-		pos += SHMRING_REC_TOTAL(zw->lens[i]);
+	/*
+	 * All but the gate first, with plain release stores (no atomic
+	 * per record): nobody reads past the gate while it is BUSY. Then the
+	 * gate's swap publishes the batch, all or nothing: if the kernel
+	 * swapped it first (the chunk was revoked), none of it is ever read.
+	 */
+	for (i = 1; i < n; i++) {
+		struct shmring_rec *h;
+
+		pos += SHMRING_REC_TOTAL(zw->lens[i - 1]);
+		h = rec_seal(zw, pos, zw->lens[i], now);
+		__atomic_store_n(&h->seq, pos | SHMRING_ZC_DONE, __ATOMIC_RELEASE);
+	}
+	i = n;
+	if (n && !rec_commit(zw, zw->first, zw->lens[0], now)) {
+		/* Revoked: the whole batch is VOID. Next: a new chunk. */
+		zw->lost += n;
+		chunk_forget(zw);
+		ret = -ETIMEDOUT;
+		i = 0;
 	}
 	zw->committed += i;
 	if (!ret) {
@@ -395,12 +429,7 @@ int shmring_zw_commit(struct shmring_zw *zw)
 	if (!i)
 		return ret;
 	wake_sleepers(zw);
-	/*
-	 * Records before a revoked one are committed: say how many, as
-	 * shmring_write_batch() does, so that the caller knows which to
-	 * write again (fewer than it reserved: the rest were lost).
-	 */
-	return (int)i;
+	return (int)i;	/* all of them: a batch is committed whole or not */
 }
 
 /* Set the word of a reservation at @pos back to "not written yet". */
