@@ -191,6 +191,34 @@ static int shm_r_open(struct run *run, unsigned int r)
 	return epoll_ctl(me.ep, EPOLL_CTL_ADD, shmring_fd(me.h), &ev) ? -errno : 0;
 }
 
+struct bulk {
+	struct run *run;
+	int ret;
+};
+
+static int bulk_one(void *ctx, const struct shmring_record *rec)
+{
+	struct bulk *b = ctx;
+
+	b->ret = deliver(b->run, rec->data, rec->len);
+	return b->ret ? -1 : 0;
+}
+
+/*
+ * Batched paths of lossless rings read in bulk as their peers do (the
+ * batched memfd ring stores its tail once per run): shmring_consume_n(),
+ * one position store per batch.
+ */
+static int shm_r_drain_bulk(struct run *run)
+{
+	struct bulk b = { .run = run };
+	int n = shmring_consume_n(me.h, bulk_one, &b, 4096);
+
+	if (b.ret)
+		return b.ret;
+	return n == -EAGAIN ? 0 : n;
+}
+
 /* In place: peek, look at the header, consume; trust it only if not stale. */
 static int shm_r_drain(struct run *run, unsigned int r)
 {
@@ -199,6 +227,9 @@ static int shm_r_drain(struct run *run, unsigned int r)
 	int n, ret;
 
 	(void)r;
+	if (!strcmp(run->impl->policy, "lossless") &&
+	    (!strcmp(run->impl->path, "batch") || !strcmp(run->impl->path, "zc-batch")))
+		return shm_r_drain_bulk(run);
 	for (n = 0; n < 4096; n++) {
 		ret = shmring_peek(me.h, &rec);
 		if (ret == -EAGAIN)
