@@ -1189,6 +1189,7 @@ static void test_wakeups(void)
 {
 	const char *name = "zc-wake";
 	uint64_t n = (uint64_t)(20000 * scale) + 500, i, seed = 99, lost = 0;
+	uint64_t sleeps = 0;
 	struct hunt *h = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	static uint8_t buf[4096];
@@ -1227,6 +1228,7 @@ static void test_wakeups(void)
 			if (r > 0)
 				break;
 			/* Sleep: the writer must kick us. */
+			sleeps++;
 			if (poll(&pfd, 1, 3000) == 0) {
 				lost++;
 				break;
@@ -1239,7 +1241,9 @@ static void test_wakeups(void)
 	if (lost)
 		h->lost = 1;
 	waitpid(pid, &st, 0);
-	is_int(lost, 0, "no lost wakeup in %llu sleep/wake cycles", (unsigned long long)i);
+	is_int(lost, 0, "no lost wakeup in %llu records, %llu of them waited for in poll()",
+	       (unsigned long long)i, (unsigned long long)sleeps);
+	ok(sleeps > i / 10, "the reader really slept (%llu times)", (unsigned long long)sleeps);
 	ok(WIFEXITED(st) && !WEXITSTATUS(st), "the writer finished");
 	close(rfd);
 	munmap(h, 4096);
