@@ -155,15 +155,16 @@ static u64 zc_frame(struct shmring_ring *ring, u64 pos, u32 *len)
 
 /*
  * Count what the writer committed in its chunk since we last looked, up
- * to the first word that is not a valid DONE: its fill point. Bounded by
- * the chunk. Under wlock.
+ * to the first word that is not a valid DONE (its fill point), or @max
+ * records. Bounded by the chunk. Under wlock.
  */
-static u64 zc_scan(struct shmring_ring *ring, struct shmring_zc_writer *w)
+static u64 zc_scan_n(struct shmring_ring *ring, struct shmring_zc_writer *w,
+		     u32 max)
 {
 	u64 end = w->start + ring->zc_chunk, p = w->scan, total;
 	u32 len;
 
-	while (zc_before(p, end) && zc_room(ring, p)) {
+	while (max-- && zc_before(p, end) && zc_room(ring, p)) {
 		/* [R7] pairs with [W7]: the record is complete before DONE. */
 		if (!zc_is(smp_load_acquire(&zc_rec(ring, p)->seq), p,
 			   SHMRING_ZC_DONE))
@@ -180,6 +181,11 @@ static u64 zc_scan(struct shmring_ring *ring, struct shmring_zc_writer *w)
 		w->moved = get_jiffies_64();
 	}
 	return p;
+}
+
+static u64 zc_scan(struct shmring_ring *ring, struct shmring_zc_writer *w)
+{
+	return zc_scan_n(ring, w, U32_MAX);
 }
 
 /*
@@ -557,7 +563,12 @@ static void shmring_zc_idle_fn(struct work_struct *work)
 		return;
 	mutex_lock(&ring->wlock);
 	list_for_each_entry_safe(w, next, &ring->zc_open, node) {
-		zc_scan(ring, w);
+		/*
+		 * One record tells whether the writer moved: the rest is
+		 * counted when the chunk closes, not every few milliseconds
+		 * behind a busy writer.
+		 */
+		zc_scan_n(ring, w, 1);
 		if (time_after_eq64(get_jiffies_64(), w->moved + idle)) {
 			zc_close(ring, w, true);
 			revoked = true;
