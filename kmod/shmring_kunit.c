@@ -62,7 +62,21 @@ static const struct shmring_limits shmring_test_limits = {
 	.max_rings	= 16,
 };
 
-/* A ring that passed shmring_attr_check(), freed when the test ends. */
+/* A ring of @attr, which must pass shmring_attr_check(), freed at the end. */
+static struct shmring_ring *shmring_test_ring_attr(struct kunit *test,
+						   struct shmring_attr *attr)
+{
+	struct shmring_ring *ring;
+
+	KUNIT_ASSERT_EQ(test, shmring_attr_check(attr, &shmring_test_limits), 0);
+	ring = shmring_ring_alloc(attr, "kunit");
+	KUNIT_ASSERT_NOT_NULL(test, ring);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							shmring_test_ring_free,
+							ring), 0);
+	return ring;
+}
+
 static struct shmring_ring *shmring_test_ring(struct kunit *test, u64 size,
 					      u32 max_record, u32 policy,
 					      u32 flags)
@@ -73,15 +87,8 @@ static struct shmring_ring *shmring_test_ring(struct kunit *test, u64 size,
 		.policy = policy,
 		.flags = flags,
 	};
-	struct shmring_ring *ring;
 
-	KUNIT_ASSERT_EQ(test, shmring_attr_check(&attr, &shmring_test_limits), 0);
-	ring = shmring_ring_alloc(&attr, "kunit");
-	KUNIT_ASSERT_NOT_NULL(test, ring);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
-							shmring_test_ring_free,
-							ring), 0);
-	return ring;
+	return shmring_test_ring_attr(test, &attr);
 }
 
 static void shmring_test_reader_release(void *data)
@@ -1820,15 +1827,8 @@ static struct shmring_ring *shmring_test_zc_ring(struct kunit *test, u64 size,
 		.flags = SHMRING_ATTR_ZEROCOPY,
 		.zc_chunk = chunk,
 	};
-	struct shmring_ring *ring;
 
-	KUNIT_ASSERT_EQ(test, shmring_attr_check(&attr, &shmring_test_limits), 0);
-	ring = shmring_ring_alloc(&attr, "kunit-zc");
-	KUNIT_ASSERT_NOT_NULL(test, ring);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
-							shmring_test_ring_free,
-							ring), 0);
-	return ring;
+	return shmring_test_ring_attr(test, &attr);
 }
 
 static void shmring_zc_attr_check_chunks(struct kunit *test)

@@ -647,9 +647,7 @@ int shmring_zc_grant(struct shmring_ring *ring, struct shmring_zc_writer *w,
 		mutex_unlock(&ring->wlock);
 		/* Readers may wait on the chunk we closed; and for stopped writers. */
 		shmring_zc_wake(ring);
-		if (READ_ONCE(ring->nr_zc_open))
-			queue_delayed_work(system_wq, &ring->zc_idle_work,
-					   max(msecs_to_jiffies(shmring_zc_idle_ms / 2), 1UL));
+		zc_arm_idle(ring);
 		ret = shmring_wait_room(ring, chunk);
 		if (ret)
 			return ret;
@@ -712,6 +710,38 @@ static u64 zc_tail(struct shmring_ring *ring, u64 *seq)
 }
 
 /*
+ * read(2) with its cursor behind the tail, or lapped to where the tail
+ * still is. Records carry no sequence numbers here, so the gap is counted
+ * from tail_seq, taken with tail under the lock. Returns 1 to go on from
+ * a new position, 0 to read at st->pos, or -EINVAL.
+ */
+static int zc_read_lapped(struct shmring_ring *ring, struct shmring_rstate *st)
+{
+	u64 tail_seq, tail = zc_tail(ring, &tail_seq);
+	int ret = 0;
+
+	if (zc_before(st->pos, tail)) {
+		/* [R6]: the writer moved the page before tail. */
+		if (st->rp && READ_ONCE(st->rp->pos) != st->raw) {
+			st->raw = READ_ONCE(st->rp->pos);
+			if (!(st->raw & SHMRING_POS_LAPPED))
+				return -EINVAL;	/* scribbled on */
+			st->pos = st->raw & ~SHMRING_POS_LAPPED;
+			if (!zc_before(st->pos, tail))
+				return 1;
+		}
+		st->pos = tail;
+		ret = 1;
+	} else if (!st->rp || !(st->raw & SHMRING_POS_LAPPED) || st->pos != tail) {
+		return 0;
+	}
+	if (zc_before(st->seq, tail_seq))
+		st->lost += tail_seq - st->seq;
+	st->seq = tail_seq;
+	return ret;
+}
+
+/*
  * A reader skips from st->pos to @next (a mark, or corruption): the same
  * commit as a record, with no record. Returns false if the reader must
  * stop with -EINVAL (its page was scribbled on).
@@ -737,41 +767,27 @@ int shmring_zc_copy_records(struct shmring_ring *ring, struct iov_iter *to,
 	struct shmring_hdr *hdr = ring->hdr;
 	/* [R1] pairs with [W1]. */
 	u64 head = smp_load_acquire(&hdr->head);
-	u64 tail, tail_seq, closed, word, next, total;
+	u64 tail, closed, word, next, total;
 	struct shmring_rec rec;
 	unsigned int n = 0;
 	size_t room;
+	int ret;
 
 	while (st->pos != head) {
 		if (!(++n & 1023))
 			cond_resched();
-		tail = zc_tail(ring, &tail_seq);
-		if (st->rp && (st->raw & SHMRING_POS_LAPPED) && st->pos == tail &&
-		    st->seq != tail_seq) {
-			/*
-			 * Lapped to where the tail still is: records carry no
-			 * sequence numbers here, so the gap is counted from
-			 * the tail's.
-			 */
-			if (zc_before(st->seq, tail_seq))
-				st->lost += tail_seq - st->seq;
-			st->seq = tail_seq;
-		}
-		if (zc_before(st->pos, tail)) {
-			/* Lapped. [R6]: the writer moved the page before tail. */
-			if (st->rp && READ_ONCE(st->rp->pos) != st->raw) {
-				st->raw = READ_ONCE(st->rp->pos);
-				if (!(st->raw & SHMRING_POS_LAPPED))
-					return -EINVAL;	/* scribbled on */
-				st->pos = st->raw & ~SHMRING_POS_LAPPED;
-				if (!zc_before(st->pos, tail))
-					continue;
-			}
-			if (zc_before(st->seq, tail_seq))
-				st->lost += tail_seq - st->seq;
-			st->seq = tail_seq;
-			st->pos = tail;
-			continue;
+		/*
+		 * Lockless: only a lapped cursor needs tail with its tail_seq,
+		 * a pair taken under the lock (not once per record).
+		 */
+		tail = smp_load_acquire(&hdr->tail);
+		if (zc_before(st->pos, tail) ||
+		    (st->rp && (st->raw & SHMRING_POS_LAPPED) && st->pos == tail)) {
+			ret = zc_read_lapped(ring, st);
+			if (ret < 0)
+				return ret;
+			if (ret)
+				continue;
 		}
 		if (zc_before(head, st->pos)) {
 			head = smp_load_acquire(&hdr->head);	/* [R1] */

@@ -68,6 +68,31 @@ static inline void *bad_ptr(void)
 	return (void *)p;
 }
 
+/* A module parameter of shmring.ko, set or read as text; bails out on error. */
+static inline void param_set(const char *name, const char *val)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/shmring/parameters/%s", name);
+	f = fopen(path, "w");
+	if (!f || fputs(val, f) < 0 || fclose(f))
+		bail_out("set %s=%s: %s", name, val, strerror(errno));
+}
+
+static inline void param_get(const char *name, char *buf, size_t len)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/shmring/parameters/%s", name);
+	f = fopen(path, "r");
+	if (!f || !fgets(buf, (int)len, f))
+		bail_out("read %s: %s", name, strerror(errno));
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+}
+
 static inline uint64_t now_mono_ns(void)
 {
 	struct timespec ts;

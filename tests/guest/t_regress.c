@@ -32,30 +32,6 @@
 
 static double secs = 2;
 
-static void set_param(const char *name, const char *val)
-{
-	char path[128];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/module/shmring/parameters/%s", name);
-	f = fopen(path, "w");
-	if (!f || fputs(val, f) < 0 || fclose(f))
-		bail_out("set %s=%s: %s", name, val, strerror(errno));
-}
-
-static void get_param(const char *name, char *buf, size_t len)
-{
-	char path[128];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/module/shmring/parameters/%s", name);
-	f = fopen(path, "r");
-	if (!f || !fgets(buf, (int)len, f))
-		bail_out("read %s: %s", name, strerror(errno));
-	fclose(f);
-	buf[strcspn(buf, "\n")] = 0;
-}
-
 static struct shmring *create(const char *name, uint64_t size, uint32_t policy,
 			      uint32_t max_record)
 {
@@ -560,12 +536,12 @@ static void test_alloc_outside_lock(void)
 	pthread_t th;
 	int ret;
 
-	get_param("max_size", max_size, sizeof(max_size));
-	get_param("max_user", max_user, sizeof(max_user));
-	get_param("max_total", max_total, sizeof(max_total));
-	set_param("max_size", "268435456");
-	set_param("max_user", "1073741824");
-	set_param("max_total", "1073741824");
+	param_get("max_size", max_size, sizeof(max_size));
+	param_get("max_user", max_user, sizeof(max_user));
+	param_get("max_total", max_total, sizeof(max_total));
+	param_set("max_size", "268435456");
+	param_set("max_user", "1073741824");
+	param_set("max_total", "1073741824");
 	shmring_unlink("t_regress7_big");
 	pthread_create(&th, NULL, create_big, &c);
 	usleep(2000);
@@ -588,9 +564,9 @@ static void test_alloc_outside_lock(void)
 	   "7: opens of another ring never wait for the allocation (worst %.1f ms < a quarter of %.1f ms)",
 	   worst / 1e6, c.ns / 1e6);
 	shmring_unlink("t_regress7_big");
-	set_param("max_size", max_size);
-	set_param("max_user", max_user);
-	set_param("max_total", max_total);
+	param_set("max_size", max_size);
+	param_set("max_user", max_user);
+	param_set("max_total", max_total);
 	shmring_close(small);
 	shmring_unlink("t_regress7");
 }

@@ -429,67 +429,45 @@ static void ring_info(const char *name, struct shmring_info *in)
 
 /* ---- 1: errno table -------------------------------------------------------- */
 
-static void run_as_child(void (*fn)(void *), void *arg, int *res)
+static int shared_wfd = -1;
+static off_t zc_off;		/* the shared writer's map_zc_off */
+
+/*
+ * In a child: become @uid (and, with @userns, root of a new user and IPC
+ * namespace), then map the inherited writer fd's writable area. Returns
+ * 0 or -errno from mmap; 1000 + errno if unshare failed, 2000 if the uid
+ * change did.
+ */
+static int map_zc_as(uid_t uid, bool userns)
 {
-	int pfd[2], st;
+	int pfd[2], res, st;
 	pid_t pid;
+	void *p;
 
 	if (pipe(pfd))
 		bail_out("pipe");
 	pid = fork();
 	if (pid == 0) {
 		close(pfd[0]);
-		fn(&pfd[1]);
+		if (setresgid(uid, uid, uid) || setresuid(uid, uid, uid)) {
+			res = 2000;
+		} else if (userns && unshare(CLONE_NEWUSER | CLONE_NEWIPC)) {
+			res = 1000 + errno;
+		} else {
+			p = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+				 shared_wfd, zc_off);
+			res = p == MAP_FAILED ? -errno : 0;
+		}
+		if (write(pfd[1], &res, sizeof(res)) != sizeof(res))
+			_exit(1);
 		_exit(0);
 	}
 	close(pfd[1]);
-	if (read(pfd[0], res, sizeof(*res)) != sizeof(*res))
-		*res = 9999;
+	if (read(pfd[0], &res, sizeof(res)) != sizeof(res))
+		res = 9999;
 	close(pfd[0]);
 	waitpid(pid, &st, 0);
-	(void)arg;
-}
-
-static int shared_wfd = -1;
-static off_t zc_off;		/* the shared writer's map_zc_off */
-
-/* Map the writable area of an inherited writer fd as uid 65534. */
-static void child_other_uid(void *arg)
-{
-	int out = *(int *)arg, res;
-	void *p;
-
-	if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534)) {
-		res = 1000;
-	} else {
-		p = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 shared_wfd, zc_off);
-		res = p == MAP_FAILED ? -errno : 0;
-	}
-	if (write(out, &res, sizeof(res)) != sizeof(res))
-		_exit(1);
-}
-
-/*
- * The same from a new user namespace: uid 1000 becomes root there, with
- * every capability in it and none in the ring's.
- */
-static void child_other_userns(void *arg)
-{
-	int out = *(int *)arg, res;
-	void *p;
-
-	if (setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000)) {
-		res = 2000;
-	} else if (unshare(CLONE_NEWUSER | CLONE_NEWIPC)) {
-		res = 1000 + errno;
-	} else {
-		p = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 shared_wfd, zc_off);
-		res = p == MAP_FAILED ? -errno : 0;
-	}
-	if (write(out, &res, sizeof(res)) != sizeof(res))
-		_exit(1);
+	return res;
 }
 
 static void test_errnos(void)
@@ -633,9 +611,10 @@ static void test_errnos(void)
 
 	/* Another uid and another user namespace, holding the writer's fd. */
 	shared_wfd = wfd;
-	run_as_child(child_other_uid, NULL, &res);
+	res = map_zc_as(65534, false);
 	is_int(res, -EACCES, "uid 65534 with an inherited writer fd of a 0600 ring: EACCES");
-	run_as_child(child_other_userns, NULL, &res);
+	/* uid 1000 becomes root of a new user namespace: no capability in the ring's. */
+	res = map_zc_as(1000, true);
 	if (res >= 1000)
 		skip(1, "unshare(CLONE_NEWUSER): errno %d", res - 1000);
 	else
@@ -989,23 +968,18 @@ static uint64_t behind_one(const char *name, bool stop, int *verdict)
 
 static unsigned int get_idle_ms(void)
 {
-	FILE *f = fopen("/sys/module/shmring/parameters/zc_idle_ms", "r");
-	unsigned int idle = 0;
+	char v[32];
 
-	if (!f || fscanf(f, "%u", &idle) != 1)
-		idle = 0;
-	if (f)
-		fclose(f);
-	return idle;
+	param_get("zc_idle_ms", v, sizeof(v));
+	return (unsigned int)strtoul(v, NULL, 10);
 }
 
 static void set_idle_ms(unsigned int ms)
 {
-	FILE *f = fopen("/sys/module/shmring/parameters/zc_idle_ms", "w");
+	char v[32];
 
-	if (!f || fprintf(f, "%u\n", ms) < 0)
-		bail_out("cannot set zc_idle_ms");
-	fclose(f);
+	snprintf(v, sizeof(v), "%u", ms);
+	param_set("zc_idle_ms", v);
 }
 
 static void test_resume(void)

@@ -24,34 +24,10 @@
 
 static char saved_idle[32];
 
-static void set_param(const char *name, const char *val)
-{
-	char path[128];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/module/shmring/parameters/%s", name);
-	f = fopen(path, "w");
-	if (!f || fputs(val, f) < 0 || fclose(f))
-		bail_out("set %s=%s: %s", name, val, strerror(errno));
-}
-
-static void get_param(const char *name, char *buf, size_t len)
-{
-	char path[128];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/module/shmring/parameters/%s", name);
-	f = fopen(path, "r");
-	if (!f || !fgets(buf, (int)len, f))
-		bail_out("read %s: %s", name, strerror(errno));
-	fclose(f);
-	buf[strcspn(buf, "\n")] = 0;
-}
-
 static void restore_idle(void)
 {
 	if (saved_idle[0])
-		set_param("zc_idle_ms", saved_idle);
+		param_set("zc_idle_ms", saved_idle);
 }
 
 static uint64_t boottime_ns(void)
@@ -219,9 +195,9 @@ int main(void)
 	if (!(f.features & SHMRING_FEAT_ZEROCOPY))
 		plan_skip_all("the module has no zero-copy rings");
 	plan_no_plan();
-	get_param("zc_idle_ms", saved_idle, sizeof(saved_idle));
+	param_get("zc_idle_ms", saved_idle, sizeof(saved_idle));
 	atexit(restore_idle);
-	set_param("zc_idle_ms", "10");
+	param_set("zc_idle_ms", "10");
 
 	/* --- attributes and errors -------------------------------------------- */
 	w = create("t_zcw.a", SIZE, SHMRING_POLICY_LOSSLESS,
@@ -334,14 +310,14 @@ int main(void)
 	   g.n ? g.h[0].pid : 0, (int)pid);
 
 	/* --- a commit wakes a sleeping reader (no revocation to help) ----------------- */
-	set_param("zc_idle_ms", "0");
+	param_set("zc_idle_ms", "0");
 	shmring_zc_flush(w);
 	pid = poller(fd, 5000, 100);
 	sleep_ms(300);
 	is_int(shmring_zc_write(w, 60, "wake", 4), 4, "a record while a reader sleeps in poll()");
 	is_int(child_status(pid), 0, "the commit woke it (SHMRING_IOC_KICK), after it slept");
 	is_int(read_count(fd), 1, "read(2) the record");
-	set_param("zc_idle_ms", "10");
+	param_set("zc_idle_ms", "10");
 
 	/* --- revocation in the middle of a record ------------------------------------- */
 	shmring_zc_flush(w);
@@ -376,7 +352,7 @@ int main(void)
 	shmring_unlink("t_zcw.a");
 
 	/* --- an overwrite ring reclaims a stopped writer's chunk ------------------------- */
-	set_param("zc_idle_ms", "0");	/* only the reclaim may take it */
+	param_set("zc_idle_ms", "0");	/* only the reclaim may take it */
 	w = create("t_zcw.ow", 4 * CHUNK, SHMRING_POLICY_OVERWRITE, SHMRING_ATTR_ZEROCOPY);
 	w2 = writer("t_zcw.ow");
 	is_int(reserve_text(w, 16, 90, "old"), 0, "writer A reserves in the oldest chunk");
