@@ -25,7 +25,9 @@
  *      kernel stays quiet (vm.sh checks the log);
  *   6  lost-wakeup hunt: a reader sleeps in poll() for every record, the
  *      writer enters the kernel only when zc_sleepers says so, with
- *      random delays on both sides: no wakeup is lost.
+ *      random delays on both sides: no wakeup is lost; and a lossless
+ *      writer asleep in ZC_CHUNK for room, woken by a libshmring reader
+ *      consuming in place.
  *
  * usage: t_zc [scale] (default 1: sized for the stock VM; the debug VM
  * passes less through SHMRING_TEST_SCALE). T_ZC_ONLY=wake runs case 6
@@ -1224,6 +1226,79 @@ static void test_wakeups(void)
 	zc_unlink(name);
 }
 
+/*
+ * The other blocking path: a lossless writer asleep in ZC_CHUNK for room,
+ * woken by a libshmring reader that consumes in place and kicks only when
+ * the header says a writer waits for its position ([W4]/[R4]); random
+ * delays on both sides. A lost wakeup on either side stalls both: the
+ * reader's 3 s wait then times out.
+ */
+static void test_room_wakeups(void)
+{
+	const char *name = "zc-room";
+	uint64_t n = (uint64_t)(5000 * scale) + 200, i, seed = 4242;
+	uint64_t lost = 0, waits = 0, bad = 0;
+	struct shmring_record rec;
+	struct shmring *r;
+	uint32_t id, k;
+	pid_t pid;
+	int st, ret;
+
+	is_int(zc_create(name, 1 << 14, SHMRING_POLICY_LOSSLESS, 4096, 0), 0,
+	       "create %s (4 chunks)", name);
+	is_int(shmring_open(name, SHMRING_O_READ, 0, NULL, &r), 0, "open a libshmring reader");
+	pid = fork();
+	if (pid == 0) {
+		struct zcw w;
+
+		zcw_open(&w, name);
+		for (i = 0; i < n; i++) {
+			/* 7 records of 544 bytes fill a chunk: it waits often. */
+			if (zcw_write(&w, 500, 0, (uint32_t)i))
+				_exit(1);
+			spin_ns(&seed, 5000);	/* faster than the reader */
+		}
+		zcw_grant(&w, SHMRING_ZC_RELEASE, NULL);
+		_exit(0);
+	}
+	for (i = 0; i < n;) {
+		ret = shmring_peek(r, &rec);
+		if (ret == -EAGAIN) {
+			waits++;
+			if (shmring_wait(r, 3000) == -ETIMEDOUT) {
+				lost++;
+				break;
+			}
+			continue;
+		}
+		if (ret)
+			break;
+		if (!check_payload(rec.data, rec.len, &id, &k) || k != i)
+			bad++;
+		if (shmring_consume(r))
+			break;
+		i++;
+		spin_ns(&seed, 40000);
+	}
+	if (lost)
+		kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	is_int(lost, 0, "no lost wakeup: %llu records read, the reader waited %llu times",
+	       (unsigned long long)i, (unsigned long long)waits);
+	is_int(i, n, "every record arrived");
+	is_int(bad, 0, "in order and intact");
+	ok(WIFEXITED(st) && !WEXITSTATUS(st), "the writer, often asleep for room, finished");
+	{
+		struct shmring_info in;
+
+		ring_info(name, &in);
+		ok(in.writer_waits > 0, "the writer did wait for room (%llu times)",
+		   (unsigned long long)in.writer_waits);
+	}
+	shmring_close(r);
+	zc_unlink(name);
+}
+
 int main(int argc, char **argv)
 {
 	const char *s = getenv("SHMRING_TEST_SCALE");
@@ -1239,6 +1314,7 @@ int main(int argc, char **argv)
 	/* T_ZC_ONLY=wake: the lost-wakeup hunt alone (t_zc 10: 200,500 cycles). */
 	if (getenv("T_ZC_ONLY") && !strcmp(getenv("T_ZC_ONLY"), "wake")) {
 		test_wakeups();
+		test_room_wakeups();
 		return done_testing();
 	}
 	test_errnos();
@@ -1251,5 +1327,6 @@ int main(int argc, char **argv)
 	test_stopped();
 	test_hostile();
 	test_wakeups();
+	test_room_wakeups();
 	return done_testing();
 }
