@@ -293,15 +293,42 @@ struct shmring_wbatch {
 	u64 pub_head;		/* hdr->head as last published */
 	u64 woken_head;		/* head the readers were last told about */
 	u64 woken_seq;		/* head_seq at woken_head */
+	bool baton;		/* waited for room: wake the next writer */
 };
 
+/*
+ * Records staged outside wlock for one shmring_wbatch_put(): headers and
+ * payloads laid out as in the ring (the copy ioctl WRITE_BATCH makes).
+ */
+struct shmring_stage {
+	void *buf;
+	u64 cap;		/* bytes at buf */
+	u64 bytes;		/* staged so far */
+	u64 payload;		/* payload bytes among them */
+	u32 nr;			/* records */
+	u32 last_len;		/* the last record's payload length */
+};
+
+static inline void shmring_stage_reset(struct shmring_stage *st)
+{
+	st->bytes = 0;
+	st->payload = 0;
+	st->nr = 0;
+	st->last_len = 0;
+}
+
+void *shmring_stage_room(struct shmring_stage *st, u32 len);
+void shmring_stage_seal(struct shmring_ring *ring, struct shmring_stage *st,
+			u32 len, u32 type, pid_t pid);
+int shmring_stage_add(struct shmring_ring *ring, struct shmring_stage *st,
+		      const void __user *src, u32 len, u32 type, pid_t pid);
 int shmring_wbatch_begin(struct shmring_ring *ring, struct shmring_wbatch *wb);
 ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 			   struct iov_iter *from, u32 type, pid_t pid,
 			   bool nonblock);
 void shmring_wbatch_end(struct shmring_ring *ring, struct shmring_wbatch *wb);
-int shmring_wbatch_copy_in(struct shmring_ring *ring, struct shmring_wbatch *wb,
-			   void *dst, const void __user *src, size_t len);
+int shmring_wbatch_put(struct shmring_ring *ring, struct shmring_wbatch *wb,
+		       struct shmring_stage *st, bool nonblock);
 ssize_t shmring_ring_read(struct shmring_ring *ring, struct shmring_cursor *c,
 			  struct iov_iter *to, bool nonblock);
 void shmring_cursor_init(struct shmring_cursor *c, struct shmring_reader *rp,
@@ -328,6 +355,7 @@ void shmring_wake_writers(struct shmring_ring *ring);
 /* Ring internals the zero-copy code shares (shmring_ring.c). */
 bool shmring_pos_before(u64 a, u64 b);
 int shmring_wait_room(struct shmring_ring *ring, u64 total);
+void shmring_pass_room(struct shmring_ring *ring);
 void shmring_announce(struct shmring_ring *ring, int blocked, bool poll,
 		      u64 pos);
 u64 shmring_need_pos(struct shmring_ring *ring, u64 total);

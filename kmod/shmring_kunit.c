@@ -1199,6 +1199,186 @@ static void shmring_batch_lossless_nonblock_keeps_what_fits(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ring->records_lost, 0);
 }
 
+/* Stage @n pattern records of @len bytes (the ring's next seqs) in @st. */
+static void shmring_test_stage(struct kunit *test, struct shmring_ring *ring,
+			       struct shmring_stage *st, int n, u32 len)
+{
+	void *payload;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		payload = shmring_stage_room(st, len);
+		KUNIT_ASSERT_NOT_NULL(test, payload);
+		memcpy(payload, shmring_test_payload(test, ring->head_seq + st->nr),
+		       len);
+		shmring_stage_seal(ring, st, len, TEST_TYPE, TEST_PID);
+	}
+}
+
+static struct shmring_stage *shmring_test_stage_new(struct kunit *test)
+{
+	struct shmring_stage *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	st->cap = 8192;
+	st->buf = kunit_kzalloc(test, st->cap, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, st->buf);
+	return st;
+}
+
+/*
+ * WRITE_BATCH's staged records (copied in outside wlock, put in with one
+ * copy under it) land at every offset of the ring, straddling its end,
+ * with every header field, payload, padding and checksum as write(2)
+ * gives them, one timestamp per put, and the counters moved.
+ */
+static void shmring_stage_put_at_every_offset(struct kunit *test)
+{
+	static const u32 lens[] = { 0, 1, 7, 8, 9, 57, 300 };
+	const u64 size = SZ_4K;
+	struct shmring_ring *ring = shmring_test_ring(test, size,
+						      size - HDR_LEN,
+						      SHMRING_POLICY_OVERWRITE,
+						      SHMRING_ATTR_CSUM);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_stage *st = shmring_test_stage_new(test);
+	u64 off, seq, written, bytes, straddled = 0;
+	struct shmring_wbatch wb;
+	char where[48];
+	u32 len;
+
+	for (off = 0; off < size; off += 8) {
+		len = lens[(off / 8) % ARRAY_SIZE(lens)];
+		snprintf(where, sizeof(where), "offset %llu length %u", off, len);
+		shmring_test_seek(test, r, off);
+		seq = ring->head_seq;
+		written = ring->records_written;
+		bytes = ring->bytes_written;
+		shmring_test_stage(test, ring, st, 3, len);
+		KUNIT_ASSERT_EQ(test, st->bytes, 3 * shmring_rec_total(len));
+		KUNIT_ASSERT_EQ(test, shmring_wbatch_begin(ring, &wb), 0);
+		KUNIT_ASSERT_EQ_MSG(test, shmring_wbatch_put(ring, &wb, st, true),
+				    0, "%s", where);
+		/* Not visible before the batch is published. */
+		KUNIT_EXPECT_EQ_MSG(test, READ_ONCE(ring->hdr->head_seq), seq,
+				    "%s", where);
+		shmring_wbatch_end(ring, &wb);
+		KUNIT_EXPECT_EQ_MSG(test, st->nr, 0, "%s: stage emptied", where);
+		KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head_seq), seq + 3);
+		KUNIT_EXPECT_EQ(test, ring->records_written, written + 3);
+		KUNIT_EXPECT_EQ(test, ring->bytes_written, bytes + 3 * len);
+		KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->last_write_len), len);
+		if (off + 3 * shmring_rec_total(len) > size)
+			straddled++;
+		KUNIT_ASSERT_EQ_MSG(test, shmring_test_read(test, r, BUF_LEN),
+				    (ssize_t)(3 * shmring_rec_total(len)),
+				    "%s", where);
+		shmring_test_check_recs(test, ring, 3, len, seq);
+		KUNIT_EXPECT_EQ_MSG(test, shmring_test_rec(ring, off)->tstamp_ns,
+				    shmring_test_rec(ring, off + 2 *
+						     shmring_rec_total(len))->tstamp_ns,
+				    "%s: one timestamp per put", where);
+	}
+	KUNIT_EXPECT_GE(test, straddled, 10);
+	KUNIT_EXPECT_EQ(test, r->c.rp->records_lost, 0);
+	KUNIT_EXPECT_EQ(test, r->c.rp->records_read, ring->records_written);
+}
+
+/* A staged run that does not fit whole in a lossless ring commits nothing. */
+static void shmring_stage_put_lossless_all_or_nothing(struct kunit *test)
+{
+	const u64 fit = SZ_4K / 512;
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_LOSSLESS, 0);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_stage *st = shmring_test_stage_new(test);
+	struct shmring_wbatch wb;
+	u64 i;
+
+	for (i = 0; i < fit - 1; i++)
+		KUNIT_ASSERT_EQ(test, shmring_test_write(test, ring, LEN_512, true),
+				LEN_512);
+	shmring_test_stage(test, ring, st, 2, LEN_512);
+	KUNIT_ASSERT_EQ(test, shmring_wbatch_begin(ring, &wb), 0);
+	KUNIT_EXPECT_EQ(test, shmring_wbatch_put(ring, &wb, st, true), -EAGAIN);
+	shmring_wbatch_end(ring, &wb);
+	KUNIT_EXPECT_EQ(test, ring->head_seq, fit - 1);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head), SZ_4K - 512);
+	KUNIT_EXPECT_EQ(test, st->nr, 2);	/* still staged */
+	KUNIT_EXPECT_EQ(test, ring->writer_waits, 1);
+	/* Room for both once the reader consumed one. */
+	KUNIT_ASSERT_EQ(test, shmring_test_read_buf(r, ((struct shmring_test_ctx *)test->priv)->buf,
+						    512, true), 512);
+	KUNIT_ASSERT_EQ(test, shmring_wbatch_begin(ring, &wb), 0);
+	KUNIT_EXPECT_EQ(test, shmring_wbatch_put(ring, &wb, st, true), 0);
+	shmring_wbatch_end(ring, &wb);
+	KUNIT_EXPECT_EQ(test, ring->head_seq, fit + 1);
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), SZ_4K);
+	shmring_test_check_recs(test, ring, fit, LEN_512, 1);
+	KUNIT_EXPECT_EQ(test, ring->records_lost, 0);
+}
+
+/* A waiter on a ring's write_wq that counts its wakeups, as autoremove does. */
+struct shmring_test_wwaiter {
+	struct wait_queue_entry wq;
+	int woken;
+};
+
+static int shmring_test_wwaiter_wake(struct wait_queue_entry *wq,
+				     unsigned int mode, int flags, void *key)
+{
+	container_of(wq, struct shmring_test_wwaiter, wq)->woken++;
+	list_del_init(&wq->entry);
+	return 1;
+}
+
+static void shmring_test_wwait(struct shmring_ring *ring,
+			       struct shmring_test_wwaiter *w, bool exclusive)
+{
+	init_waitqueue_func_entry(&w->wq, shmring_test_wwaiter_wake);
+	if (exclusive)
+		add_wait_queue_exclusive(&ring->write_wq, &w->wq);
+	else
+		add_wait_queue(&ring->write_wq, &w->wq);
+}
+
+/*
+ * Writers blocked for room wait exclusively: a kick wakes the first of
+ * them (and every poller), not the herd; each woken writer passes the
+ * baton on to the next when it is done.
+ */
+static void shmring_blocked_writers_pass_the_baton(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_LOSSLESS, 0);
+	struct shmring_test_wwaiter w[3] = {}, poller = {};
+	int i;
+
+	for (i = 0; i < 3; i++)
+		shmring_test_wwait(ring, &w[i], true);
+	shmring_test_wwait(ring, &poller, false);
+	shmring_kick(ring);
+	KUNIT_EXPECT_EQ(test, w[0].woken, 1);
+	KUNIT_EXPECT_EQ(test, w[1].woken, 0);
+	KUNIT_EXPECT_EQ(test, w[2].woken, 0);
+	KUNIT_EXPECT_EQ(test, poller.woken, 1);
+	shmring_pass_room(ring);
+	KUNIT_EXPECT_EQ(test, w[1].woken, 1);
+	KUNIT_EXPECT_EQ(test, w[2].woken, 0);
+	shmring_wake_writers(ring);	/* a reader freed room (read(2), close) */
+	KUNIT_EXPECT_EQ(test, w[2].woken, 1);
+	shmring_pass_room(ring);	/* nobody left: nothing happens */
+	for (i = 0; i < 3; i++)
+		KUNIT_EXPECT_EQ(test, w[i].woken, 1);
+	KUNIT_EXPECT_FALSE(test, wq_has_sleeper(&ring->write_wq));
+	/* Unlinking wakes every writer at once. */
+	for (i = 0; i < 3; i++)
+		shmring_test_wwait(ring, &w[i], true);
+	shmring_ring_kill(ring);
+	for (i = 0; i < 3; i++)
+		KUNIT_EXPECT_EQ(test, w[i].woken, 2);
+}
+
 static void shmring_lossless_without_reader_reclaims(struct kunit *test)
 {
 	const u64 fit = SZ_4K / 512, n = 20;
@@ -2170,6 +2350,9 @@ static struct kunit_case shmring_ring_cases[] = {
 	KUNIT_CASE(shmring_batch_visible_at_end),
 	KUNIT_CASE(shmring_batch_overwrite_tail_never_passes_head),
 	KUNIT_CASE(shmring_batch_lossless_nonblock_keeps_what_fits),
+	KUNIT_CASE(shmring_stage_put_at_every_offset),
+	KUNIT_CASE(shmring_stage_put_lossless_all_or_nothing),
+	KUNIT_CASE(shmring_blocked_writers_pass_the_baton),
 	KUNIT_CASE(shmring_lossless_without_reader_reclaims),
 	KUNIT_CASE(shmring_lossless_waits_for_detached_sub),
 	KUNIT_CASE(shmring_sub_owner_and_slots),

@@ -107,6 +107,8 @@ struct shmring_file {
 	struct shmring_zc_writer zc;	/* zero-copy rings, with WRITE */
 	kuid_t charged;			/* user charged for this reader */
 	u64 charge;			/* bytes charged (own page) */
+	struct mutex stage_lock;	/* guards stage */
+	void *stage;			/* WRITE_BATCH's stage, made on first use */
 };
 
 static struct shmring_ring *shmring_bound(struct file *file)
@@ -124,6 +126,7 @@ static int shmring_open(struct inode *inode, struct file *file)
 	if (!sf)
 		return -ENOMEM;
 	mutex_init(&sf->bind_lock);
+	mutex_init(&sf->stage_lock);
 	file->private_data = sf;
 	return nonseekable_open(inode, file);
 }
@@ -147,6 +150,7 @@ static int shmring_release(struct inode *inode, struct file *file)
 	}
 	if (sf->own_page)
 		put_page(sf->own_page);
+	kfree(sf->stage);
 	kfree(sf);
 	return 0;
 }
@@ -412,74 +416,199 @@ static long shmring_ioc_info(struct file *file, struct shmring_ring *ring,
 }
 
 #define SHMRING_BATCH_CHUNK	16	/* descriptors copied in at a time */
+#define SHMRING_STAGE_MAX	8192	/* staged at a time (a slab size) */
+#define SHMRING_STAGE_REC	1024	/* larger payloads are copied under wlock */
 
 /*
- * SHMRING_IOC_WRITE_BATCH: the records are committed under one hold of
- * wlock and become visible together. Descriptors are copied in a few at
- * a time without faulting under wlock; a bad one stops the batch there.
- * Writes done itself, also when it fails part-way.
+ * Commit the records staged in @st under one hold of wlock; with
+ * @nonblock and no room for all of them, as many as fit, one by one
+ * (what write(2) in a loop would do). Adds what it committed to @done.
+ */
+static int shmring_batch_commit(struct shmring_ring *ring,
+				struct shmring_stage *st, bool nonblock,
+				u32 *done)
+{
+	struct shmring_stage one = { .nr = 1 };
+	struct shmring_wbatch wb;
+	u64 off;
+	u32 n = st->nr;
+	int ret;
+
+	if (!n)
+		return 0;
+	ret = shmring_wbatch_begin(ring, &wb);
+	if (ret)
+		goto out;
+	ret = shmring_wbatch_put(ring, &wb, st, nonblock);
+	if (!ret)
+		*done += n;
+	for (off = 0; ret == -EAGAIN && n > 1 && off < st->bytes;
+	     off += one.cap) {
+		one.buf = st->buf + off;
+		one.last_len = ((struct shmring_rec *)one.buf)->len;
+		one.payload = one.last_len;
+		one.cap = shmring_rec_total(one.last_len);
+		one.bytes = one.cap;
+		one.nr = 1;
+		ret = shmring_wbatch_put(ring, &wb, &one, nonblock);
+		if (ret)
+			break;
+		++*done;
+	}
+	shmring_wbatch_end(ring, &wb);
+out:
+	shmring_stage_reset(st);
+	return ret;
+}
+
+/*
+ * The file's stage (made on first use, charged to the writer's memory
+ * cgroup, freed with the file), or, while another thread uses it, one
+ * of the call's own.
+ */
+static int shmring_stage_get(struct shmring_file *sf, struct shmring_stage *st)
+{
+	if (mutex_trylock(&sf->stage_lock)) {
+		if (!sf->stage)
+			sf->stage = kmalloc(SHMRING_STAGE_MAX, GFP_KERNEL_ACCOUNT);
+		if (sf->stage) {
+			st->buf = sf->stage;
+			return 0;
+		}
+		mutex_unlock(&sf->stage_lock);
+	}
+	st->buf = kmalloc(SHMRING_STAGE_MAX, GFP_KERNEL_ACCOUNT);
+	return st->buf ? 0 : -ENOMEM;
+}
+
+static void shmring_stage_put(struct shmring_file *sf, struct shmring_stage *st)
+{
+	if (!st->buf)
+		return;
+	if (st->buf == sf->stage)
+		mutex_unlock(&sf->stage_lock);
+	else
+		kfree(st->buf);
+}
+
+/*
+ * A large record: copied from userspace under wlock, where the copy is
+ * the work and a second one would cost more than the lock saves. Runs of
+ * them share one hold of wlock (@wb, taken on the first).
+ */
+static int shmring_batch_direct(struct shmring_ring *ring,
+				struct shmring_wbatch *wb, bool *held,
+				const struct shmring_batch_rec *r, pid_t pid,
+				bool nonblock)
+{
+	void __user *ubuf = u64_to_user_ptr(r->data);
+	struct iov_iter iter;
+	ssize_t ret;
+
+	if (!access_ok(ubuf, r->len))
+		return -EFAULT;
+	iov_iter_ubuf(&iter, ITER_SOURCE, ubuf, r->len);
+	if (!*held) {
+		ret = shmring_wbatch_begin(ring, wb);
+		if (ret)
+			return ret;
+		*held = true;
+	}
+	ret = shmring_wbatch_add(ring, wb, &iter, r->type, pid, nonblock);
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * SHMRING_IOC_WRITE_BATCH: descriptors and payloads are copied in (and
+ * checksummed) outside wlock into a stage laid out as in the ring; wlock
+ * is held only to make room, copy the stage in and number the records,
+ * so many writers copy in parallel. Each record is atomic; records
+ * staged together become visible together. A bad descriptor stops the
+ * batch there; the records before it stay committed, and done says how
+ * many.
  */
 static long shmring_ioc_batch(struct file *file, struct shmring_ring *ring,
 			      union shmring_ioc_arg *a, void __user *uarg)
 {
 	struct shmring_batch_rec chunk[SHMRING_BATCH_CHUNK], *r;
+	struct shmring_file *sf = file->private_data;
 	bool nonblock = file->f_flags & O_NONBLOCK;
 	struct shmring_batch *b = &a->batch;
 	struct shmring_batch_rec __user *urec;
 	pid_t pid = task_tgid_vnr(current);
+	struct shmring_stage st = {};
+	u32 i, have = 0, next = 0, done = 0;
 	struct shmring_wbatch wb;
-	struct iov_iter iter;
-	void __user *ubuf;
-	u32 i, have = 0, next = 0;
-	ssize_t ret = 0;
+	bool held = false;
+	int ret = 0, err;
 
 	if (b->flags || b->nr > SHMRING_BATCH_MAX)
 		return -EINVAL;
 	if (shmring_is_zc(ring))
 		return -EOPNOTSUPP;	/* writers fill chunks in place */
 	urec = u64_to_user_ptr(b->recs);
-	ret = b->nr ? shmring_wbatch_begin(ring, &wb) : 0;
-	if (ret)
-		return ret;
 	for (i = 0; i < b->nr; i++) {
 		if (next == have) {
 			have = min_t(u32, b->nr - i, SHMRING_BATCH_CHUNK);
 			next = 0;
-			ret = shmring_wbatch_copy_in(ring, &wb, chunk, urec + i,
-						     have * sizeof(*r));
 			/* The array may end early: then one descriptor at a time. */
-			if (ret == -EFAULT && have > 1) {
-				have = 1;
-				ret = shmring_wbatch_begin(ring, &wb);
-				if (!ret)
-					ret = shmring_wbatch_copy_in(ring, &wb, chunk,
-								     urec + i,
-								     sizeof(*r));
-			}
-			if (ret)
+			if (copy_from_user(chunk, urec + i, have * sizeof(*r)) &&
+			    (have = 1, copy_from_user(chunk, urec + i, sizeof(*r)))) {
+				ret = -EFAULT;
 				break;
+			}
 		}
-		r = &chunk[next++];
+		r = &chunk[next];
 		if (r->flags || r->__reserved0) {
 			ret = -EINVAL;
 			break;
 		}
-		ubuf = u64_to_user_ptr(r->data);
-		if (!access_ok(ubuf, r->len)) {
-			ret = -EFAULT;
-			break;
+		if (r->len > SHMRING_STAGE_REC || r->len > ring->max_record) {
+			/* In ring order: what is staged goes first. */
+			ret = shmring_batch_commit(ring, &st, nonblock, &done);
+			if (!ret)
+				ret = shmring_batch_direct(ring, &wb, &held, r,
+							   pid, nonblock);
+			if (ret)
+				break;
+			done++;
+			next++;
+			continue;
 		}
-		iov_iter_ubuf(&iter, ITER_SOURCE, ubuf, r->len);
-		ret = shmring_wbatch_add(ring, &wb, &iter, r->type, pid, nonblock);
-		if (ret < 0)
+		if (held) {
+			shmring_wbatch_end(ring, &wb);
+			held = false;
+		}
+		if (!st.buf) {
+			ret = shmring_stage_get(sf, &st);
+			if (ret)
+				break;
+			st.cap = min_t(u64, SHMRING_STAGE_MAX, ring->data_size);
+		}
+		ret = shmring_stage_add(ring, &st, u64_to_user_ptr(r->data),
+					r->len, r->type, pid);
+		if (ret == -ENOSPC) {
+			/* The stage is full: commit it, then stage this one. */
+			ret = shmring_batch_commit(ring, &st, nonblock, &done);
+			if (!ret)
+				ret = shmring_stage_add(ring, &st,
+							u64_to_user_ptr(r->data),
+							r->len, r->type, pid);
+		}
+		if (ret)
 			break;
+		next++;
 	}
-	if (b->nr)
+	if (held)
 		shmring_wbatch_end(ring, &wb);
-	if (put_user(i, (u32 __user *)(uarg + offsetof(struct shmring_batch, done))))
+	err = shmring_batch_commit(ring, &st, nonblock, &done);
+	if (!ret)
+		ret = err;
+	shmring_stage_put(sf, &st);
+	if (put_user(done, (u32 __user *)(uarg + offsetof(struct shmring_batch, done))))
 		return -EFAULT;
 	/* Records before a failing one stay committed; report how many. */
-	return i ? 0 : (ret < 0 ? ret : 0);
+	return done ? 0 : ret;
 }
 
 static long shmring_ioc_set_opt(struct file *file, struct shmring_ring *ring,

@@ -627,13 +627,33 @@ u64 shmring_need_pos(struct shmring_ring *ring, u64 total)
 	return READ_ONCE(ring->head) + total + slack - ring->data_size;
 }
 
+/*
+ * Writers blocked for room wait exclusively: a reader's kick wakes one
+ * (and every poller), not a herd that would fight over wlock for room
+ * a few of them can use. So no sleeper is forgotten, whoever was woken
+ * passes the baton on when it is done (shmring_pass_room()): it wrote,
+ * failed or was interrupted, and the next sleeper looks for room
+ * itself, re-announcing its need if it must sleep again.
+ */
+void shmring_pass_room(struct shmring_ring *ring)
+{
+	if (wq_has_sleeper(&ring->write_wq))
+		wake_up_interruptible(&ring->write_wq);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_pass_room);
+
+/*
+ * Sleep until @total bytes fit. On return (0 or -ERESTARTSYS) the caller
+ * holds the baton and must call shmring_pass_room() once it is done.
+ */
 int shmring_wait_room(struct shmring_ring *ring, u64 total)
 {
 	DEFINE_WAIT(wait);
 	int blocked = 1, ret = 0;
 
 	for (;;) {
-		prepare_to_wait(&ring->write_wq, &wait, TASK_INTERRUPTIBLE);
+		prepare_to_wait_exclusive(&ring->write_wq, &wait,
+					  TASK_INTERRUPTIBLE);
 		/* After every wakeup: head may have moved, need again. */
 		shmring_announce(ring, blocked, false,
 				 shmring_need_pos(ring, total));
@@ -669,10 +689,10 @@ void shmring_poll_wait_room(struct shmring_ring *ring)
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_poll_wait_room);
 
+/* Room was freed: wake the first blocked writer (it passes the baton on). */
 void shmring_wake_writers(struct shmring_ring *ring)
 {
-	if (wq_has_sleeper(&ring->write_wq))
-		wake_up_interruptible_all(&ring->write_wq);
+	shmring_pass_room(ring);
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_wake_writers);
 
@@ -685,7 +705,7 @@ void shmring_kick(struct shmring_ring *ring)
 	ring->want_set = false;
 	shmring_publish_waiting(ring);
 	spin_unlock(&ring->lock);
-	wake_up_interruptible_all(&ring->write_wq);
+	wake_up_interruptible(&ring->write_wq);
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_kick);
 
@@ -852,7 +872,8 @@ static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
  * what the batch committed so far, so readers can free that room), end()
  * publishes, drops wlock and wakes readers.
  */
-int shmring_wbatch_begin(struct shmring_ring *ring, struct shmring_wbatch *wb)
+static int shmring_wbatch_lock(struct shmring_ring *ring,
+			       struct shmring_wbatch *wb)
 {
 	/*
 	 * The clocks once per batch (and again after every wait, which
@@ -869,7 +890,14 @@ int shmring_wbatch_begin(struct shmring_ring *ring, struct shmring_wbatch *wb)
 	wb->woken_seq = ring->head_seq;
 	return 0;
 }
+
+int shmring_wbatch_begin(struct shmring_ring *ring, struct shmring_wbatch *wb)
+{
+	wb->baton = false;
+	return shmring_wbatch_lock(ring, wb);
+}
 EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_begin);
+
 
 /* Under wlock: readers may now see every record committed so far. */
 static void shmring_wbatch_publish(struct shmring_ring *ring,
@@ -913,32 +941,11 @@ void shmring_wbatch_end(struct shmring_ring *ring, struct shmring_wbatch *wb)
 {
 	if (wb->locked)
 		shmring_wbatch_unlock(ring, wb);
+	/* We waited for room: the next blocked writer's turn. */
+	if (wb->baton)
+		shmring_pass_room(ring);
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_end);
-
-/*
- * Copy @len bytes from userspace while holding wlock, without ever
- * sleeping on a page fault under it: a source that faults (swapped out,
- * a FUSE file, userfaultfd) is faulted in after dropping wlock (which
- * publishes what the batch committed so far), then wlock is retaken.
- * Returns 0 with wlock held, or -errno (wlock may be dropped).
- */
-int shmring_wbatch_copy_in(struct shmring_ring *ring, struct shmring_wbatch *wb,
-			   void *dst, const void __user *src, size_t len)
-{
-	unsigned long left;
-
-	pagefault_disable();
-	left = __copy_from_user_inatomic(dst, src, len);
-	pagefault_enable();
-	if (!left)
-		return 0;
-	shmring_wbatch_unlock(ring, wb);
-	if (copy_from_user(dst, src, len))
-		return -EFAULT;
-	return shmring_wbatch_begin(ring, wb);
-}
-EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_copy_in);
 
 /*
  * The source of a record is resident: nothing a copy under wlock touches
@@ -961,33 +968,24 @@ static int shmring_wbatch_fault_in(struct shmring_ring *ring,
 	shmring_wbatch_unlock(ring, wb);
 	if (fault_in_iov_iter_readable(from, len))
 		return -EFAULT;
-	ret = shmring_wbatch_begin(ring, wb);
+	ret = shmring_wbatch_lock(ring, wb);
 	return ret ? ret : 1;
 }
 
 /*
- * Commit one record gathered from @from (visible at the next publish).
- * Either the whole record is committed or nothing is. Returns the
- * payload length or -errno; on -errno wlock may have been dropped, and
- * end() must still be called. Nothing here sleeps on a page fault while
- * holding wlock.
+ * Make room for @total bytes at the head, under wlock, as write(2) does:
+ * dropping old records (overwrite), or waiting for readers (lossless;
+ * EAGAIN when @nonblock). With @from, the source of the record is made
+ * resident first, so a bad buffer costs no old record. Returns 0 with
+ * wlock held, or -errno (wlock may have been dropped).
  */
-ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
-			   struct iov_iter *from, u32 type, pid_t pid,
-			   bool nonblock)
+static int shmring_wbatch_room(struct shmring_ring *ring,
+			       struct shmring_wbatch *wb, u64 total,
+			       bool nonblock, struct iov_iter *from, size_t len)
 {
-	size_t len = iov_iter_count(from);
-	struct shmring_hdr *hdr = ring->hdr;
-	struct shmring_rec *rec;
 	bool announced = false;
-	u64 total, pad, now;
 	int ret;
 
-	if (!wb->locked)
-		return -EINTR;
-	if (len > ring->max_record)
-		return -EMSGSIZE;
-	total = shmring_rec_total(len);
 	for (;;) {
 		if (READ_ONCE(ring->unlinked))
 			return -EIDRM;
@@ -996,7 +994,7 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 		 * first, so a bad buffer costs none. (With room to spare a
 		 * failed copy costs nothing, and the common case saves it.)
 		 */
-		if (ring->head - ring->tail + total > ring->data_size) {
+		if (from && ring->head - ring->tail + total > ring->data_size) {
 			ret = shmring_wbatch_fault_in(ring, wb, from, len);
 			if (ret < 0)
 				return ret;
@@ -1014,7 +1012,9 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 			shmring_wbatch_wake(ring, wb, ring->head, ring->head_seq);
 		}
 		ret = shmring_make_room(ring, total);
-		if (ret && nonblock && !announced) {
+		if (!ret)
+			return 0;
+		if (nonblock && !announced) {
 			/*
 			 * EAGAIN: announce the writer as poll does, so readers
 			 * kick when they free room (an edge-triggered POLLOUT
@@ -1027,19 +1027,66 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 			announced = true;
 			continue;
 		}
-		if (ret) {
-			WRITE_ONCE(ring->writer_waits, ring->writer_waits + 1);
-			if (nonblock)
-				return ret;
-			/* Readers free room only in what they can see: publish. */
-			shmring_wbatch_unlock(ring, wb);
-			ret = shmring_wait_room(ring, total);
-			if (!ret)
-				ret = shmring_wbatch_begin(ring, wb);
-			if (ret)
-				return ret;
-			continue;
-		}
+		WRITE_ONCE(ring->writer_waits, ring->writer_waits + 1);
+		if (nonblock)
+			return ret;
+		/* Readers free room only in what they can see: publish. */
+		shmring_wbatch_unlock(ring, wb);
+		ret = shmring_wait_room(ring, total);
+		wb->baton = true;
+		if (!ret)
+			ret = shmring_wbatch_lock(ring, wb);
+		if (ret)
+			return ret;
+	}
+}
+
+/* Under wlock: @nr records of @bytes (@payload of it) were placed at head. */
+static void shmring_wbatch_advance(struct shmring_ring *ring, u64 bytes,
+				   u32 nr, u64 payload, u32 last_len)
+{
+	WRITE_ONCE(ring->head, ring->head + bytes);
+	WRITE_ONCE(ring->head_seq, ring->head_seq + nr);
+	WRITE_ONCE(ring->bytes_written, ring->bytes_written + payload);
+	WRITE_ONCE(ring->records_written, ring->records_written + nr);
+	WRITE_ONCE(ring->hdr->last_write_len, last_len);
+}
+
+/* The batch's timestamp, never before the previous record's. Under wlock. */
+static u64 shmring_wbatch_tstamp(struct shmring_ring *ring,
+				 struct shmring_wbatch *wb)
+{
+	u64 now = max(wb->now, ring->last_tstamp);
+
+	ring->last_tstamp = now;
+	return now;
+}
+
+/*
+ * Commit one record gathered from @from (visible at the next publish).
+ * Either the whole record is committed or nothing is. Returns the
+ * payload length or -errno; on -errno wlock may have been dropped, and
+ * end() must still be called. Nothing here sleeps on a page fault while
+ * holding wlock.
+ */
+ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
+			   struct iov_iter *from, u32 type, pid_t pid,
+			   bool nonblock)
+{
+	size_t len = iov_iter_count(from);
+	struct shmring_rec *rec;
+	u64 total, pad;
+	int ret;
+
+	if (!wb->locked)
+		return -EINTR;
+	if (len > ring->max_record)
+		return -EMSGSIZE;
+	total = shmring_rec_total(len);
+	for (;;) {
+		ret = shmring_wbatch_room(ring, wb, total, nonblock, from, len);
+		if (ret)
+			return ret;
 		rec = ring->data + (ring->head & ring->mask);
 		pagefault_disable();
 		ret = copy_from_iter(rec + 1, len, from) == len;
@@ -1051,7 +1098,7 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 		shmring_wbatch_unlock(ring, wb);
 		if (fault_in_iov_iter_readable(from, len))
 			return -EFAULT;
-		ret = shmring_wbatch_begin(ring, wb);
+		ret = shmring_wbatch_lock(ring, wb);
 		if (ret)
 			return ret;
 	}
@@ -1059,13 +1106,10 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 	pad = total - sizeof(*rec) - len;
 	if (pad)
 		memset((char *)(rec + 1) + len, 0, pad);
-	/* Never before the previous record (another writer's clock read). */
-	now = max(wb->now, ring->last_tstamp);
-	ring->last_tstamp = now;
 	rec->len = len;
 	rec->type = type;
 	rec->seq = ring->head_seq;
-	rec->tstamp_ns = now;
+	rec->tstamp_ns = shmring_wbatch_tstamp(ring, wb);
 	rec->pid = pid;
 	rec->flags = 0;
 	rec->__reserved0 = 0;
@@ -1075,15 +1119,119 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 		rec->csum = shmring_crc32c(rec + 1, len);
 		rec->flags |= SHMRING_REC_CSUM;
 	}
-
-	WRITE_ONCE(ring->head, ring->head + total);
-	WRITE_ONCE(ring->head_seq, ring->head_seq + 1);
-	WRITE_ONCE(ring->bytes_written, ring->bytes_written + len);
-	WRITE_ONCE(ring->records_written, ring->records_written + 1);
-	WRITE_ONCE(hdr->last_write_len, len);
+	shmring_wbatch_advance(ring, total, 1, len, len);
 	return len;
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_add);
+
+/*
+ * Room in @st for a record of @len payload bytes: where its payload goes,
+ * or NULL if it does not fit (nothing staged). shmring_stage_seal() then
+ * writes its header once the payload is there.
+ */
+void *shmring_stage_room(struct shmring_stage *st, u32 len)
+{
+	if (shmring_rec_total(len) > st->cap - st->bytes)
+		return NULL;
+	return (struct shmring_rec *)(st->buf + st->bytes) + 1;
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_stage_room);
+
+/*
+ * Stage the record whose payload shmring_stage_room() placed: its header
+ * (all but seq and tstamp_ns, set at commit), padding and checksum.
+ */
+void shmring_stage_seal(struct shmring_ring *ring, struct shmring_stage *st,
+			u32 len, u32 type, pid_t pid)
+{
+	struct shmring_rec *rec = st->buf + st->bytes;
+	u64 total = shmring_rec_total(len);
+	u64 pad = total - sizeof(*rec) - len;
+
+	if (pad)
+		memset((char *)(rec + 1) + len, 0, pad);
+	rec->len = len;
+	rec->type = type;
+	rec->seq = 0;
+	rec->tstamp_ns = 0;
+	rec->pid = pid;
+	rec->flags = 0;
+	rec->__reserved0 = 0;
+	rec->csum = 0;
+	rec->__reserved1 = 0;
+	if (ring->flags & SHMRING_ATTR_CSUM) {
+		rec->csum = shmring_crc32c(rec + 1, len);
+		rec->flags |= SHMRING_REC_CSUM;
+	}
+	st->bytes += total;
+	st->payload += len;
+	st->last_len = len;
+	st->nr++;
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_stage_seal);
+
+/*
+ * Stage a record for shmring_wbatch_put(), copied from userspace and
+ * checksummed here, outside wlock, laid out as in the ring. Returns 0,
+ * -ENOSPC if it does not fit, -EMSGSIZE or -EFAULT (nothing staged).
+ */
+int shmring_stage_add(struct shmring_ring *ring, struct shmring_stage *st,
+		      const void __user *src, u32 len, u32 type, pid_t pid)
+{
+	void *payload;
+
+	if (len > ring->max_record)
+		return -EMSGSIZE;
+	payload = shmring_stage_room(st, len);
+	if (!payload)
+		return -ENOSPC;
+	if (copy_from_user(payload, src, len))
+		return -EFAULT;
+	shmring_stage_seal(ring, st, len, type, pid);
+	return 0;
+}
+
+/*
+ * Commit the records staged in @st: room for all of them, one copy from
+ * the stage, and each record's sequence number and timestamp; all that
+ * holds wlock. Visible at the next publish. All or nothing: -errno
+ * (EAGAIN when @nonblock and they do not fit together) commits none, and
+ * end() must still be called. The stage is emptied on success.
+ */
+int shmring_wbatch_put(struct shmring_ring *ring, struct shmring_wbatch *wb,
+		       struct shmring_stage *st, bool nonblock)
+{
+	struct shmring_rec *rec;
+	u64 off, now, seq;
+	u32 len;
+	int ret;
+
+	if (!wb->locked)
+		return -EINTR;
+	if (!st->nr)
+		return 0;
+	if (st->bytes > ring->data_size)
+		return -EMSGSIZE;
+	ret = shmring_wbatch_room(ring, wb, st->bytes, nonblock, NULL, 0);
+	if (ret)
+		return ret;
+	/* The data pages are mapped twice: a run never wraps. */
+	memcpy(ring->data + (ring->head & ring->mask), st->buf, st->bytes);
+	now = shmring_wbatch_tstamp(ring, wb);
+	seq = ring->head_seq;
+	/* Lengths from the stage, which only the kernel writes. */
+	for (off = 0; off < st->bytes; off += shmring_rec_total(len)) {
+		len = ((struct shmring_rec *)(st->buf + off))->len;
+		rec = ring->data + ((ring->head + off) & ring->mask);
+		rec->seq = seq++;
+		rec->tstamp_ns = now;
+	}
+	shmring_wbatch_advance(ring, st->bytes, st->nr, st->payload,
+			       st->last_len);
+	shmring_stage_reset(st);
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_put);
 
 /*
  * Write one record gathered from @from: a batch of one. Either the whole

@@ -605,7 +605,7 @@ int shmring_zc_grant(struct shmring_ring *ring, struct shmring_zc_writer *w,
 		     struct shmring_zc_chunk *a, bool nonblock)
 {
 	u64 chunk = ring->zc_chunk, start;
-	bool announced = false;
+	bool announced = false, baton = false;
 	int ret = 0;
 
 	if (a->flags & ~SHMRING_ZC_FLAGS_ALL)
@@ -649,10 +649,13 @@ int shmring_zc_grant(struct shmring_ring *ring, struct shmring_zc_writer *w,
 		shmring_zc_wake(ring);
 		zc_arm_idle(ring);
 		ret = shmring_wait_room(ring, chunk);
+		baton = true;
 		if (ret)
-			return ret;
-		if (mutex_lock_interruptible(&ring->wlock))
-			return -ERESTARTSYS;
+			goto passed;
+		if (mutex_lock_interruptible(&ring->wlock)) {
+			ret = -ERESTARTSYS;
+			goto passed;
+		}
 	}
 	zc_report(w, a);
 	start = ring->head;
@@ -681,6 +684,10 @@ int shmring_zc_grant(struct shmring_ring *ring, struct shmring_zc_writer *w,
 out:
 	mutex_unlock(&ring->wlock);
 	shmring_zc_wake(ring);
+passed:
+	/* We waited for room: the next blocked writer's turn. */
+	if (baton)
+		shmring_pass_room(ring);
 	return ret;
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_zc_grant);
