@@ -174,6 +174,44 @@ int shmring_chmod(const char *name, mode_t mode);
 /* Move a reader: SHMRING_SEEK_OLDEST, _END, _SEQ (val), _TIME (val, ns). */
 int shmring_seek(struct shmring *r, unsigned int whence, uint64_t val);
 
+/*
+ * Snapshots for bootstrap (docs/snapshots.md): an application publishes
+ * a consistent snapshot of its state tagged with the ring sequence number
+ * it reflects; a new reader loads the latest one and replays the ring
+ * from the record after it. Snapshots live in a file (NAME without '/':
+ * SHMRING_SNAP_DIR/shmring-snap.NAME), two slots switched atomically:
+ * a reader never sees a half-written snapshot, a publisher killed at any
+ * instruction leaves the previous one readable. Publishers serialize on
+ * flock(2); readers take no lock. The file is untrusted: -EBADMSG.
+ */
+#define SHMRING_SNAP_DIR	"/dev/shm"
+#define SHMRING_SNAP_WRITE	(1U << 0)	/* may publish */
+#define SHMRING_SNAP_CREAT	(1U << 1)	/* create the file (with WRITE) */
+#define SHMRING_SNAP_SYNC	(1U << 2)	/* fdatasync before/after the switch */
+#define SHMRING_SNAP_MAX_LEN	(1U << 30)	/* largest snapshot payload */
+/* The seq of a snapshot taken before the first record (seq + 1 is 0). */
+#define SHMRING_SNAP_SEQ_NONE	UINT64_MAX
+
+struct shmring_snap;
+struct shmring_snap_meta {
+	uint64_t seq;		/* ring sequence number the snapshot reflects */
+	uint64_t len;		/* payload bytes */
+	uint64_t time_ns;	/* CLOCK_REALTIME when it was published */
+	uint64_t gen;		/* publish count of the file (1 = first) */
+	uint32_t crc;		/* crc32c of the payload (checked) */
+	uint32_t __reserved;
+};
+int shmring_snap_open(const char *name, unsigned int flags, mode_t mode,
+		      struct shmring_snap **out);
+int shmring_snap_publish(struct shmring_snap *s, const void *data, size_t len,
+			 uint64_t seq);
+int shmring_snap_load(struct shmring_snap *s, void *buf, size_t cap,
+		      struct shmring_snap_meta *meta);
+int shmring_snap_bootstrap(struct shmring_snap *s, struct shmring *r, void *buf,
+			   size_t cap, struct shmring_snap_meta *meta);
+int shmring_snap_fd(const struct shmring_snap *s);
+void shmring_snap_close(struct shmring_snap *s);
+
 const char *shmring_strerror(int err);
 int shmring_version_major(void);
 int shmring_version_minor(void);
