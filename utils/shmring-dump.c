@@ -39,6 +39,7 @@
 #include "shmring.h"
 #include "capture.h"
 #include "common.h"
+#include "json.h"
 #include "position.h"
 
 #define PROG "shmring-dump"
@@ -97,6 +98,10 @@ static void usage(FILE *f)
 "      --hex              hexdump of each payload under its record line\n"
 "  -w, --write=FILE       write a binary capture to FILE ('-': stdout)\n"
 "  -r, --read=FILE        read a capture instead of a ring ('-': stdin)\n"
+"      --snapshot[=FILE]  the latest snapshot of RING (or in FILE): seq, length,\n"
+"                         age, checksum; with -f, bootstrap: the snapshot, then\n"
+"                         the ring's records from the one after it\n"
+"      --snapshot-out=FILE  also write the snapshot's bytes to FILE ('-': stdout)\n"
 "  -h, --help             this help\n"
 "  -V, --version          print the version\n"
 "\n"
@@ -602,6 +607,132 @@ static int run_capture(void)
 	return finish(status);
 }
 
+/*
+ * --snapshot: the latest snapshot of RING (docs/snapshots.md). Without -f,
+ * one line: its seq, length, age and checksum status (and its bytes to
+ * --snapshot-out). With -f, a bootstrap: the snapshot, then the ring's
+ * records from the one after it.
+ */
+enum { OPT_SNAPSHOT = 300, OPT_SNAPSHOT_OUT };
+static const char *snap_name;	/* --snapshot[=FILE]: a path, or RING */
+static const char *snap_out;	/* --snapshot-out */
+
+static void snap_print(FILE *f, const char *name, const struct shmring_snap_meta *m)
+{
+	struct timespec now;
+	double age;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	age = ((double)now.tv_sec * 1e9 + (double)now.tv_nsec - (double)m->time_ns) / 1e9;
+	if (opt.fmt.json) {
+		struct json j;
+
+		json_init(&j, f, opt.fmt.pretty ? JSON_PRETTY : JSON_SPACED);
+		json_obj_open(&j, JSON_FLOW);
+		json_kstr(&j, "snapshot", name);
+		json_ku64(&j, "seq", m->seq);
+		json_ku64(&j, "len", m->len);
+		json_key(&j, "age_s");
+		json_printf(&j, "%.3f", age);
+		json_ku64(&j, "gen", m->gen);
+		json_key(&j, "crc32c");
+		json_printf(&j, "\"%08x\"", m->crc);
+		json_kbool(&j, "crc_ok", true);
+		json_obj_close(&j);
+		json_end(&j);
+	} else {
+		fprintf(f, "snapshot %s: seq=%llu len=%llu age=%.3fs gen=%llu crc32c=%08x (ok)\n",
+			name, (unsigned long long)m->seq, (unsigned long long)m->len, age,
+			(unsigned long long)m->gen, m->crc);
+	}
+}
+
+static int run_snapshot(void)
+{
+	struct shmring_snap_meta m;
+	struct shmring_snap *s;
+	unsigned char *buf = NULL;
+	size_t cap = 0;
+	FILE *f = stdout;
+	int ret;
+
+	ret = shmring_snap_open(snap_name, 0, 0, &s);
+	if (ret == -ENOENT)
+		die(EXIT_RUNTIME, "%s: no snapshot file (nothing was ever published)", snap_name);
+	if (ret == -EBADMSG)
+		die(EXIT_RUNTIME, "%s: not a snapshot file, or a corrupt one", snap_name);
+	if (ret)
+		die(EXIT_RUNTIME, "%s: %s", snap_name, strerror(-ret));
+	/* Ask the length, then load; a publish in between may ask again. */
+	while ((ret = shmring_snap_load(s, buf, cap, &m)) == -EMSGSIZE) {
+		free(buf);
+		cap = m.len + 4096;
+		buf = malloc(cap);
+		if (!buf)
+			die(EXIT_RUNTIME, "out of memory");
+	}
+	if (ret == -ENODATA)
+		die(EXIT_RUNTIME, "%s: no snapshot published yet", snap_name);
+	if (ret == -EBADMSG)
+		die(EXIT_RUNTIME, "%s: corrupt snapshot (checksum or lengths do not match)",
+		    snap_name);
+	if (ret == -EAGAIN)
+		die(EXIT_RUNTIME, "%s: snapshots are published faster than they can be read",
+		    snap_name);
+	if (ret)
+		die(EXIT_RUNTIME, "%s: %s", snap_name, strerror(-ret));
+	shmring_snap_close(s);
+	if (snap_out) {
+		bool to_stdout = !strcmp(snap_out, "-");
+		FILE *o = to_stdout ? stdout : fopen(snap_out, "wb");
+
+		if (!o)
+			die(EXIT_RUNTIME, "%s: %s", snap_out, strerror(errno));
+		if ((m.len && fwrite(buf, m.len, 1, o) != 1) || (to_stdout ? fflush(o) : fclose(o)))
+			die(EXIT_RUNTIME, "%s: %s", to_stdout ? "standard output" : snap_out,
+			    strerror(errno));
+		if (to_stdout)
+			f = stderr;
+	}
+	free(buf);
+	snap_print(f, snap_name, &m);
+	if (fflush(f))
+		output_failed(errno);
+	if (!opt.follow)
+		return EXIT_OK;
+	/* Bootstrap: is seq + 1 still in the ring? Then follow from there. */
+	{
+		struct shmring_info info;
+		struct shmring *r;
+
+		ret = shmring_open(opt.ring, SHMRING_O_READ, 0, NULL, &r);
+		if (ret == -ENODEV)
+			return not_loaded();
+		if (ret)
+			die(EXIT_RUNTIME, "%s: %s", opt.ring, shmring_strerror(ret));
+		ret = shmring_info(r, &info);
+		shmring_close(r);
+		if (ret)
+			die(EXIT_RUNTIME, "%s: %s", opt.ring, shmring_strerror(ret));
+		if (m.seq + 1 < info.tail_seq)
+			die(EXIT_RUNTIME, "%s: the snapshot is too old: it reflects seq %llu, the "
+			    "ring's oldest record is %llu (publish snapshots more often, or "
+			    "make the ring larger)", opt.ring, (unsigned long long)m.seq,
+			    (unsigned long long)info.tail_seq);
+		if (m.seq + 1 > info.head_seq)
+			die(EXIT_RUNTIME, "%s: the snapshot (seq %llu) is ahead of the ring (next "
+			    "seq %llu): a snapshot of another ring, or of this one before it was "
+			    "re-created", opt.ring, (unsigned long long)m.seq,
+			    (unsigned long long)info.head_seq);
+	}
+	opt.have_from = true;
+	opt.from = m.seq + 1;
+	opt.from_pos.whence = SHMRING_SEEK_SEQ;
+	opt.from_pos.val = opt.from;
+	opt.from_arg = "(after the snapshot)";
+	return run_ring();
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_FROM = 256, OPT_HEX, OPT_TAP, OPT_NO_TAP };
@@ -617,6 +748,8 @@ int main(int argc, char **argv)
 		{ "tap", no_argument, NULL, OPT_TAP },
 		{ "no-tap", no_argument, NULL, OPT_NO_TAP },
 		{ "hold", no_argument, NULL, OPT_NO_TAP },
+		{ "snapshot", optional_argument, NULL, OPT_SNAPSHOT },
+		{ "snapshot-out", required_argument, NULL, OPT_SNAPSHOT_OUT },
 		{ "write", required_argument, NULL, 'w' },
 		{ "read", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
@@ -656,6 +789,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NO_TAP:
 			opt.tap = 0;
+			break;
+		case OPT_SNAPSHOT:
+			snap_name = optarg ? optarg : "";
+			break;
+		case OPT_SNAPSHOT_OUT:
+			snap_out = optarg;
 			break;
 		case 't':
 			add_types(optarg);
@@ -724,6 +863,22 @@ int main(int argc, char **argv)
 	if (opt.wfile && (opt.fmt.json || opt.fmt.hex))
 		usage_error("--json and --hex format printed records, not -w captures");
 
+	if (snap_out && !snap_name)
+		usage_error("--snapshot-out needs --snapshot");
+	if (snap_name && (opt.rfile || opt.wfile || opt.have_from || opt.from_seek ||
+			  opt.have_last))
+		usage_error("--snapshot cannot be used with -r, -w, --from or -n");
+	if (snap_name && !*snap_name)
+		snap_name = opt.ring;
+	if (snap_name && !strchr(snap_name, '/')) {	/* the file's path, for messages */
+		static char path[512];
+
+		snprintf(path, sizeof(path), "%s/shmring-snap.%s", SHMRING_SNAP_DIR, snap_name);
+		snap_name = path;
+	}
+
 	setup_signals();
+	if (snap_name)
+		return run_snapshot();
 	return opt.rfile ? run_capture() : run_ring();
 }
