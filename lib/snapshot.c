@@ -14,6 +14,7 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,9 +69,14 @@ _Static_assert(sizeof(struct snap_hdr) == SNAP_SLOT_OFF, "header layout");
 _Static_assert(offsetof(struct snap_hdr, gen) == SNAP_GEN_OFF, "gen offset");
 _Static_assert(sizeof(struct snap_slot) == 64, "slot layout");
 
+/*
+ * flock() serializes open file descriptions, not threads sharing one:
+ * publishers of one handle also take its mutex.
+ */
 struct shmring_snap {
 	int fd;
 	unsigned int flags;
+	pthread_mutex_t lock;
 };
 
 static uint32_t desc_crc(const struct snap_slot *d)
@@ -232,6 +238,7 @@ static int snap_open(const char *name, unsigned int flags, mode_t mode,
 	}
 	s->fd = fd;
 	s->flags = flags;
+	pthread_mutex_init(&s->lock, NULL);
 	*out = s;
 	return 0;
 }
@@ -252,6 +259,7 @@ void shmring_snap_close(struct shmring_snap *s)
 	if (!s)
 		return;
 	close(s->fd);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 	errno = saved;
 }
@@ -369,11 +377,17 @@ static int snap_publish(struct shmring_snap *s, const void *data, size_t len, ui
 		return -EFAULT;
 	if (len > SHMRING_SNAP_MAX_LEN)
 		return -EMSGSIZE;
-	while (flock(s->fd, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return -errno;
+	pthread_mutex_lock(&s->lock);
+	while (flock(s->fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			ret = -errno;
+			pthread_mutex_unlock(&s->lock);
+			return ret;
+		}
+	}
 	ret = snap_publish_locked(s, data ? data : "", len, seq);
 	flock(s->fd, LOCK_UN);
+	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
 

@@ -385,6 +385,59 @@ static void test_hammer(void)
 	free(buf);
 }
 
+struct pub_arg {
+	struct shmring_snap *s;
+	uint64_t from, n;
+	int err;
+};
+
+static void *pub_thread(void *a)
+{
+	struct pub_arg *pa = a;
+	unsigned char *buf = malloc(HMAX);
+	uint64_t k;
+
+	for (k = 0; k < pa->n && !pa->err; k++)
+		pa->err = publish_seq(pa->s, pa->from + k * 4, HMAX, buf);
+	free(buf);
+	return NULL;
+}
+
+/* Threads publishing through one handle: its mutex serializes them too. */
+static void test_threads_one_handle(void)
+{
+	struct shmring_snap *w, *r;
+	struct shmring_snap_meta m;
+	struct pub_arg pa[4];
+	pthread_t th[4];
+	unsigned char *buf = malloc(HMAX);
+	uint64_t g0, n = quick ? 200 : 2000;
+	int i, err = 0;
+	char p[256];
+
+	path_of(p, sizeof(p), "threads");
+	shmring_snap_open(p, SHMRING_SNAP_WRITE | SHMRING_SNAP_CREAT, 0600, &w);
+	shmring_snap_open(p, 0, 0, &r);
+	publish_seq(w, 1, HMAX, buf);
+	shmring_snap_load(r, buf, HMAX, &m);
+	g0 = m.gen;
+	for (i = 0; i < 4; i++) {
+		pa[i] = (struct pub_arg){ .s = w, .from = 1000 + i, .n = n };
+		pthread_create(&th[i], NULL, pub_thread, &pa[i]);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		err |= pa[i].err;
+	}
+	is_int(err, 0, "4 threads publish through one handle");
+	is_int(shmring_snap_load(r, buf, HMAX, &m), 0, "load after them");
+	is_int(m.gen - g0, 4 * n, "the generation counts every publish of the 4 threads");
+	ok(!whole(buf, m.len, m.seq, HMAX), "the last snapshot is whole");
+	shmring_snap_close(r);
+	shmring_snap_close(w);
+	free(buf);
+}
+
 static void test_kill(void)
 {
 	struct shmring_snap *r, *w;
@@ -610,6 +663,7 @@ int main(void)
 	test_errors();
 	test_roundtrip();
 	test_hammer();
+	test_threads_one_handle();
 	test_kill();
 	test_corrupt();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
