@@ -6,14 +6,18 @@
  * Writes COUNT records (default 10) "record 0", "record 1", ... of type
  * TYPE (default 1) with shmring_write_batch(3), BATCH of them (default 8,
  * at most 64) per call: one system call per batch, and the records of a
- * batch become visible to readers together. Like write(2), a lossless
- * ring makes the call wait for room.
+ * batch become visible to readers together. A lossless ring makes the
+ * call wait for room. BATCH 0 writes each record with a plain write(2)
+ * on shmring_fd(3) instead, its type set once with
+ * shmring_set_write_type(3).
  *
  * Read the records with `shmring-dump RING` or examples/reader.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <shmring.h>
 
 #define BATCH_MAX	64
@@ -28,8 +32,8 @@ int main(int argc, char **argv)
 	long done = 0, i, n;
 	int ret;
 
-	if (argc < 2 || count < 0 || batch < 1 || batch > BATCH_MAX) {
-		fprintf(stderr, "usage: %s RING [COUNT [BATCH (1-%d) [TYPE]]]\n", argv[0],
+	if (argc < 2 || count < 0 || batch < 0 || batch > BATCH_MAX) {
+		fprintf(stderr, "usage: %s RING [COUNT [BATCH (0-%d) [TYPE]]]\n", argv[0],
 			BATCH_MAX);
 		return 2;
 	}
@@ -37,6 +41,17 @@ int main(int argc, char **argv)
 	if (ret) {
 		fprintf(stderr, "batch_writer: %s: %s\n", argv[1], shmring_strerror(ret));
 		return 1;
+	}
+	if (!batch) {
+		ret = shmring_set_write_type(ring, type);
+		for (i = 0; !ret && i < count; i++) {
+			snprintf(payload[0], sizeof(payload[0]), "record %ld", i);
+			if (write(shmring_fd(ring), payload[0], strlen(payload[0])) < 0)
+				ret = -errno;
+		}
+		if (ret < 0)
+			fprintf(stderr, "batch_writer: %s: %s\n", argv[1], shmring_strerror(ret));
+		done = count;
 	}
 	while (done < count) {
 		n = count - done < batch ? count - done : batch;

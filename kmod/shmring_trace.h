@@ -83,11 +83,13 @@ TRACE_EVENT(shmring_ring_unlink,
 );
 
 /*
- * Records were committed, one event per commit: a write(2) or a large
- * batch record (count 1), a staged run of WRITE_BATCH records (count of
- * them, seq the first), or a zero-copy chunk when it closes (seq
- * SHMRING_TRACE_SEQ_NONE: zero-copy records are numbered by readers, in
- * chunk order; type 0). bytes is payload; type is the first record's.
+ * Records were committed (numbered under wlock; readers see them before
+ * the call returns), one event per commit: a write(2), or a WRITE_BATCH
+ * record too large to stage (count 1); the records of WRITE_BATCH staged
+ * together (count of them, seq the first: shmring_write(3) is a batch of
+ * one); a zero-copy chunk when it closes (seq SHMRING_TRACE_SEQ_NONE:
+ * zero-copy records are numbered by readers, in chunk order; type 0).
+ * bytes is payload; type is the first record's.
  */
 #define SHMRING_TRACE_SEQ_NONE	U64_MAX
 

@@ -47,7 +47,7 @@ tmp=$(mktemp -d)
 n=0
 failed=0
 bg=""
-RINGS="tr.a tr.ow tr.ll tr.zc tr.off"
+RINGS="tr.a tr.ow tr.rd tr.ll tr.zc tr.off"
 
 umask 022	# ring modes below are 0644
 
@@ -62,7 +62,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-echo "1..46"
+echo "1..52"
 
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
 fail() {
@@ -152,14 +152,15 @@ echo >"$T/trace"
 
 # --- Create, write, batch, zero-copy, unlink ----------------------------------------
 
-"$CTL" create tr.a -s 64k -p overwrite -r 1000
+"$CTL" create tr.a -s 64k -p overwrite -r 4000
 expect_line "ring_create: name, size, max_record, policy" \
-	"shmring_ring_create: ring=tr.a size=65536 max_record=1000 policy=overwrite flags=0x0 chunk=0 mode=0644 uid=0"
+	"shmring_ring_create: ring=tr.a size=65536 max_record=4000 policy=overwrite flags=0x0 chunk=0 mode=0644 uid=0"
 "$CTL" write tr.a -t 7 hello
 "$CTL" write tr.a -t 8 'world!!'
-expect_line "commit of a write(2): seq 0, 1 record, 5 bytes, type 7" \
+# shmring_write(3): a batch of one.
+expect_line "commit of shmring_write(3): seq 0, 1 record, 5 bytes, type 7" \
 	"shmring_commit: ring=tr.a seq=0 count=1 bytes=5 type=7"
-expect_line "commit of the next write(2): seq 1, 7 bytes, type 8" \
+expect_line "commit of the next one: seq 1, 7 bytes, type 8" \
 	"shmring_commit: ring=tr.a seq=1 count=1 bytes=7 type=8"
 # 20 records in batches of 8: "record 0".."record 7" (8 bytes each), then
 # 8, 9 (8 bytes) and 10..15 (9 bytes), then 16..19 (9 bytes).
@@ -171,8 +172,20 @@ has "shmring_commit: ring=tr.a seq=2 count=8 bytes=64 type=5" &&
 	has "shmring_commit: ring=tr.a seq=10 count=8 bytes=70 type=5" &&
 	has "shmring_commit: ring=tr.a seq=18 count=4 bytes=36 type=5"
 check "WRITE_BATCH: one commit per batch with its first seq, count and bytes" $?
-[ "$(lines shmring_commit tr.a | wc -l)" = 5 ]
-check "tr.a: 5 commits in all (2 writes, 3 batches)" $?
+# write(2), and a batch record too large to stage (copied under wlock).
+batch_writer tr.a 3 0 6
+rc=$?
+snap
+check "batch_writer wrote 3 records with write(2)" $rc
+has "shmring_commit: ring=tr.a seq=20 count=1 bytes=8 type=6" &&
+	has "shmring_commit: ring=tr.a seq=21 count=1 bytes=8 type=6" &&
+	has "shmring_commit: ring=tr.a seq=22 count=1 bytes=8 type=6"
+check "write(2): a commit per record, seq 20..22, 8 bytes, type 6" $?
+head -c 3000 /dev/zero | "$CTL" write tr.a -t 9 -
+expect_line "a 3000-byte record of a batch: a commit of its own" \
+	"shmring_commit: ring=tr.a seq=23 count=1 bytes=3000 type=9"
+[ "$(lines shmring_commit tr.a | wc -l)" = 9 ]
+check "tr.a: 9 commits in all" $? "$(lines shmring_commit tr.a | wc -l)"
 
 "$CTL" create tr.zc -s 64k -z -k 4096
 "$CTL" write tr.zc zcdata
@@ -187,7 +200,7 @@ check "ring_create of a zero-copy ring shows flags 0x2 and the chunk" $?
 shmring-dump tr.a >/dev/null	# a reader of its own: no subscription
 "$CTL" delete tr.a
 expect_line "ring_unlink: name, size, policy, records written, lost" \
-	"shmring_ring_unlink: ring=tr.a size=65536 policy=overwrite flags=0x0 records=22 lost=0"
+	"shmring_ring_unlink: ring=tr.a size=65536 policy=overwrite flags=0x0 records=24 lost=0"
 
 # --- Overwrite: a subscription lapped, records lost --------------------------------
 
@@ -233,6 +246,36 @@ det=$(lines shmring_sub_detach tr.ow | tail -n 1)
 	[ "$(echo "$det" | val lost)" = "$lost_sum" ] &&
 	[ $(($(echo "$det" | val read) + lost_sum)) = 300 ]
 check "sub_detach: s1 at seq 300, read + lost = 300, lost = the events' sum" $? "$det"
+
+# --- Readers of their own, stopped: lapped with their pid, a tap too ---------------
+
+"$CTL" create tr.rd -s 4096 -p overwrite
+shmring-dump -f --no-tap tr.rd >"$tmp/rd1" 2>&1 &
+rd1=$!
+shmring-dump -f tr.rd >"$tmp/rd2" 2>&1 &
+rd2=$!
+bg="$rd1 $rd2"
+"$CTL" write tr.rd first
+i=0
+while [ $i -lt 300 ] && ! { [ -s "$tmp/rd1" ] && [ -s "$tmp/rd2" ]; }; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill -STOP $rd1 $rd2
+seq 1 300 | "$CTL" write tr.rd --lines
+snap
+kill -CONT $rd1 $rd2
+kill $rd1 $rd2
+wait $rd1 $rd2 2>/dev/null
+bg=""
+lines shmring_reader_lapped tr.rd | grep -q "^shmring_reader_lapped: ring=tr.rd sub= pid=$rd1 tap=0 from=[1-9]"
+check "reader_lapped: a stopped reader of its own, with its pid, no sub, not a tap" $?
+lines shmring_reader_lapped tr.rd | grep -q "^shmring_reader_lapped: ring=tr.rd sub= pid=$rd2 tap=1 "
+check "reader_lapped: a stopped tap (shmring-dump -f), tap=1" $?
+rd_lost=$(lines shmring_lost tr.rd | val lost | awk '{ s += $1 } END { print s + 0 }')
+rd_laps=$(lines shmring_reader_lapped tr.rd | grep -c " pid=$rd1 tap=0 ")
+[ "$rd_lost" -ge 1 ] && [ "$(lines shmring_lost tr.rd | wc -l)" = "$rd_laps" ]
+check "tr.rd: a lost event for each lap of the reader ($rd_laps, $rd_lost records)" $?
 
 # --- Lossless: a writer waits for a subscription and is woken -------------------------
 
@@ -287,7 +330,7 @@ check "sub_detach of w1: seq 400, read 400, lost 0" $?
 
 # --- Unlink, then disabled again --------------------------------------------------------
 
-"$CTL" delete tr.ow tr.ll tr.zc
+"$CTL" delete tr.ow tr.rd tr.ll tr.zc
 snap
 has "shmring_ring_unlink: ring=tr.ow size=4096 policy=overwrite flags=0x0 records=300 lost=$lost_sum" &&
 	has "shmring_ring_unlink: ring=tr.ll size=4096 policy=lossless flags=0x0 records=400 lost=0" &&
@@ -308,5 +351,5 @@ check "disabled again: create, writes, batches and delete record nothing" $? "co
 [ "$(cat "$EV/shmring_commit/enable")" = 0 ]
 check "echo 0 > events/shmring/enable disables them all" $?
 
-[ $n = 46 ] || echo "# ran $n checks, planned 46"
+[ $n = 52 ] || echo "# ran $n checks, planned 52"
 [ $failed = 0 ]
