@@ -177,13 +177,13 @@ batch_writer tr.a 3 0 6
 rc=$?
 snap
 check "batch_writer wrote 3 records with write(2)" $rc
-has "shmring_commit: ring=tr.a seq=20 count=1 bytes=8 type=6" &&
-	has "shmring_commit: ring=tr.a seq=21 count=1 bytes=8 type=6" &&
-	has "shmring_commit: ring=tr.a seq=22 count=1 bytes=8 type=6"
-check "write(2): a commit per record, seq 20..22, 8 bytes, type 6" $?
+has "shmring_commit: ring=tr.a seq=22 count=1 bytes=8 type=6" &&
+	has "shmring_commit: ring=tr.a seq=23 count=1 bytes=8 type=6" &&
+	has "shmring_commit: ring=tr.a seq=24 count=1 bytes=8 type=6"
+check "write(2): a commit per record, seq 22..24, 8 bytes, type 6" $?
 head -c 3000 /dev/zero | "$CTL" write tr.a -t 9 -
 expect_line "a 3000-byte record of a batch: a commit of its own" \
-	"shmring_commit: ring=tr.a seq=23 count=1 bytes=3000 type=9"
+	"shmring_commit: ring=tr.a seq=25 count=1 bytes=3000 type=9"
 [ "$(lines shmring_commit tr.a | wc -l)" = 9 ]
 check "tr.a: 9 commits in all" $? "$(lines shmring_commit tr.a | wc -l)"
 
@@ -200,7 +200,7 @@ check "ring_create of a zero-copy ring shows flags 0x2 and the chunk" $?
 shmring-dump tr.a >/dev/null	# a reader of its own: no subscription
 "$CTL" delete tr.a
 expect_line "ring_unlink: name, size, policy, records written, lost" \
-	"shmring_ring_unlink: ring=tr.a size=65536 policy=overwrite flags=0x0 records=24 lost=0"
+	"shmring_ring_unlink: ring=tr.a size=65536 policy=overwrite flags=0x0 records=26 lost=0"
 
 # --- Overwrite: a subscription lapped, records lost --------------------------------
 
