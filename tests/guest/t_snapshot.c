@@ -63,7 +63,7 @@ static int writer(void)
 
 		while ((ret = shmring_write(w, T_VAL, &v, sizeof(v))) == -EINTR)
 			;
-		if (ret)
+		if (ret < 0)	/* success is the payload's length */
 			return 3;
 		sum += v;
 		if (i % EVERY == EVERY - 1 && shmring_snap_publish(s, &sum, sizeof(sum), seq0 + i))
@@ -71,7 +71,7 @@ static int writer(void)
 		if (i % 500 == 0)
 			usleep(2000);
 	}
-	if (shmring_write(w, T_END, &sum, sizeof(sum)))
+	if (shmring_write(w, T_END, &sum, sizeof(sum)) < 0)
 		return 5;
 	shmring_snap_close(s);
 	shmring_close(w);
