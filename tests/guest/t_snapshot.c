@@ -11,6 +11,7 @@
  * (SHMRING_SNAP_SEQ_NONE), and shmring-dump --snapshot (with -f: the
  * record after the snapshot comes first).
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -68,8 +69,8 @@ static int writer(void)
 		sum += v;
 		if (i % EVERY == EVERY - 1 && shmring_snap_publish(s, &sum, sizeof(sum), seq0 + i))
 			return 4;
-		if (i % 500 == 0)
-			usleep(2000);
+		if (i % 100 == 0)	/* 60 pauses: late readers start mid-stream */
+			usleep(3000);
 	}
 	if (shmring_write(w, T_END, &sum, sizeof(sum)) < 0)
 		return 5;
@@ -129,10 +130,27 @@ static int late_reader(uint64_t *got, uint64_t *want, uint64_t *snap_seq)
 	return ret ? ret : -103;
 }
 
+struct late {
+	pthread_t th;
+	int ret;
+	uint64_t got, want, sseq;
+};
+
+static void *late_thread(void *a)
+{
+	struct late *l = a;
+	int tries = 0;
+
+	while ((l->ret = late_reader(&l->got, &l->want, &l->sseq)) == -ENODATA && tries++ < 500)
+		usleep(2000);	/* nothing published yet */
+	return NULL;
+}
+
 static void test_bootstrap(void)
 {
 	struct shmring *w = create(1 << 20);
-	int i, st, agree = 0, tries = 3, nodata = 0;
+	struct late l[3];
+	int i, st, agree = 0, mid = 0;
 	pid_t pid;
 
 	mkdir(SHMRING_SNAP_DIR, 01777);
@@ -147,28 +165,29 @@ static void test_bootstrap(void)
 	pid = fork();
 	if (pid == 0)
 		_exit(writer());
-	/* Late readers, one after another, while the writer runs. */
-	for (i = 0; i < tries; i++) {
-		uint64_t got = 0, want = 1, sseq = 0;
-		int ret;
-
-		usleep(50000 + i * 100000);
-		ret = late_reader(&got, &want, &sseq);
-		if (ret == -ENODATA && nodata++ < 50) {	/* nothing published yet */
-			i--;
-			continue;
-		}
-		if (!ok(ret == 0 && got == want,
+	/* Late readers, each in its own thread, started while the writer runs. */
+	for (i = 0; i < 3; i++) {
+		usleep(20000);
+		memset(&l[i], 0, sizeof(l[i]));
+		l[i].want = 1;
+		pthread_create(&l[i].th, NULL, late_thread, &l[i]);
+	}
+	for (i = 0; i < 3; i++) {
+		pthread_join(l[i].th, NULL);
+		if (!ok(l[i].ret == 0 && l[i].got == l[i].want,
 			"late reader %d: bootstrapped at seq %llu, its sum %llu = the writer's %llu",
-			i, (unsigned long long)sseq, (unsigned long long)got,
-			(unsigned long long)want))
-			diag("late_reader: %d (%s)", ret, shmring_strerror(ret));
+			i, (unsigned long long)l[i].sseq, (unsigned long long)l[i].got,
+			(unsigned long long)l[i].want))
+			diag("late_reader: %d (%s)", l[i].ret, shmring_strerror(l[i].ret));
 		else
 			agree++;
+		if (l[i].ret == 0 && l[i].sseq < NREC - 1)
+			mid++;
 	}
 	waitpid(pid, &st, 0);
 	is_int(WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st), 0, "the writer finished");
-	is_int(agree, tries, "every late reader agrees with the writer");
+	is_int(agree, 3, "every late reader agrees with the writer");
+	ok(mid > 0, "%d of them bootstrapped while the writer was still writing", mid);
 	shmring_close(w);
 }
 
