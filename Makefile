@@ -11,6 +11,8 @@
 #   make bench           shmring-bench in the VM; report in docs/bench.md
 #   make vm-shell        interactive shell in the VM, module loaded
 #   make install         library, headers, tools, man pages (PREFIX, DESTDIR)
+#   make install-systemd the units of systemd/ (SYSTEMDUNITDIR, DESTDIR)
+#   make check-units     systemd-analyze verify of those units
 
 # One version for everything: the file VERSION (MAJOR.MINOR.PATCH). The
 # module gets it through kmod/Kbuild, the library through the generated
@@ -32,6 +34,7 @@ INCLUDEDIR   ?= $(PREFIX)/include
 BINDIR       ?= $(PREFIX)/bin
 MANDIR       ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+SYSTEMDUNITDIR ?= /lib/systemd/system
 DESTDIR      ?=
 
 # The kernel tree: the running kernel's build dir when it exists, else the
@@ -86,7 +89,7 @@ EXAMPLES    := $(patsubst %.c,$(B)/%,$(wildcard examples/*.c))
 KMOD_LIBS := $(shell pkg-config --libs libkmod 2>/dev/null || echo -lkmod)
 
 .PHONY: all module user lib utils tests examples fuzz check demo bench vm-shell install clean \
-	static-checks
+	static-checks install-systemd check-units
 
 all: module user
 
@@ -228,6 +231,16 @@ install: lib utils
 	$(PC_SED) > $(DESTDIR)$(PKGCONFIGDIR)/shmring.pc
 	for m in man/*.[1-8]; do [ -e "$$m" ] || continue; \
 		s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+# The units run /usr/bin/shmring-*: rewritten for another BINDIR.
+install-systemd:
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in systemd/*.service; do \
+		sed 's|/usr/bin/shmring-|$(BINDIR)/shmring-|g' $$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; \
+		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; done
+
+check-units: utils
+	B=$(B) bash tests/check-units.sh
 
 clean:
 	rm -rf $(B)
