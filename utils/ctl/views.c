@@ -297,7 +297,7 @@ static double rate(uint64_t now, uint64_t before, uint64_t ns)
 }
 
 /* One line: r as now (b: as before, NULL unless RS_OK); ns since before. */
-static void rate_line(const struct view_opts *vo, const struct ctl_opts *o,
+static void rate_line(const struct view_opts *vo,
 		      enum rate_state st, const struct pring *r, const struct pring *b,
 		      uint64_t now_ns, uint64_t ns)
 {
@@ -313,7 +313,7 @@ static void rate_line(const struct view_opts *vo, const struct ctl_opts *o,
 		struct json j;
 		char when[ISO_TIME_LEN];
 
-		json_init(&j, stdout, o->pretty ? JSON_COMPACT : JSON_SPACED);
+		json_init(&j, stdout, JSON_SPACED);	/* one object per line, even with -p */
 		json_obj_open(&j, JSON_FLOW);
 		json_kstr(&j, "time", iso_time(now_ns, when, sizeof(when)));
 		json_kstr(&j, "ring", r->name);
@@ -386,8 +386,7 @@ static bool wanted(const struct pring *r, const char *name)
  * NAME if not NULL) with the rates since the sample before; stop after
  * vo->count intervals or at SIGINT/SIGTERM (exit status 0).
  */
-static int interval_loop(const struct view_opts *vo, const struct ctl_opts *o,
-			 const char *name)
+static int interval_loop(const struct view_opts *vo, const char *name)
 {
 	struct pview prev, cur;
 	uint64_t prev_t, deadline, done = 0;
@@ -439,17 +438,17 @@ static int interval_loop(const struct view_opts *vo, const struct ctl_opts *o,
 				continue;
 			b = proc_find(&prev, r->name);
 			if (!b)
-				rate_line(vo, o, RS_NEW, r, NULL, realtime_ns(), ns);
+				rate_line(vo, RS_NEW, r, NULL, realtime_ns(), ns);
 			else if (went_back(r, b))
-				rate_line(vo, o, RS_RESET, r, NULL, realtime_ns(), ns);
+				rate_line(vo, RS_RESET, r, NULL, realtime_ns(), ns);
 			else
-				rate_line(vo, o, RS_OK, r, b, realtime_ns(), ns);
+				rate_line(vo, RS_OK, r, b, realtime_ns(), ns);
 		}
 		for (size_t i = 0; i < prev.n; i++) {
 			const struct pring *b = &prev.rings[i];
 
 			if (wanted(b, name) && !proc_find(&cur, b->name))
-				rate_line(vo, o, RS_GONE, b, NULL, realtime_ns(), ns);
+				rate_line(vo, RS_GONE, b, NULL, realtime_ns(), ns);
 		}
 		proc_free(&prev);
 		prev = cur;
@@ -611,7 +610,7 @@ int cmd_list(const struct ctl_cmd *cmd, const struct ctl_opts *o,
 		return cmd_bad_usage(cmd);
 	}
 	if (vo.interval_ns)
-		return interval_loop(&vo, o, NULL);
+		return interval_loop(&vo, NULL);
 	ret = ioc_load(&v);
 	if (ret == 1)
 		ret = proc_load(&v);
@@ -796,7 +795,7 @@ int cmd_stat(const struct ctl_cmd *cmd, const struct ctl_opts *o,
 	if (ret)
 		return ret;
 	if (vo.interval_ns)
-		return interval_loop(&vo, o, name);
+		return interval_loop(&vo, name);
 	ret = proc_load(&v);
 	if (ret)
 		return ret;
