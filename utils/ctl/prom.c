@@ -4,7 +4,8 @@
  * exposition format (version 0.0.4), as node_exporter's textfile collector
  * reads it. Every family has its HELP and TYPE lines, names start with
  * shmring_, counters end in _total, sizes are in bytes and times in
- * seconds, label values are escaped. docs/metrics.md lists the families.
+ * seconds, label values are escaped. shmring-ctl(8) lists the families,
+ * docs/monitoring.md shows how to serve them.
  *
  * Only formatting: no file is opened here, so tests/unit/t_prom.c checks
  * this output with its own strict parser (and promtool when installed).
