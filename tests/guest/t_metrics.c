@@ -229,6 +229,10 @@ static void test_metrics(void)
 		oddr[i] = create(odd[i], 4096, SHMRING_POLICY_OVERWRITE, 0);
 		write_n(oddr[i], i + 1, 10);
 	}
+	text = run(CTL " create m.zc -s 64k -z -k 4096 -x 2>&1 && " CTL " write m.zc zc", &st, NULL);
+	if (st)
+		bail_out("create m.zc: %s", text);
+	free(text);
 
 	scrape(&d, "after the writes");
 	ok(1, "shmring-ctl metrics output parses strictly (%zu families, %zu samples)",
@@ -298,6 +302,16 @@ static void test_metrics(void)
 	for (int i = 0; i < 4; i++)
 		is_int(metric(&d, "shmring_ring_records_written_total", odd[i]), i + 1,
 		       "ring named '%s' is labelled as it is", odd[i]);
+	{
+		const struct prom_sample *s = prom_find(&d, "shmring_ring_info", "ring", "m.zc");
+
+		ok(s && !strcmp(prom_label(s, "zerocopy"), "true") &&
+		   metric(&d, "shmring_ring_zc_chunk_bytes", "m.zc") == 4096 &&
+		   metric(&d, "shmring_ring_records_written_total", "m.zc") == 1,
+		   "zero-copy ring: zerocopy=\"true\", 4096-byte chunks, 1 record");
+		ok(!prom_find(&d, "shmring_ring_zc_chunk_bytes", "ring", "m.over"),
+		   "... and no zero-copy series for the others");
+	}
 	prom_doc_free(&d);
 
 	/* -o FILE: atomically, mode 0644, nothing left beside it */
@@ -347,6 +361,7 @@ static void test_metrics(void)
 	}
 	shmring_unlink("m.over");
 	shmring_unlink("m.lossless");
+	shmring_unlink("m.zc");
 }
 
 /* ---- --interval ------------------------------------------------------------------------ */
