@@ -307,8 +307,9 @@ static void test_metrics(void)
 
 		ok(s && !strcmp(prom_label(s, "zerocopy"), "true") &&
 		   metric(&d, "shmring_ring_zc_chunk_bytes", "m.zc") == 4096 &&
-		   metric(&d, "shmring_ring_records_written_total", "m.zc") == 1,
-		   "zero-copy ring: zerocopy=\"true\", 4096-byte chunks, 1 record");
+		   metric(&d, "shmring_ring_records_written_total", "m.zc") == 1 &&
+		   metric(&d, "shmring_ring_zc_discarded_total", "m.zc") == 0,
+		   "zero-copy ring: zerocopy=\"true\", 4096-byte chunks, 1 record, 0 discarded");
 		ok(!prom_find(&d, "shmring_ring_zc_chunk_bytes", "ring", "m.over"),
 		   "... and no zero-copy series for the others");
 	}

@@ -171,6 +171,7 @@ static void make_view(struct pview *v, struct pring *r, struct pcursor *c)
 	r[1].writer_waits = 12;
 	r[1].zc_chunk = 65536;
 	r[1].zc_open = 1;
+	r[1].discarded = 3;
 	r[1].subs = 1;
 	r[1].cur = calloc(1, sizeof(struct pcursor));
 	snprintf(r[1].cur[0].kind, sizeof(r[1].cur[0].kind), "sub+");
@@ -253,6 +254,7 @@ static void formatter(void)
 	ok(strstr(text, "shmring_ring_records_written_total{ring=\"zc.ring-1\"} "
 		  "18446744073709551615\n") != NULL, "a 64-bit counter printed as an integer");
 	is_int(val(&d, "shmring_ring_zc_chunk_bytes", "zc.ring-1"), 65536, "zc chunk");
+	is_int(val(&d, "shmring_ring_zc_discarded_total", "zc.ring-1"), 3, "zc discarded");
 	ok(!prom_find(&d, "shmring_ring_zc_chunk_bytes", "ring", odd),
 	   "no zero-copy metrics for a ring that is not zero-copy");
 	s = prom_find(&d, "shmring_ring_info", "ring", "zc.ring-1");

@@ -115,7 +115,7 @@ struct pring {
 	char policy[16];
 	uint64_t size, max_record, flags, mode, uid, gid, head, tail, head_seq,
 		 tail_seq, bytes, records, lost, writer_waits, last_write_ns,
-		 readers, subs, zc_chunk, zc_open, zc_sleepers;
+		 readers, subs, zc_chunk, zc_open, zc_sleepers, discarded;
 	struct pcursor *cur;
 	size_t ncur;
 };

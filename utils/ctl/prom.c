@@ -58,7 +58,7 @@ static void seconds(FILE *f, uint64_t ns)
 enum ring_value {
 	RV_SIZE, RV_MAX_RECORD, RV_USED, RV_HELD, RV_RECORDS, RV_BYTES, RV_LOST,
 	RV_WAITS, RV_READERS, RV_SUBS, RV_MAX_LAG_RECORDS, RV_MAX_LAG_BYTES,
-	RV_ZC_CHUNK, RV_ZC_OPEN, RV_ZC_SLEEPERS,
+	RV_ZC_CHUNK, RV_ZC_OPEN, RV_ZC_SLEEPERS, RV_ZC_DISCARDED,
 };
 
 struct ring_family {
@@ -99,6 +99,9 @@ static const struct ring_family ring_families[] = {
 	  "Zero-copy rings: chunks granted to writers and not closed yet.", true },
 	{ RV_ZC_SLEEPERS, "shmring_ring_zc_sleepers", "gauge",
 	  "Zero-copy rings: readers about to sleep for data.", true },
+	{ RV_ZC_DISCARDED, "shmring_ring_zc_discarded_total", "counter",
+	  "Zero-copy rings: reservations the kernel discarded (a writer died, closed or was revoked mid-record); not losses.",
+	  true },
 };
 
 static uint64_t max_lag(const struct pring *r, bool bytes)
@@ -132,6 +135,7 @@ static uint64_t ring_value(const struct pring *r, enum ring_value v)
 	case RV_ZC_CHUNK: return r->zc_chunk;
 	case RV_ZC_OPEN: return r->zc_open;
 	case RV_ZC_SLEEPERS: return r->zc_sleepers;
+	case RV_ZC_DISCARDED: return r->discarded;
 	}
 	return 0;
 }
