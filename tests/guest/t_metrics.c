@@ -137,6 +137,20 @@ static double metric(const struct prom_doc *d, const char *name, const char *rin
 	return s ? s->value : -1;
 }
 
+/* The sample name{ring="ring",subscription="sub"} (other tests' rings may have an "audit"). */
+static const struct prom_sample *sub_sample(const struct prom_doc *d, const char *name,
+					    const char *ring, const char *sub)
+{
+	for (size_t i = 0; i < d->nsamples; i++) {
+		const struct prom_sample *s = &d->samples[i];
+		const char *r = prom_label(s, "ring"), *u = prom_label(s, "subscription");
+
+		if (!strcmp(s->name, name) && r && u && !strcmp(r, ring) && !strcmp(u, sub))
+			return s;
+	}
+	return NULL;
+}
+
 /* Parse `shmring-ctl metrics`; bails out if it does not parse. */
 static void scrape(struct prom_doc *d, const char *why)
 {
@@ -287,12 +301,12 @@ static void test_metrics(void)
 	   metric(&d, "shmring_ring_writer_waits_total", "m.lossless"));
 	is_int(metric(&d, "shmring_ring_subscriptions", "m.lossless"), 1, "... one subscription");
 	{
-		const struct prom_sample *s = prom_find(&d, "shmring_subscription_records_read_total",
-							"subscription", "audit");
-		const struct prom_sample *l = prom_find(&d, "shmring_subscription_lag_records",
-							"subscription", "audit");
-		const struct prom_sample *a = prom_find(&d, "shmring_subscription_attached",
-							"subscription", "audit");
+		const struct prom_sample *s = sub_sample(&d, "shmring_subscription_records_read_total",
+							 "m.lossless", "audit");
+		const struct prom_sample *l = sub_sample(&d, "shmring_subscription_lag_records",
+							 "m.lossless", "audit");
+		const struct prom_sample *a = sub_sample(&d, "shmring_subscription_attached",
+							 "m.lossless", "audit");
 
 		ok(s && !strcmp(prom_label(s, "ring"), "m.lossless") && s->value == 5,
 		   "... subscription audit read 5 records (%g)", s ? s->value : -1);
