@@ -11,6 +11,8 @@
 #   make bench           shmring-bench in the VM; report in docs/bench.md
 #   make vm-shell        interactive shell in the VM, module loaded
 #   make install         library, headers, tools, man pages (PREFIX, DESTDIR)
+#   make install-systemd the units of systemd/ (SYSTEMDUNITDIR, DESTDIR)
+#   make check-units     systemd-analyze verify of those units
 
 # One version for everything: the file VERSION (MAJOR.MINOR.PATCH). The
 # module gets it through kmod/Kbuild, the library through the generated
@@ -32,6 +34,7 @@ INCLUDEDIR   ?= $(PREFIX)/include
 BINDIR       ?= $(PREFIX)/bin
 MANDIR       ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+SYSTEMDUNITDIR ?= /lib/systemd/system
 DESTDIR      ?=
 
 # The kernel tree: the running kernel's build dir when it exists, else the
@@ -63,14 +66,15 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 # (utils/common.c: messages, exit statuses, numbers, times; utils/json.c:
 # the JSON writer; utils/position.c: oldest|end|seq=N|time=... reader
 # positions and shmring_seek()) and libshmring.a:
-#   shmring-ctl    utils/ctl/*.c (main, module, rings, views, output), libkmod
+#   shmring-ctl    utils/ctl/*.c (main, module, rings, views, output, apply and
+#                  its parser ringconf, replay), utils/capture.c, libkmod
 #   shmring-dump   utils/shmring-dump.c, utils/capture.c
 #   shmring-bench  utils/bench/*.c (the driver and one file per peer)
 # Any other utils/shmring-NAME.c is a program of its own.
 UTIL_CORE_SRCS := utils/common.c utils/json.c utils/position.c
 UTIL_CORE      := $(B)/utils/libutil.a
 UTIL_PROGS         := shmring-ctl shmring-dump shmring-bench
-shmring-ctl_SRCS   := $(wildcard utils/ctl/*.c)
+shmring-ctl_SRCS   := $(wildcard utils/ctl/*.c) utils/capture.c
 shmring-dump_SRCS  := utils/shmring-dump.c utils/capture.c
 shmring-bench_SRCS := $(wildcard utils/bench/*.c)
 UTIL_SINGLE := $(filter-out $(UTIL_PROGS),$(patsubst utils/%.c,%,$(wildcard utils/shmring-*.c)))
@@ -85,7 +89,7 @@ EXAMPLES    := $(patsubst %.c,$(B)/%,$(wildcard examples/*.c))
 KMOD_LIBS := $(shell pkg-config --libs libkmod 2>/dev/null || echo -lkmod)
 
 .PHONY: all module user lib utils tests examples fuzz check demo bench vm-shell install clean \
-	static-checks
+	static-checks install-systemd check-units
 
 all: module user
 
@@ -165,6 +169,8 @@ $(B)/tests/%: $(B)/tests/%.o $(B)/tests/tap.o $(LIB_A)
 
 # t_capture tests shmring-dump's capture code, linked as the tool links it.
 $(B)/tests/unit/t_capture: $(B)/utils/capture.o $(UTIL_CORE)
+# t_ringconf tests shmring-ctl apply's configuration parser.
+$(B)/tests/unit/t_ringconf: $(B)/utils/ctl/ringconf.o $(UTIL_CORE)
 # t_position tests the positions of shmring-dump --from and ctl subs --to.
 $(B)/tests/unit/t_position: $(UTIL_CORE)
 # t_prom tests the strict Prometheus text parser of the tests and, with it,
@@ -217,8 +223,8 @@ vm-shell:
 install: lib utils
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/linux \
 		$(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 \
-		$(DESTDIR)$(MANDIR)/man8
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
@@ -227,8 +233,18 @@ install: lib utils
 	install -m 644 include/uapi/linux/shmring.h $(DESTDIR)$(INCLUDEDIR)/linux/
 	$(if $(UTILS),install -m 755 $(UTILS) $(DESTDIR)$(BINDIR)/)
 	$(PC_SED) > $(DESTDIR)$(PKGCONFIGDIR)/shmring.pc
-	for m in man/*.[1378]; do [ -e "$$m" ] || continue; \
+	for m in man/*.[1-8]; do [ -e "$$m" ] || continue; \
 		s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+# The units run /usr/bin/shmring-*: rewritten for another BINDIR.
+install-systemd:
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in systemd/*.service; do \
+		sed 's|/usr/bin/shmring-|$(BINDIR)/shmring-|g' $$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; \
+		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; done
+
+check-units: utils
+	B=$(B) bash tests/check-units.sh
 
 clean:
 	rm -rf $(B)
