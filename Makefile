@@ -19,6 +19,8 @@
 #   make dkms-install    dkms-source, then dkms add/build/install
 #   make dkms-uninstall  dkms remove --all, then the sources
 #   make check-distro    packages installed on a Debian 12 VM with systemd
+#   make install-systemd the units of systemd/ (SYSTEMDUNITDIR, DESTDIR)
+#   make check-units     systemd-analyze verify of those units
 
 # One version for everything: the file VERSION (MAJOR.MINOR.PATCH). The
 # module gets it through kmod/Kbuild, the library through the generated
@@ -40,6 +42,7 @@ INCLUDEDIR   ?= $(PREFIX)/include
 BINDIR       ?= $(PREFIX)/bin
 MANDIR       ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+SYSTEMDUNITDIR ?= /lib/systemd/system
 DESTDIR      ?=
 
 # The kernel the module is installed for (modules_install), and its tree:
@@ -73,14 +76,15 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 # (utils/common.c: messages, exit statuses, numbers, times; utils/json.c:
 # the JSON writer; utils/position.c: oldest|end|seq=N|time=... reader
 # positions and shmring_seek()) and libshmring.a:
-#   shmring-ctl    utils/ctl/*.c (main, module, rings, views, output), libkmod
+#   shmring-ctl    utils/ctl/*.c (main, module, rings, views, output, apply and
+#                  its parser ringconf, replay), utils/capture.c, libkmod
 #   shmring-dump   utils/shmring-dump.c, utils/capture.c
 #   shmring-bench  utils/bench/*.c (the driver and one file per peer)
 # Any other utils/shmring-NAME.c is a program of its own.
 UTIL_CORE_SRCS := utils/common.c utils/json.c utils/position.c
 UTIL_CORE      := $(B)/utils/libutil.a
 UTIL_PROGS         := shmring-ctl shmring-dump shmring-bench
-shmring-ctl_SRCS   := $(wildcard utils/ctl/*.c)
+shmring-ctl_SRCS   := $(wildcard utils/ctl/*.c) utils/capture.c
 shmring-dump_SRCS  := utils/shmring-dump.c utils/capture.c
 shmring-bench_SRCS := $(wildcard utils/bench/*.c)
 UTIL_SINGLE := $(filter-out $(UTIL_PROGS),$(patsubst utils/%.c,%,$(wildcard utils/shmring-*.c)))
@@ -96,7 +100,7 @@ KMOD_LIBS := $(shell pkg-config --libs libkmod 2>/dev/null || echo -lkmod)
 
 .PHONY: all module user lib utils tests examples fuzz check demo bench vm-shell install clean \
 	static-checks modules_install install-conf dkms-source dkms-install dkms-uninstall \
-	check-distro
+	check-distro install-systemd check-units
 
 all: module user
 
@@ -176,6 +180,8 @@ $(B)/tests/%: $(B)/tests/%.o $(B)/tests/tap.o $(LIB_A)
 
 # t_capture tests shmring-dump's capture code, linked as the tool links it.
 $(B)/tests/unit/t_capture: $(B)/utils/capture.o $(UTIL_CORE)
+# t_ringconf tests shmring-ctl apply's configuration parser.
+$(B)/tests/unit/t_ringconf: $(B)/utils/ctl/ringconf.o $(UTIL_CORE)
 # t_position tests the positions of shmring-dump --from and ctl subs --to.
 $(B)/tests/unit/t_position: $(UTIL_CORE)
 
@@ -225,8 +231,7 @@ install: lib utils $(if $(NO_MODULE),,modules_install)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/linux \
 		$(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man7 \
-		$(DESTDIR)$(MANDIR)/man8
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
@@ -235,8 +240,18 @@ install: lib utils $(if $(NO_MODULE),,modules_install)
 	install -m 644 include/uapi/linux/shmring.h $(DESTDIR)$(INCLUDEDIR)/linux/
 	$(if $(UTILS),install -m 755 $(UTILS) $(DESTDIR)$(BINDIR)/)
 	$(PC_SED) > $(DESTDIR)$(PKGCONFIGDIR)/shmring.pc
-	for m in man/*.[13578]; do [ -e "$$m" ] || continue; \
+	for m in man/*.[1-8]; do [ -e "$$m" ] || continue; \
 		s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+# The units run /usr/bin/shmring-*: rewritten for another BINDIR.
+install-systemd:
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in systemd/*.service; do \
+		sed 's|/usr/bin/shmring-|$(BINDIR)/shmring-|g' $$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; \
+		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; done
+
+check-units: utils
+	B=$(B) bash tests/check-units.sh
 
 # The module for kernel KVER (default: the running one) from the tree KDIR
 # (default: KVER's headers), into /lib/modules/KVER/updates, where it takes
@@ -253,21 +268,17 @@ modules_install: module
 	install -m 644 kmod/shmring.ko $(MODULE_DEST)/
 	$(if $(DESTDIR),@echo "DESTDIR set: not running depmod",depmod -a $(KVER))
 
-# Boot and permission files (docs/install.md).  SYSTEMDDIR/UDEVDIR follow
-# Debian 12 (files under /lib); systemd units come from systemd/ when present.
+# Boot and permission files (docs/install.md), and the units
+# (install-systemd).  UDEVDIR and SYSTEMDUNITDIR follow Debian 12 (/lib).
 SYSCONFDIR ?= /etc
 UDEVDIR    ?= /lib/udev
-SYSTEMDDIR ?= /lib/systemd/system
 MODLOADDIR ?= /usr/lib/modules-load.d
 SYSUSERSDIR ?= /usr/lib/sysusers.d
-SYSTEMD_UNITS := $(wildcard systemd/*.service systemd/*.timer)
-install-conf:
+install-conf: install-systemd
 	install -D -m 644 udev/60-shmring.rules $(DESTDIR)$(UDEVDIR)/rules.d/60-shmring.rules
 	install -D -m 644 conf/modules-load.d/shmring.conf $(DESTDIR)$(MODLOADDIR)/shmring.conf
 	install -D -m 644 conf/modprobe.d/shmring.conf $(DESTDIR)$(SYSCONFDIR)/modprobe.d/shmring.conf
 	install -D -m 644 conf/sysusers.d/shmring.conf $(DESTDIR)$(SYSUSERSDIR)/shmring.conf
-	$(if $(SYSTEMD_UNITS),install -d $(DESTDIR)$(SYSTEMDDIR) && \
-		install -m 644 $(SYSTEMD_UNITS) $(DESTDIR)$(SYSTEMDDIR)/)
 
 # The module's sources as DKMS wants them: what kbuild needs (Kbuild, every
 # kmod/ file, the UAPI header, VERSION) and dkms.conf with the version in.

@@ -6,7 +6,8 @@
 # share on /mnt/host.  The phase is /mnt/host/phase:
 #
 #   install  apt installs /mnt/host/debs/*.deb; DKMS built the module for the
-#            running kernel; a ring config and a capture config in
+#            running kernel, and for a second kernel whose headers are
+#            installed afterwards (a kernel upgrade); a ring config and a capture config in
 #            /etc/shmring, both units enabled; then the VM is powered off
 #   boot     (after a restart) the module was loaded at boot, /dev/shmring
 #            is root:shmring 0660, the ring unit made the ring with its
@@ -68,6 +69,19 @@ phase_install() {
 	check "modinfo shmring finds the DKMS module (depmod ran), version $(cat /mnt/host/version)" \
 		sh -c "modinfo -F version shmring | grep -x '$(cat /mnt/host/version)'"
 	check "group shmring exists (sysusers)" getent group shmring
+	# A kernel upgrade: the headers of another kernel arrive after shmring.
+	local deb other
+	deb=$(ls /opt/kernel-upgrade/linux-headers-*-amd64_*.deb 2>/dev/null | head -n 1)
+	if [ -n "$deb" ]; then
+		other=$(dpkg-deb -f "$deb" Package | sed 's/^linux-headers-//')
+		check "kernel upgrade: apt installs linux-headers-$other, DKMS builds shmring for it" \
+			sh -c "apt-get install -y /opt/kernel-upgrade/*.deb &&
+			       dkms status | tee /dev/stderr | grep -E '^shmring/[0-9.]+, $other, [^:]*: installed'"
+		check "kernel upgrade: /lib/modules/$other/updates/dkms/shmring.ko is built for $other" \
+			sh -c "modinfo -F vermagic /lib/modules/$other/updates/dkms/shmring.ko* | tee /dev/stderr | cut -d' ' -f1 | grep -x '$other'"
+	else
+		skip "kernel upgrade: DKMS builds shmring for a second kernel" "no second kernel's headers in the image"
+	fi
 	check "udev rule, modules-load.d, modprobe.d example and sysusers file installed" \
 		ls /lib/udev/rules.d/60-shmring.rules /usr/lib/modules-load.d/shmring.conf \
 		   /etc/modprobe.d/shmring.conf /usr/lib/sysusers.d/shmring.conf

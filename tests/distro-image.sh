@@ -21,6 +21,12 @@
 # /mnt/host, runs /mnt/host/run.sh (written by tests/distro.sh for each boot)
 # with its output in /mnt/host/out and on the console, and powers off.
 # Without a share it does nothing, so the image also boots interactively.
+#
+# A kernel upgrade, for DKMS: the headers of a second kernel ABI (the newest
+# one below KVER in the archive) are downloaded to /opt/kernel-upgrade, not
+# installed; the test installs them after shmring-dkms, which is what an
+# `apt upgrade` bringing a new kernel does, and DKMS's header_postinst.d
+# hook must build shmring for that kernel too.
 set -euo pipefail
 
 MIRROR=${SHMRING_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -58,7 +64,17 @@ customize() {
 		 serial-getty@ttyS0.service systemd-timesyncd.service; do
 		ln -sf /dev/null "$t/etc/systemd/system/$u"
 	done
-	mkdir -p "$t/mnt/host"
+	mkdir -p "$t/mnt/host" "$t/opt/kernel-upgrade"
+	local kver other
+	kver=$(ls "$t/lib/modules" | sort -V | tail -n 1)
+	other=$(chroot "$t" apt-cache search --names-only '^linux-headers-[0-9.]+-[0-9]+-amd64$' |
+		cut -d' ' -f1 | sed 's/^linux-headers-//; s/-amd64$//' | sort -V |
+		awk -v k="${kver%-amd64}" '$0 == k { print prev; exit } { prev = $0 }')
+	if [ -n "$other" ]; then
+		(cd "$t/opt/kernel-upgrade" && chroot "$t" sh -c "cd /opt/kernel-upgrade &&
+			apt-get download linux-headers-$other-amd64 linux-headers-$other-common") ||
+			echo "no headers of a second kernel: the kernel-upgrade check will be skipped" >&2
+	fi
 	cat >"$t/usr/local/sbin/shmring-test-runner" <<'EOF'
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0

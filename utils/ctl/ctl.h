@@ -9,6 +9,8 @@
  *   views.c   views of the rings: list (SHMRING_IOC_LIST, or
  *             /proc/shmring on older kernels), stat (/proc/shmring)
  *   output.c  text tables, sizes, user and group names, times
+ *   apply.c   apply: rings from configuration files (ringconf.c parses them)
+ *   replay.c  replay: captures of shmring-dump -w back into a ring
  */
 #ifndef SHMRING_CTL_H
 #define SHMRING_CTL_H
@@ -93,6 +95,12 @@ int check_name(const struct ctl_cmd *cmd, const char *what, const char *s, size_
 int ring_operand(const struct ctl_cmd *cmd, int argc, char **argv, const char **name);
 /* A libshmring error about ring NAME as one sentence; returns the exit status. */
 int ring_error(const char *name, int err);
+
+/* apply.c (ring configuration files, parsed by ringconf.c) */
+int cmd_apply(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
+
+/* replay.c */
+int cmd_replay(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
 
 /* views.c */
 int cmd_list(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);

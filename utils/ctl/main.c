@@ -15,6 +15,8 @@
  *   shmring-ctl [-v] chown NAME USER[:GROUP]
  *   shmring-ctl [-v] chmod NAME MODE
  *   shmring-ctl write NAME [-t TYPE] [-n] {DATA | - | --lines}
+ *   shmring-ctl [-v] apply [--check] [--recreate] FILE...
+ *   shmring-ctl replay [--time-map keep|now] [--from-seq N] [-n COUNT] FILE... RING
  *
  * Module management is module.c (libkmod), ring administration rings.c
  * (libshmring), the views of the rings views.c (see ctl.h). Every
@@ -221,6 +223,42 @@ static const struct ctl_cmd ctl_commands[] = {
 		"written, and the exit status is 1. A zero-copy ring is written in place\n"
 		"(shmring_zc_write(3)), which needs read permission on the ring too.\n",
 	},
+	{
+		"apply", cmd_apply, "[-c|--check] [-R|--recreate] FILE...",
+		"Create or fix the rings described by configuration files",
+		"Each FILE describes one ring (shmring-ring.conf(5)): name, size, policy,\n"
+		"max_record, csum, zerocopy, chunk, owner and mode. Every FILE is parsed\n"
+		"first; any bad line (reported as FILE:LINE) stops the run before anything\n"
+		"is changed (exit 2). Then a missing ring is created and an existing\n"
+		"one gets the configured owner, group and mode, keeping its records. A ring\n"
+		"whose size, policy, max_record, csum or zero-copy attributes differ from\n"
+		"its file is reported and left as it is (exit 1). Prints one line per\n"
+		"change; nothing when every ring is already as configured.\n\n"
+		"  -c, --check     only parse and validate the files; touch no ring\n"
+		"                  (-v prints what each file describes)\n"
+		"  -R, --recreate  delete and re-create a ring whose attributes differ\n"
+		"                  (its records are lost)\n"
+		"  -h, --help      show this help\n",
+	},
+	{
+		"replay", cmd_replay,
+		"[--time-map keep|now] [--from-seq N] [-n COUNT] FILE... RING",
+		"Write the records of captures (shmring-dump -w) into a ring",
+		"Records are written in file order with their types and payloads; the\n"
+		"kernel gives them new sequence numbers and timestamps (docs/replay.md).\n\n"
+		"      --time-map now   (default) only order, types and payloads are kept;\n"
+		"                       the original times stay in the capture files\n"
+		"      --time-map keep  before each record, a time-map record (type\n"
+		"                       0xffff5254) carries its original sequence number,\n"
+		"                       timestamp and writer pid\n"
+		"      --from-seq N     skip records numbered below N in the captures\n"
+		"  -n, --count COUNT    replay at most COUNT records\n"
+		"      --nonblock       fail instead of waiting when a lossless ring is full\n"
+		"  -h, --help           show this help\n\n"
+		"A lossless ring makes replay wait for its readers; nothing is dropped. A\n"
+		"file cut short (a dumper killed mid-frame) is replayed up to its last\n"
+		"whole record, with a warning. Prints the counts on standard error.\n",
+	},
 };
 
 #define NR_COMMANDS ARRAY_SIZE(ctl_commands)
@@ -236,7 +274,8 @@ static void usage(FILE *f)
 		fprintf(f, "  %-8s %s\n", ctl_commands[i].name, ctl_commands[i].help);
 	fputs("\nOptions (before the command):\n"
 	      "  -v, --verbose  show what is inserted and libkmod's messages; what\n"
-	      "                 create, delete, chown, chmod and subs --reset did\n"
+	      "                 create, delete, chown, chmod and subs --reset did;\n"
+	      "                 apply --check: what each file describes\n"
 	      "  -j, --json     JSON output (status, list, stat, subs, subs --reset; the\n"
 	      "                 others print nothing to format and ignore it)\n"
 	      "  -p, --pretty   indented JSON, one member per line (implies -j)\n"
