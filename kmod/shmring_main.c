@@ -552,10 +552,12 @@ static long shmring_ioc_batch(struct file *file, struct shmring_ring *ring,
 			have = min_t(u32, b->nr - i, SHMRING_BATCH_CHUNK);
 			next = 0;
 			/* The array may end early: then one descriptor at a time. */
-			if (copy_from_user(chunk, urec + i, have * sizeof(*r)) &&
-			    (have = 1, copy_from_user(chunk, urec + i, sizeof(*r)))) {
-				ret = -EFAULT;
-				break;
+			if (copy_from_user(chunk, urec + i, have * sizeof(*r))) {
+				have = 1;
+				if (copy_from_user(chunk, urec + i, sizeof(*r))) {
+					ret = -EFAULT;
+					break;
+				}
 			}
 		}
 		r = &chunk[next];

@@ -7,6 +7,9 @@
  *                [-t TYPE]... [-s SUB] [-w FILE] RING
  *   shmring-dump [-j [-p]|--hex] -r FILE [-n N] [--from SEQ|time=WHEN]
  *                [-t TYPE]... [-w FILE]
+ *   shmring-dump [-f] [-s SUB] --dir DIR [--rotate-size BYTES]
+ *                [--rotate-time SECONDS] [--keep N] [--max-total BYTES]
+ *                [--fsync-interval SECONDS] RING
  *
  * Records are copied out of the mapping before they are consumed and are
  * only printed when shmring_consume() says they were not overwritten
@@ -22,11 +25,20 @@
  * records it missed are reported as lost, like any other gap.
  * --from moves the reader with shmring_seek() (oldest, end, seq=N,
  * time=WHEN); with -s that moves the subscription's durable position.
+ *
+ * --dir writes a directory of rotated captures, each a complete file
+ * named RING-YYYYmmddTHHMMSSZ-SEQ.cap (SEQ: the first sequence number it
+ * can hold, 20 digits, so names sort in capture order). At start the
+ * newest file says where the last run stopped; the reader is moved there
+ * so that nothing is captured twice, and what the ring no longer holds is
+ * recorded as lost (docs/operations.md).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +60,8 @@ static struct {
 	const char *sub;
 	const char *wfile;
 	const char *rfile;
+	const char *dir;	/* --dir: rotated captures */
+	uint64_t rotate_size, rotate_time, keep, max_total, fsync_interval;
 	bool follow;
 	bool have_last;
 	uint64_t last;		/* -n */
@@ -97,6 +111,13 @@ static void usage(FILE *f)
 "      --hex              hexdump of each payload under its record line\n"
 "  -w, --write=FILE       write a binary capture to FILE ('-': stdout)\n"
 "  -r, --read=FILE        read a capture instead of a ring ('-': stdin)\n"
+"      --dir=DIR          write rotated captures RING-TIME-SEQ.cap into DIR;\n"
+"                         a new run resumes after the newest file's records\n"
+"      --rotate-size=BYTES   with --dir: a new file when one reaches BYTES\n"
+"      --rotate-time=SECONDS with --dir: a new file when one is SECONDS old\n"
+"      --keep=N           with --dir: remove the oldest files beyond N\n"
+"      --max-total=BYTES  with --dir: remove the oldest files beyond BYTES\n"
+"      --fsync-interval=SECONDS  with --dir: fdatasync every SECONDS\n"
 "  -h, --help             this help\n"
 "  -V, --version          print the version\n"
 "\n"
@@ -157,6 +178,8 @@ static void flush_output(void)
 		output_failed(errno);
 }
 
+static void frame_written(void);
+
 static void emit_record(const struct shmring_record *rec)
 {
 	int ret;
@@ -167,6 +190,7 @@ static void emit_record(const struct shmring_record *rec)
 		ret = cap_write_record(&cw, rec);
 		if (ret)
 			output_failed(-ret);
+		frame_written();
 	} else if (dump_record(stdout, &opt.fmt, rec)) {
 		output_failed(errno);
 	}
@@ -185,6 +209,7 @@ static void emit_lost(uint64_t from, uint64_t to)
 		ret = cap_write_lost(&cw, from, to);
 		if (ret)
 			output_failed(-ret);
+		frame_written();
 	} else if (dump_lost(stdout, &opt.fmt, from, to)) {
 		output_failed(errno);
 	}
@@ -216,6 +241,266 @@ static void setup_signals(void)
 
 static int cap_fd = -1;
 
+/* --- Capture directories (--dir) ------------------------------------------ */
+
+static struct cap_info dir_info;	/* the header of every file, but its start */
+static char cur_path[PATH_MAX];		/* the file being written */
+static uint64_t file_first_mono;	/* when its first frame was written */
+static uint64_t synced_bytes;		/* of it, at the last fdatasync */
+static uint64_t synced_mono;
+static uint64_t nr_files;
+static char file_prefix[SHMRING_NAME_MAX + 2];	/* "RING-" */
+
+/* Capture files of our ring in --dir: RING-*.cap */
+static int cap_file_filter(const struct dirent *d)
+{
+	size_t len = strlen(d->d_name), plen = strlen(file_prefix);
+
+	return len > plen + 4 && !strncmp(d->d_name, file_prefix, plen) &&
+	       !strcmp(d->d_name + len - 4, ".cap");
+}
+
+/* Our capture files, oldest first (names sort in capture order); -1 on error. */
+static int dir_list(struct dirent ***names)
+{
+	int n = scandir(opt.dir, names, cap_file_filter, alphasort);
+
+	if (n < 0)
+		die(EXIT_RUNTIME, "%s: %s", opt.dir, strerror(errno));
+	return n;
+}
+
+static void dir_free(struct dirent **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Make new names and removals durable (a crash keeps the directory as seen). */
+static void dir_sync(void)
+{
+	int fd = open(opt.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (fsync(fd) && errno != EINVAL)
+		warn_msg("%s: fsync: %s", opt.dir, strerror(errno));
+	close(fd);
+}
+
+/* A new file for records from @seq on; its name sorts after the others. */
+static int dir_create_file(uint64_t seq)
+{
+	char stamp[32];
+	struct stat st;
+	struct tm tm;
+	time_t t = time(NULL);
+	int fd;
+
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	if (snprintf(cur_path, sizeof(cur_path), "%s/%s%s-%020" PRIu64 ".cap", opt.dir,
+		     file_prefix, stamp, seq) >= (int)sizeof(cur_path))
+		die(EXIT_RUNTIME, "%s: directory name too long", opt.dir);
+	opt.wfile = cur_path;
+	fd = open(cur_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	/* A restart within the same second, nothing captured since: reuse it. */
+	if (fd < 0 && errno == EEXIST && stat(cur_path, &st) == 0 &&
+	    st.st_size <= CAP_HDR_LEN_V1)
+		fd = open(cur_path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		die(EXIT_RUNTIME, "%s: %s", cur_path, strerror(errno));
+	synced_mono = monotonic_ns();
+	synced_bytes = 0;
+	nr_files++;
+	dir_sync();
+	return fd;
+}
+
+/*
+ * Retention: the oldest files go while there are more than --keep, or
+ * more than --max-total bytes (the file being written counted as
+ * --rotate-size, what it may grow to); that file always stays.
+ */
+static void dir_prune(void)
+{
+	const char *cur = strrchr(cur_path, '/') + 1;
+	struct dirent **names;
+	uint64_t total = 0, *sizes;
+	int n, count, removed = 0;
+	struct stat st;
+	char path[PATH_MAX];
+
+	if (!opt.keep && !opt.max_total)
+		return;
+	n = dir_list(&names);
+	sizes = calloc((size_t)n + 1, sizeof(*sizes));
+	if (!sizes)
+		die(EXIT_RUNTIME, "out of memory");
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", opt.dir, names[i]->d_name);
+		sizes[i] = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+		/* The current file counts as big as it may grow. */
+		if (!strcmp(names[i]->d_name, cur) && sizes[i] < opt.rotate_size)
+			sizes[i] = opt.rotate_size;
+		total += sizes[i];
+	}
+	count = n;
+	for (int i = 0; i < n && strcmp(names[i]->d_name, cur); i++) {
+		if (!((opt.keep && (uint64_t)count > opt.keep) ||
+		      (opt.max_total && total > opt.max_total)))
+			break;
+		snprintf(path, sizeof(path), "%s/%s", opt.dir, names[i]->d_name);
+		if (unlink(path) && errno != ENOENT) {
+			warn_msg("%s: cannot remove it: %s", path, strerror(errno));
+			continue;
+		}
+		count--;
+		total -= sizes[i];
+		removed++;
+	}
+	if (removed)
+		dir_sync();
+	free(sizes);
+	dir_free(names, n);
+}
+
+/* Finish the current file (complete and synced) and start the next one. */
+static void dir_rotate(uint64_t next_seq)
+{
+	struct cap_info info = dir_info;
+	int ret;
+
+	if (fdatasync(cap_fd) || close(cap_fd))
+		die(EXIT_RUNTIME, "%s: %s", cur_path, strerror(errno));
+	cap_writer_close(&cw);
+	info.start_ns = realtime_ns();
+	info.start_seq = next_seq;
+	cap_fd = dir_create_file(next_seq);
+	ret = cap_writer_open(&cw, cap_fd, &info);
+	if (ret)
+		output_failed(-ret);
+	dir_prune();
+}
+
+/* Frames in the current file. */
+static uint64_t file_frames(void)
+{
+	return cw.records + cw.lost_frames;
+}
+
+/* --rotate-time counts from a file's first frame: no file of idle time only. */
+static void frame_written(void)
+{
+	if (opt.dir && file_frames() == 1)
+		file_first_mono = monotonic_ns();
+}
+
+/* Rotation and periodic syncs that are due; next_seq starts a new file. */
+static void dir_tick(uint64_t next_seq)
+{
+	uint64_t now;
+
+	if (!capturing)
+		return;
+	if (opt.rotate_size && file_frames() && cw.bytes >= opt.rotate_size) {
+		dir_rotate(next_seq);
+		return;
+	}
+	now = monotonic_ns();
+	if (opt.rotate_time && file_frames() &&
+	    now - file_first_mono >= opt.rotate_time * 1000000000ULL) {
+		dir_rotate(next_seq);
+		return;
+	}
+	if (opt.fsync_interval && cw.bytes != synced_bytes &&
+	    now - synced_mono >= opt.fsync_interval * 1000000000ULL) {
+		if (fdatasync(cap_fd))
+			die(EXIT_RUNTIME, "%s: %s", cur_path, strerror(errno));
+		synced_bytes = cw.bytes;
+		synced_mono = now;
+	}
+}
+
+/* Milliseconds until dir_tick() has something to do; -1: nothing. */
+static int dir_timeout_ms(void)
+{
+	uint64_t now = monotonic_ns(), due = UINT64_MAX, ms;
+
+	if (!opt.dir || !capturing)
+		return -1;
+	if (opt.rotate_time && file_frames())
+		due = file_first_mono + opt.rotate_time * 1000000000ULL;
+	if (opt.fsync_interval && cw.bytes != synced_bytes &&
+	    synced_mono + opt.fsync_interval * 1000000000ULL < due)
+		due = synced_mono + opt.fsync_interval * 1000000000ULL;
+	if (due == UINT64_MAX)
+		return -1;
+	ms = due > now ? (due - now + 999999) / 1000000 : 0;
+	return ms > 3600000 ? 3600000 : (int)ms;
+}
+
+/*
+ * Where the last run stopped: the sequence number after the newest file's
+ * last frame (its header's start_seq when it has none). False when there is
+ * no readable capture of ours in the directory.
+ */
+static bool dir_resume(uint64_t *next, char *from, size_t fromlen)
+{
+	struct dirent **names;
+	struct cap_reader cr;
+	struct cap_frame fr;
+	char path[PATH_MAX];
+	bool found = false;
+	int n, ret;
+	FILE *in;
+
+	n = dir_list(&names);
+	for (int i = n - 1; i >= 0 && !found; i--) {
+		snprintf(path, sizeof(path), "%s/%s", opt.dir, names[i]->d_name);
+		in = fopen(path, "rbe");
+		if (!in) {
+			warn_msg("%s: %s", path, strerror(errno));
+			continue;
+		}
+		if (cap_reader_open(&cr, cap_read_stdio, in)) {
+			warn_msg("%s: %s; resuming from an older file", path,
+				 cr.err[0] ? cr.err : "unreadable");
+			fclose(in);
+			continue;
+		}
+		*next = cr.info.start_seq;
+		while ((ret = cap_reader_next(&cr, &fr)) > 0) {
+			if (fr.kind == CAP_RECORD && fr.rec.seq + 1 > *next)
+				*next = fr.rec.seq + 1;
+			else if (fr.kind == CAP_LOST && fr.lost_to + 1 > *next)
+				*next = fr.lost_to + 1;
+		}
+		if (ret < 0)
+			warn_msg("%s: %s: resuming after its last whole frame", path, cr.err);
+		cap_reader_close(&cr);
+		fclose(in);
+		snprintf(from, fromlen, "%s", path);
+		found = true;
+	}
+	dir_free(names, n);
+	return found;
+}
+
+static void dir_setup(void)
+{
+	struct stat st;
+
+	snprintf(file_prefix, sizeof(file_prefix), "%s-", opt.ring);
+	if (stat(opt.dir, &st) && errno == ENOENT && mkdir(opt.dir, 0777) == 0)
+		return;
+	if (stat(opt.dir, &st))
+		die(EXIT_RUNTIME, "%s: %s", opt.dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		die(EXIT_RUNTIME, "%s: %s", opt.dir, strerror(ENOTDIR));
+}
+
 static void capture_open(const struct cap_info *src)
 {
 	struct cap_info info = *src;
@@ -232,7 +517,10 @@ static void capture_open(const struct cap_info *src)
 	if (info.max_record > CAP_MAX_RECORD)
 		die(EXIT_RUNTIME, "%s: max_record %" PRIu32 " is above the 1 GiB a capture can hold",
 		    info.name, info.max_record);
-	if (!strcmp(opt.wfile, "-")) {
+	if (opt.dir) {
+		dir_info = info;
+		cap_fd = dir_create_file(info.start_seq);
+	} else if (!strcmp(opt.wfile, "-")) {
 		cap_fd = STDOUT_FILENO;
 	} else {
 		cap_fd = open(opt.wfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
@@ -247,6 +535,8 @@ static void capture_open(const struct cap_info *src)
 		die(EXIT_RUNTIME, "%s: ring attributes cannot be captured", info.name);
 	if (ret)
 		output_failed(-ret);
+	if (opt.dir)
+		dir_prune();
 }
 
 static int finish(int status)
@@ -259,9 +549,14 @@ static int finish(int status)
 		if (cap_fd != STDOUT_FILENO && close(cap_fd))
 			die(EXIT_RUNTIME, "%s: %s", opt.wfile, strerror(errno));
 		cap_writer_close(&cw);
-		err_msg("%" PRIu64 " record%s written to %s", nr_records,
-		     nr_records == 1 ? "" : "s",
-		     strcmp(opt.wfile, "-") ? opt.wfile : "standard output");
+		if (opt.dir)
+			err_msg("%" PRIu64 " record%s written to %s (%" PRIu64 " file%s, the "
+				"last %s)", nr_records, nr_records == 1 ? "" : "s", opt.dir,
+				nr_files, nr_files == 1 ? "" : "s", strrchr(cur_path, '/') + 1);
+		else
+			err_msg("%" PRIu64 " record%s written to %s", nr_records,
+				nr_records == 1 ? "" : "s",
+				strcmp(opt.wfile, "-") ? opt.wfile : "standard output");
 		if (nr_lost)
 			err_msg("%" PRIu64 " record%s lost", nr_lost, nr_lost == 1 ? "" : "s");
 	}
@@ -372,6 +667,8 @@ static int wait_ring(struct shmring *r)
 		{ .fd = shmring_fd(r), .events = POLLIN },
 		{ .fd = capturing ? cap_fd : STDOUT_FILENO, .events = 0 },
 	};
+	struct timespec ts, *tsp = NULL;
+	int timeout = dir_timeout_ms();
 	sigset_t block, old;
 	int n, err;
 
@@ -384,7 +681,12 @@ static int wait_ring(struct shmring *r)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		return WAIT_STOP;
 	}
-	n = ppoll(p, watch_out ? 2 : 1, NULL, &old);
+	if (timeout >= 0) {	/* --dir: a rotation or sync is due then */
+		ts.tv_sec = timeout / 1000;
+		ts.tv_nsec = (long)(timeout % 1000) * 1000000L;
+		tsp = &ts;
+	}
+	n = ppoll(p, watch_out ? 2 : 1, tsp, &old);
 	err = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (n < 0) {
@@ -403,12 +705,55 @@ static int wait_ring(struct shmring *r)
 	return WAIT_AGAIN;
 }
 
+/*
+ * --dir: move the reader to the record after the newest capture file's
+ * last one, so that a restart neither repeats nor skips records. Returns
+ * whether it resumes (then *next is that sequence number).
+ */
+static bool resume_dir(struct shmring *r, uint64_t *next)
+{
+	struct shmring_info info;
+	char from[PATH_MAX];
+	int ret;
+
+	if (!dir_resume(next, from, sizeof(from)))
+		return false;
+	ret = shmring_info(r, &info);
+	if (ret)
+		die(EXIT_RUNTIME, "%s: %s", opt.ring, shmring_strerror(ret));
+	if (*next > info.head_seq) {
+		warn_msg("%s ends at sequence number %" PRIu64 " but ring %s is only at %" PRIu64
+			 ": a new ring (reboot?); capturing it from where this reader stands",
+			 from, *next - 1, opt.ring, (uint64_t)info.head_seq);
+		return false;
+	}
+	if (info.reader_seq == *next)
+		return true;
+	if (*next == info.head_seq)
+		ret = shmring_seek(r, SHMRING_SEEK_END, 0);
+	else
+		ret = shmring_seek(r, SHMRING_SEEK_SEQ, *next);
+	if (ret == -ENOENT)	/* overwritten meanwhile: from the oldest, the gap is lost */
+		ret = shmring_seek(r, SHMRING_SEEK_OLDEST, 0);
+	if (ret == -EOPNOTSUPP || ret == -ENOTTY) {
+		warn_msg("%s: the reader cannot be moved to sequence number %" PRIu64
+			 " (%s): records before it are skipped", opt.ring, *next,
+			 ret == -ENOTTY ? "a kernel without SHMRING_IOC_SEEK" : "a zero-copy ring");
+		return true;
+	}
+	if (ret)
+		die(EXIT_RUNTIME, "%s: resuming at sequence number %" PRIu64 ": %s", opt.ring,
+		    *next, shmring_strerror(ret));
+	return true;
+}
+
 static int run_ring(void)
 {
 	struct shmring_record rec, copy;
 	struct shmring_info info;
 	struct seq_track track;
-	uint64_t end_seq, from, to;
+	uint64_t end_seq, from, to, resume = 0;
+	bool resuming = false;
 	struct shmring *r;
 	unsigned char *buf;
 	bool gone = false, zc;
@@ -418,17 +763,23 @@ static int run_ring(void)
 	r = open_ring();
 	if (opt.have_from || opt.from_seek)
 		seek_from(r);
+	else if (opt.dir && !opt.have_last)
+		resuming = resume_dir(r, &resume);
 	ret = shmring_info(r, &info);
 	if (ret)
 		die(EXIT_RUNTIME, "%s: %s", opt.ring, shmring_strerror(ret));
 
 	start_seq = opt.have_from ? opt.from : 0;
+	if (resuming)
+		start_seq = resume;
 	if (opt.from_seek)	/* where the seek put us: nothing before is due */
 		start_seq = info.reader_seq;
 	if (opt.have_last && info.head_seq > opt.last && info.head_seq - opt.last > start_seq)
 		start_seq = info.head_seq - opt.last;
 	/* Losses are counted from what this reader was due to see next. */
 	track.next = info.reader_seq > start_seq ? info.reader_seq : start_seq;
+	if (resuming)	/* what the ring no longer holds is lost */
+		track.next = resume;
 	end_seq = info.head_seq;
 	/*
 	 * Zero-copy rings number records in the reader and head is the end
@@ -440,7 +791,7 @@ static int run_ring(void)
 		zc_left = (info.head - (info.reader_pos & ~(uint64_t)SHMRING_POS_LAPPED)) /
 			  SHMRING_REC_TOTAL(0) + 1;
 
-	if (opt.wfile) {
+	if (opt.wfile || opt.dir) {
 		struct cap_info ci;
 
 		memset(&ci, 0, sizeof(ci));
@@ -458,6 +809,8 @@ static int run_ring(void)
 		die(EXIT_RUNTIME, "out of memory");
 
 	while (!stop_sig) {
+		if (opt.dir)
+			dir_tick(track.next);
 		ret = shmring_peek(r, &rec);
 		if (zc)
 			zc_counts(r);
@@ -604,7 +957,8 @@ static int run_capture(void)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_FROM = 256, OPT_HEX, OPT_TAP, OPT_NO_TAP };
+	enum { OPT_FROM = 256, OPT_HEX, OPT_TAP, OPT_NO_TAP, OPT_DIR, OPT_ROT_SIZE,
+	       OPT_ROT_TIME, OPT_KEEP, OPT_MAX_TOTAL, OPT_FSYNC };
 	static const struct option longopts[] = {
 		{ "follow", no_argument, NULL, 'f' },
 		{ "lines", required_argument, NULL, 'n' },
@@ -619,6 +973,12 @@ int main(int argc, char **argv)
 		{ "hold", no_argument, NULL, OPT_NO_TAP },
 		{ "write", required_argument, NULL, 'w' },
 		{ "read", required_argument, NULL, 'r' },
+		{ "dir", required_argument, NULL, OPT_DIR },
+		{ "rotate-size", required_argument, NULL, OPT_ROT_SIZE },
+		{ "rotate-time", required_argument, NULL, OPT_ROT_TIME },
+		{ "keep", required_argument, NULL, OPT_KEEP },
+		{ "max-total", required_argument, NULL, OPT_MAX_TOTAL },
+		{ "fsync-interval", required_argument, NULL, OPT_FSYNC },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -678,6 +1038,38 @@ int main(int argc, char **argv)
 		case 'r':
 			opt.rfile = optarg;
 			break;
+		case OPT_DIR:
+			if (!*optarg)
+				usage_error("--dir needs a directory");
+			opt.dir = optarg;
+			break;
+		case OPT_ROT_SIZE:
+			if (!parse_size(optarg, &opt.rotate_size) || !opt.rotate_size)
+				usage_error("invalid --rotate-size '%s': BYTES above 0, with an "
+					    "optional k, M or G suffix", optarg);
+			break;
+		case OPT_MAX_TOTAL:
+			if (!parse_size(optarg, &opt.max_total) || !opt.max_total)
+				usage_error("invalid --max-total '%s': BYTES above 0, with an "
+					    "optional k, M or G suffix", optarg);
+			break;
+		case OPT_ROT_TIME:
+		case OPT_FSYNC:
+		case OPT_KEEP: {
+			uint64_t v;
+
+			if (!parse_u64(optarg, &v) || !v || v > 100000000)
+				usage_error("invalid %s '%s': a number from 1 to 100000000",
+					    c == OPT_KEEP ? "--keep" : c == OPT_FSYNC ?
+					    "--fsync-interval" : "--rotate-time", optarg);
+			if (c == OPT_KEEP)
+				opt.keep = v;
+			else if (c == OPT_FSYNC)
+				opt.fsync_interval = v;
+			else
+				opt.rotate_time = v;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -713,6 +1105,12 @@ int main(int argc, char **argv)
 			usage_error("unexpected argument '%s'", argv[optind + 1]);
 		opt.ring = argv[optind];
 	}
+	if (opt.dir && (opt.wfile || opt.rfile))
+		usage_error("--dir writes its own files: no -w or -r with it");
+	if (!opt.dir && (opt.rotate_size || opt.rotate_time || opt.keep || opt.max_total ||
+			 opt.fsync_interval))
+		usage_error("--rotate-size, --rotate-time, --keep, --max-total and "
+			    "--fsync-interval go with --dir");
 	if (opt.sub && opt.tap > 0)
 		usage_error("--tap cannot be used with -s (a subscription is never a tap)");
 	if (opt.tap < 0)
@@ -721,9 +1119,11 @@ int main(int argc, char **argv)
 		opt.fmt.json = true;	/* as bpftool -p */
 	if (opt.fmt.json && opt.fmt.hex)
 		usage_error("--json and --hex exclude each other");
-	if (opt.wfile && (opt.fmt.json || opt.fmt.hex))
+	if ((opt.wfile || opt.dir) && (opt.fmt.json || opt.fmt.hex))
 		usage_error("--json and --hex format printed records, not -w captures");
 
+	if (opt.dir)
+		dir_setup();
 	setup_signals();
 	return opt.rfile ? run_capture() : run_ring();
 }

@@ -22,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-echo "1..27"
+echo "1..28"
 
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
 fail() {
@@ -165,5 +165,15 @@ expect "a missing file" 2 "$tmp/etc/nope.conf: No such file or directory" \
 expect "no FILE is a usage error" 2 "apply: missing FILE" "$CTL" apply
 expect "--check with --recreate is refused" 2 "--recreate cannot go with it" \
 	"$CTL" apply --check --recreate "$tmp/etc/b.conf"
+
+# A ring the user may not read: said so, not "already exists".
+"$CTL" create conf.zc -s 16k -m 0600
+printf 'name = conf.zc\nsize = 16k\n' >"$tmp/etc/zc.conf"
+chmod 755 "$tmp" "$tmp/etc"
+chmod 644 "$tmp/etc/zc.conf"
+run su nobody -s /bin/sh -c "$CTL apply $tmp/etc/zc.conf"
+[ "$rc" = 4 ] && grep -q "ring conf.zc exists but is not visible to this user" "$tmp/err" &&
+	pass "a ring the user cannot see: exit 4 with the reason" ||
+	fail "a ring the user cannot see: exit 4 with the reason"
 
 exit $((failed > 0))

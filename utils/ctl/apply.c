@@ -55,13 +55,16 @@ static const char *policy_str(uint32_t p)
 /* "size 1M, policy lossless, max_record 1024, csum, zerocopy chunk 64K" */
 static void attr_str(const struct shmring_attr *a, char *buf, size_t len)
 {
-	char sz[32], ch[32];
+	char sz[32], ch[32], mr[16];
 
-	snprintf(buf, len, "size %s, policy %s, max_record %" PRIu32 "%s%s%s",
-		 size_str(a->data_size, sz, sizeof(sz)), policy_str(a->policy), a->max_record,
+	snprintf(mr, sizeof(mr), "%" PRIu32, a->max_record);
+	snprintf(buf, len, "size %s, policy %s, max_record %s%s%s%s",
+		 a->data_size ? size_str(a->data_size, sz, sizeof(sz)) : "default",
+		 policy_str(a->policy), a->max_record ? mr : "default",
 		 a->flags & SHMRING_ATTR_CSUM ? ", csum" : "",
 		 a->flags & SHMRING_ATTR_ZEROCOPY ? ", zerocopy, chunk " : "",
-		 a->flags & SHMRING_ATTR_ZEROCOPY ? size_str(a->zc_chunk, ch, sizeof(ch)) : "");
+		 !(a->flags & SHMRING_ATTR_ZEROCOPY) ? "" :
+		 a->zc_chunk ? size_str(a->zc_chunk, ch, sizeof(ch)) : "default");
 }
 
 /* What of the file's attributes the ring does not have; "" if none. */
@@ -112,6 +115,11 @@ static int create_ring(const struct conf_item *it, bool recreated)
 			"module's max_size, or a kernel without zero-copy rings?): %s",
 			it->path, rc->name, strerror(EINVAL));
 		return CTL_FAIL;
+	}
+	if (ret == -EEXIST) {	/* not in our list: we may not read it */
+		err_msg("%s: ring %s exists but is not visible to this user (no read "
+			"permission): run apply as root or as its owner", it->path, rc->name);
+		return CTL_DENIED;
 	}
 	if (ret)
 		return ring_error(rc->name, ret);
