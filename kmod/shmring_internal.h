@@ -123,6 +123,9 @@ struct shmring_cursor {
 	u64 rraw;			/* rp->pos when the read-ahead began */
 	u64 rrecs;
 	u64 rlost;
+	/* Zero-copy: what read(2) skipped (under read_lock). */
+	u64 rdiscarded;
+	u64 rcorrupt;
 };
 
 /* What a file asks of a durable subscription when it attaches. */
@@ -203,6 +206,7 @@ struct shmring_ring {
 	u64 records_written;
 	u64 records_lost;
 	u64 writer_waits;
+	u64 zc_discarded;		/* reservations voided (under wlock) */
 
 	/*
 	 * Zero-copy rings (zc_chunk != 0), shmring_zc.c. Under wlock:
@@ -281,6 +285,8 @@ struct shmring_rstate {
 	u64 seq;
 	u64 lost;
 	u64 recs;
+	u64 discarded;			/* zero-copy: voided reservations skipped */
+	u64 corrupt;			/* zero-copy: corrupt stretches skipped */
 	size_t done;
 	bool moved;			/* zero-copy: skipped chunk rests */
 };

@@ -412,6 +412,11 @@ static long shmring_ioc_info(struct file *file, struct shmring_ring *ring,
 		in->map_zc_off = sf->zc.map_off;
 		in->map_zc_len = ring->data_size;
 	}
+	in->records_discarded = READ_ONCE(ring->zc_discarded);
+	if (sf->oflags & SHMRING_O_READ) {
+		in->read_discarded = READ_ONCE(sf->cursor.rdiscarded);
+		in->read_corrupt = READ_ONCE(sf->cursor.rcorrupt);
+	}
 	return 0;
 }
 
@@ -1160,10 +1165,11 @@ static void shmring_show_ring(struct seq_file *m, struct shmring_ring *ring)
 		   READ_ONCE(ring->hdr->last_write_ns), READ_ONCE(ring->nr_readers),
 		   READ_ONCE(ring->nr_subs));
 	if (shmring_is_zc(ring))
-		seq_printf(m, " zc_chunk=%u zc_open=%u zc_closed=%llu zc_sleepers=%u",
+		seq_printf(m, " zc_chunk=%u zc_open=%u zc_closed=%llu zc_sleepers=%u discarded=%llu",
 			   ring->zc_chunk, READ_ONCE(ring->hdr->zc_open),
 			   READ_ONCE(ring->hdr->zc_closed),
-			   READ_ONCE(ring->hdr->zc_sleepers));
+			   READ_ONCE(ring->hdr->zc_sleepers),
+			   READ_ONCE(ring->zc_discarded));
 	seq_putc(m, '\n');
 	spin_lock(&ring->lock);
 	/* Laps happen under ring->lock, after the tail is chosen. */
@@ -1234,7 +1240,10 @@ static void shmring_abi_checks(void)
 	BUILD_BUG_ON(offsetof(struct shmring_info, readers) != 224);
 	BUILD_BUG_ON(offsetof(struct shmring_info, map_zc_off) != 240);
 	BUILD_BUG_ON(offsetof(struct shmring_info, map_zc_len) != 248);
-	BUILD_BUG_ON(sizeof(struct shmring_info) != 256);
+	BUILD_BUG_ON(offsetof(struct shmring_info, records_discarded) != 256);
+	BUILD_BUG_ON(offsetof(struct shmring_info, read_discarded) != 264);
+	BUILD_BUG_ON(offsetof(struct shmring_info, read_corrupt) != 272);
+	BUILD_BUG_ON(sizeof(struct shmring_info) != 280);
 	BUILD_BUG_ON(offsetof(struct shmring_zc_chunk, flags) != 4);
 	BUILD_BUG_ON(offsetof(struct shmring_zc_chunk, start) != 8);
 	BUILD_BUG_ON(offsetof(struct shmring_zc_chunk, end) != 16);

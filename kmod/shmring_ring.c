@@ -1598,6 +1598,10 @@ ssize_t shmring_ring_read(struct shmring_ring *ring, struct shmring_cursor *c,
 			st.recs = 0;
 			st.lost = 0;
 		}
+		c->rdiscarded += st.discarded;
+		c->rcorrupt += st.corrupt;
+		st.discarded = 0;
+		st.corrupt = 0;
 		mutex_unlock(&c->read_lock);
 		if (ret || st.done)
 			break;

@@ -402,6 +402,8 @@ static void zc_close(struct shmring_ring *ring, struct shmring_zc_writer *w,
 			break;
 		}
 	}
+	if (voided)
+		WRITE_ONCE(ring->zc_discarded, ring->zc_discarded + 1);
 	*zc_count(ring, w->start) = w->recs;
 	WRITE_ONCE(ring->records_written, ring->records_written + w->recs);
 	WRITE_ONCE(ring->bytes_written, ring->bytes_written + w->bytes);
@@ -814,8 +816,14 @@ int shmring_zc_copy_records(struct shmring_ring *ring, struct iov_iter *to,
 		if (zc_is(word, st->pos, SHMRING_ZC_DONE)) {
 			memcpy(&rec, zc_rec(ring, st->pos), sizeof(rec));
 			total = shmring_rec_total(rec.len);
-			if (rec.len > ring->max_record || total > next - st->pos)
-				goto skip;	/* corrupt */
+			if (rec.len > ring->max_record || total > next - st->pos) {
+				/* [R2]: torn by a lap, not by a writer? */
+				smp_rmb();
+				if (zc_before(st->pos, READ_ONCE(hdr->tail)))
+					continue;
+				st->corrupt++;
+				goto skip;
+			}
 			if (total > iov_iter_count(to))
 				return st->done ? 0 : -EMSGSIZE;
 			rec.seq = st->seq;
@@ -845,15 +853,19 @@ int shmring_zc_copy_records(struct shmring_ring *ring, struct iov_iter *to,
 			st->recs++;
 			continue;
 		}
-		if (zc_is(word, st->pos, SHMRING_ZC_END) ||
-		    zc_is(word, st->pos, SHMRING_ZC_VOID))
+		if (zc_is(word, st->pos, SHMRING_ZC_END))
 			goto skip;
+		if (zc_is(word, st->pos, SHMRING_ZC_VOID)) {
+			st->discarded++;
+			goto skip;
+		}
 		if (!zc_before(st->pos, closed))
 			break;		/* not committed yet */
 		/* [R2]: garbage because the chunk was reused? Then lapped. */
 		smp_rmb();
 		if (zc_before(st->pos, READ_ONCE(hdr->tail)))
 			continue;
+		st->corrupt++;
 skip:
 		if (!zc_skip(st, next))
 			return st->done ? 0 : -EINVAL;

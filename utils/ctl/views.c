@@ -33,7 +33,7 @@ struct pring {
 	char policy[16];
 	uint64_t size, max_record, flags, mode, uid, gid, head, tail, head_seq,
 		 tail_seq, bytes, records, lost, writer_waits, last_write_ns,
-		 readers, subs;
+		 readers, subs, zc_chunk, discarded;
 	struct pcursor *cur;
 	size_t ncur;
 };
@@ -55,6 +55,7 @@ static const struct pfield ring_fields[] = {
 	RING_FIELD(head_seq), RING_FIELD(tail_seq), RING_FIELD(bytes),
 	RING_FIELD(records), RING_FIELD(lost), RING_FIELD(writer_waits),
 	RING_FIELD(last_write_ns), RING_FIELD(readers), RING_FIELD(subs),
+	RING_FIELD(zc_chunk), RING_FIELD(discarded),
 };
 
 #define CURSOR_FIELD(f)	{ #f, offsetof(struct pcursor, f) }
@@ -487,6 +488,8 @@ static int stat_text(const struct pring *r)
 		  r->records, r->bytes);
 	stat_line("lost:", "%" PRIu64 " records", r->lost);
 	stat_line("writer waits:", "%" PRIu64, r->writer_waits);
+	if (r->zc_chunk)	/* zero-copy: reservations voided by the kernel */
+		stat_line("discarded:", "%" PRIu64 " reservations", r->discarded);
 	stat_line("last write:", "%s", when_str(r->last_write_ns, a, sizeof(a)));
 	stat_line("readers:", "%" PRIu64, r->readers);
 	stat_line("subscriptions:", "%" PRIu64, r->subs);
@@ -542,6 +545,8 @@ static int stat_json(const struct pring *r, const struct ctl_opts *o)
 	json_break(&j);
 	json_ku64(&j, "bytes_written", r->bytes);
 	json_ku64(&j, "writer_waits", r->writer_waits);
+	if (r->zc_chunk)
+		json_ku64(&j, "records_discarded", r->discarded);
 	json_ku64(&j, "last_write_ns", r->last_write_ns);
 	json_key(&j, "last_write");
 	json_time(&j, r->last_write_ns);

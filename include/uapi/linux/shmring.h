@@ -185,6 +185,16 @@ struct shmring_info {
 	 */
 	__u64 map_zc_off;
 	__u64 map_zc_len;
+	/*
+	 * Zero-copy rings (0 otherwise): reservations the kernel discarded
+	 * (a writer died, closed or was revoked with a record in progress),
+	 * and, for a file opened to read, what its read(2) skipped: such
+	 * discarded reservations, and corrupt stretches (headers a writer
+	 * scribbled on). Neither has a sequence number: not a loss.
+	 */
+	__u64 records_discarded;
+	__u64 read_discarded;
+	__u64 read_corrupt;
 };
 
 /* Per-file options (SHMRING_IOC_SET_OPT). */
