@@ -292,10 +292,11 @@ dkms-source:
 	install -m 644 include/uapi/linux/shmring.h $(DKMS_SRC)/include/uapi/linux/
 	sed 's/#MODULE_VERSION#/$(VERSION)/' dkms.conf >$(DKMS_SRC)/dkms.conf
 
+# For KVER (default: the running kernel); later kernels: DKMS's own hooks.
 dkms-install: dkms-source
 	dkms add -m shmring -v $(VERSION)
-	dkms build -m shmring -v $(VERSION)
-	dkms install -m shmring -v $(VERSION)
+	dkms build -m shmring -v $(VERSION) -k $(KVER)
+	dkms install -m shmring -v $(VERSION) -k $(KVER)
 
 dkms-uninstall:
 	-dkms remove -m shmring -v $(VERSION) --all
