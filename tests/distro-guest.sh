@@ -137,7 +137,7 @@ phase_boot() {
 		printf 'rec-%s-%s\n' "$n" "$(printf 'x%.0s' $(seq 140))"
 	done >"$STATE/written.txt"
 	check "alice (group shmring) writes 120 records" \
-		su alice -s /bin/sh -c "shmring-ctl write test --lines <$STATE/written.txt"
+		sh -c "su alice -s /bin/sh -c 'shmring-ctl write test --lines' <$STATE/written.txt"
 	# The dumper follows with its durable subscription; give it time.
 	sleep 5
 	check "systemctl stop shmring-capture@test.service" \
