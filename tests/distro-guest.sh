@@ -114,7 +114,7 @@ EOF
 }
 
 phase_boot() {
-	local u n files
+	local n files
 	check "the module was loaded at boot (modules-load.d)" grep '^shmring ' /proc/modules
 	check "systemd-modules-load.service succeeded" systemctl is-active systemd-modules-load.service
 	check "/dev/shmring is root:shmring, mode 0660 (udev rule)" \
