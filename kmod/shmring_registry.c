@@ -26,6 +26,7 @@
 #include <linux/user_namespace.h>
 
 #include "shmring_internal.h"
+#include "shmring_trace.h"
 
 /* Rings of one IPC namespace. The namespace is pinned while it has rings. */
 struct shmring_ns {
@@ -271,6 +272,7 @@ static void shmring_unlink_locked(struct shmring_ring *ring)
 	struct shmring_ns *ns = ring->ns;
 
 	lockdep_assert_held(&shmring_lock);
+	trace_shmring_ring_unlink(ring);
 	list_del_init(&ring->node);
 	ring->ns = NULL;
 	ns->nr_rings--;
@@ -352,6 +354,7 @@ static int shmring_insert_locked(struct shmring_ring *ring,
 	ring->ns = ns;
 	list_add_tail(&ring->node, &ns->rings);
 	ns->nr_rings++;
+	trace_shmring_ring_create(ring);
 	return 0;
 }
 

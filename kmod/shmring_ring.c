@@ -37,6 +37,7 @@
 #include <linux/vmalloc.h>
 
 #include "shmring_internal.h"
+#include "shmring_trace.h"
 
 static inline bool pos_before(u64 a, u64 b)
 {
@@ -308,6 +309,7 @@ void shmring_detach_cursor(struct shmring_ring *ring, struct shmring_cursor *c)
 	if (c->sub) {
 		c->sub->attached = false;
 		c->sub->last_attach_ns = ktime_get_real_ns();
+		trace_shmring_sub_detach(ring, c->sub);
 	}
 	spin_unlock(&ring->lock);
 	/* A lossless writer may have waited for this reader. */
@@ -421,6 +423,11 @@ static u64 shmring_lap_cursors_locked(struct shmring_ring *ring, u64 old_tail,
 	list_for_each_entry(c, &ring->readers, node) {
 		pos = shmring_cursor_lap(c->rp, old_tail, tail, tail_seq,
 					 ring->head, recs);
+		/* An attached subscription is its reader's cursor. */
+		if (pos_before(pos, tail))
+			trace_shmring_reader_lapped(ring, c->sub ? c->sub->name : "",
+						    c->pid, c->tap, pos, tail,
+						    tail_seq);
 		if (!c->tap && pos_before(pos, min))
 			min = pos;
 	}
@@ -460,7 +467,7 @@ static u64 shmring_count_unread(struct shmring_ring *ring, u64 from, u64 to,
 int shmring_make_room(struct shmring_ring *ring, u64 total)
 {
 	u64 old_tail = ring->tail, tail = old_tail, tail_seq = ring->tail_seq;
-	u64 old_seq = tail_seq, min, min_all, limit;
+	u64 old_seq = tail_seq, min, min_all, limit, lost;
 
 	if (ring->head - tail + total <= ring->data_size)
 		return 0;
@@ -524,11 +531,14 @@ int shmring_make_room(struct shmring_ring *ring, u64 total)
 	/* [W2] the new tail is visible before the bytes we overwrite. */
 	smp_wmb();
 	spin_unlock(&ring->lock);
-	if (pos_before(min, tail))
-		WRITE_ONCE(ring->records_lost, ring->records_lost +
-			   (shmring_is_zc(ring) ?
-			    shmring_zc_count_unread(ring, old_tail, tail, min) :
-			    shmring_count_unread(ring, old_tail, tail, min)));
+	if (pos_before(min, tail)) {
+		lost = shmring_is_zc(ring) ?
+		       shmring_zc_count_unread(ring, old_tail, tail, min) :
+		       shmring_count_unread(ring, old_tail, tail, min);
+		WRITE_ONCE(ring->records_lost, ring->records_lost + lost);
+		if (lost)
+			trace_shmring_lost(ring, lost, tail_seq);
+	}
 	return 0;
 }
 
@@ -650,7 +660,9 @@ int shmring_wait_room(struct shmring_ring *ring, u64 total)
 {
 	DEFINE_WAIT(wait);
 	int blocked = 1, ret = 0;
+	u32 wakeups = 0;
 
+	trace_shmring_writer_wait(ring, total);
 	for (;;) {
 		prepare_to_wait_exclusive(&ring->write_wq, &wait,
 					  TASK_INTERRUPTIBLE);
@@ -667,9 +679,11 @@ int shmring_wait_room(struct shmring_ring *ring, u64 total)
 			break;
 		}
 		schedule();
+		wakeups++;
 	}
 	finish_wait(&ring->write_wq, &wait);
 	shmring_unblock(ring);
+	trace_shmring_writer_woken(ring, total, ret, wakeups);
 	return ret;
 }
 
@@ -1119,6 +1133,7 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 		rec->csum = shmring_crc32c(rec + 1, len);
 		rec->flags |= SHMRING_REC_CSUM;
 	}
+	trace_shmring_commit(ring, ring->head_seq, 1, len, type);
 	shmring_wbatch_advance(ring, total, 1, len, len);
 	return len;
 }
@@ -1226,6 +1241,8 @@ int shmring_wbatch_put(struct shmring_ring *ring, struct shmring_wbatch *wb,
 		rec->seq = seq++;
 		rec->tstamp_ns = now;
 	}
+	trace_shmring_commit(ring, ring->head_seq, st->nr, st->payload,
+			     ((struct shmring_rec *)st->buf)->type);
 	shmring_wbatch_advance(ring, st->bytes, st->nr, st->payload,
 			       st->last_len);
 	shmring_stage_reset(st);

@@ -25,6 +25,7 @@
 #include <linux/timekeeping.h>
 
 #include "shmring_internal.h"
+#include "shmring_trace.h"
 
 struct shmring_sub *shmring_sub_alloc(void)
 {
@@ -148,6 +149,7 @@ int shmring_sub_attach(struct shmring_ring *ring, struct shmring_cursor *c,
 		       struct shmring_sub_req *req)
 {
 	struct shmring_sub *sub;
+	bool created = false;
 	int ret;
 
 	if (mutex_lock_killable(&ring->wlock))
@@ -160,6 +162,7 @@ int shmring_sub_attach(struct shmring_ring *ring, struct shmring_cursor *c,
 	} else if (!ret && req->fresh) {
 		sub = shmring_sub_create(ring, req);
 		ret = PTR_ERR_OR_ZERO(sub);
+		created = !ret;
 	} else if (!ret) {
 		ret = -ENOENT;
 	}
@@ -170,6 +173,7 @@ int shmring_sub_attach(struct shmring_ring *ring, struct shmring_cursor *c,
 		c->page = sub->page;
 		c->sub = sub;
 		shmring_cursor_link(ring, c);
+		trace_shmring_sub_attach(ring, sub, created);
 	}
 	spin_unlock(&ring->lock);
 	mutex_unlock(&ring->wlock);
@@ -249,6 +253,9 @@ u64 shmring_sub_lap(struct shmring_ring *ring, u64 old_tail, u64 tail,
 			continue;	/* lapped as a reader */
 		pos = shmring_cursor_lap(sub->rp, old_tail, tail, tail_seq,
 					 ring->head, recs);
+		if ((s64)(pos - tail) < 0)
+			trace_shmring_reader_lapped(ring, sub->name, 0, false,
+						    pos, tail, tail_seq);
 		if ((s64)(pos - min) < 0)
 			min = pos;
 	}

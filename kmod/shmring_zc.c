@@ -25,6 +25,7 @@
 #include <kunit/visibility.h>
 
 #include "shmring_internal.h"
+#include "shmring_trace.h"
 
 #define SHMRING_ZC_MAX_AUTO	(256U << 10)	/* largest default chunk */
 #define SHMRING_ZC_MAX_WRITERS	(1 << 20)	/* writer files at once */
@@ -405,6 +406,10 @@ static void zc_close(struct shmring_ring *ring, struct shmring_zc_writer *w,
 	if (voided)
 		WRITE_ONCE(ring->zc_discarded, ring->zc_discarded + 1);
 	*zc_count(ring, w->start) = w->recs;
+	/* Numbered by readers, in chunk order: no seq here. */
+	if (w->recs)
+		trace_shmring_commit(ring, SHMRING_TRACE_SEQ_NONE, w->recs,
+				     w->bytes, 0);
 	WRITE_ONCE(ring->records_written, ring->records_written + w->recs);
 	WRITE_ONCE(ring->bytes_written, ring->bytes_written + w->bytes);
 	list_del_init(&w->node);

@@ -100,6 +100,7 @@ host_checks() {
 	# --- static checks ------------------------------------------------------------
 	phase static
 	count_tap < <(bash tests/static-checks.sh)
+	count_tap < <(bash tests/check-units.sh)
 	phase_end
 
 	# --- native unit tests --------------------------------------------------------

@@ -19,7 +19,9 @@
 #
 # Environment:
 #   SHMRING_CACHE         kernel cache (default /var/cache/shmring)
-#   SHMRING_VM_TIMEOUT    seconds before a guest is killed (default 600)
+#   SHMRING_VM_TIMEOUT    seconds before a guest is killed (default 600; 1800
+#                         for `test`, whose suite takes 4-10 min on a quiet
+#                         machine and much longer beside other work)
 #   SHMRING_TEST_TIMEOUT  seconds per test program in the guest (default 300)
 #   SHMRING_VM_APPEND     more kernel command-line arguments
 #   SHMRING_VM_OUTPUT     run: also save what CMD printed (the results port,
@@ -39,6 +41,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${SHMRING_CACHE:-/var/cache/shmring}
 B=$ROOT/build
 VM_TIMEOUT=${SHMRING_VM_TIMEOUT:-600}
+[ "${1:-}" = test ] && VM_TIMEOUT=${SHMRING_VM_TIMEOUT:-1800}
 TEST_TIMEOUT=${SHMRING_TEST_TIMEOUT:-300}
 FRAGMENT=$ROOT/tests/debug-kernel.config
 SRC_PKG=linux-source-6.12
