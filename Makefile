@@ -184,6 +184,10 @@ $(B)/tests/unit/t_capture: $(B)/utils/capture.o $(UTIL_CORE)
 $(B)/tests/unit/t_ringconf: $(B)/utils/ctl/ringconf.o $(UTIL_CORE)
 # t_position tests the positions of shmring-dump --from and ctl subs --to.
 $(B)/tests/unit/t_position: $(UTIL_CORE)
+# t_prom tests the strict Prometheus text parser of the tests and, with it,
+# the formatter of shmring-ctl metrics; t_metrics parses the real output.
+$(B)/tests/unit/t_prom: $(B)/tests/promparse.o $(B)/utils/ctl/prom.o
+$(B)/tests/guest/t_metrics: $(B)/tests/promparse.o
 
 # Coverage-guided fuzzing of the capture reader, the record validator and
 # the zero-copy reader (clang's libFuzzer), FUZZ_TIME seconds each.
@@ -208,7 +212,7 @@ fuzz: $(VERSION_H)
 		tests/fuzz/fuzz_zc.c $(LIB_SRCS) -o $(B)/fuzz/fuzz_zc
 	$(B)/fuzz/fuzz_zc -max_total_time=$(FUZZ_TIME) $(B)/fuzz/corpus-zc tests/fuzz/corpus-zc
 
--include $(patsubst %.o,%.d,$(LIB_OBJS) $(UTIL_OBJS) $(B)/tests/tap.o \
+-include $(patsubst %.o,%.d,$(LIB_OBJS) $(UTIL_OBJS) $(B)/tests/tap.o $(B)/tests/promparse.o \
 	 $(GUEST_TESTS:=.o) $(UNIT_TESTS:=.o) $(EXAMPLES:=.o))
 
 check:

@@ -4,7 +4,8 @@
 # Make this machine ready to build and test shmring (idempotent):
 #  1. install what tests/packages.txt lists and is missing (apt-get, as root);
 #  2. fetch the stock kernel and build the debug kernel into the cache
-#     (tests/vm.sh kernels; reused while their inputs are unchanged).
+#     (tests/vm.sh kernels; reused while their inputs are unchanged), and
+#     unpack promtool from Debian's prometheus package into the cache.
 #
 #   setup.sh             both steps
 #   setup.sh --packages  step 1 only (make bench: the VM fetches its kernel)
@@ -30,6 +31,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y "${missing[@]}"
 else
 	echo "setup.sh: all packages of tests/packages.txt are installed"
+fi
+
+# promtool for t_prom, unpacked (not installed: the package starts a server).
+prom=${SHMRING_CACHE:-/var/cache/shmring}/prometheus
+if [ "${1:-}" != --packages ] && [ ! -x "$prom/usr/bin/promtool" ]; then
+	tmp=$(mktemp -d)
+	if (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1) &&
+		mkdir -p "$prom" && dpkg-deb -x "$tmp"/prometheus_*.deb "$prom"; then
+		echo "setup.sh: promtool unpacked into $prom"
+	else
+		echo "setup.sh: could not fetch promtool (t_prom skips its 2 checks)"
+	fi
+	rm -rf "$tmp"
 fi
 
 [ "${1:-}" = --packages ] || bash "$ROOT/tests/vm.sh" kernels

@@ -7,7 +7,11 @@
  *   rings.c   ring administration through libshmring: create, delete,
  *             chown, chmod, subs, write; ring names and libshmring errors
  *   views.c   views of the rings: list (SHMRING_IOC_LIST, or
- *             /proc/shmring on older kernels), stat (/proc/shmring)
+ *             /proc/shmring on older kernels), stat (/proc/shmring),
+ *             and their --interval rates
+ *   metrics.c metrics: the counters in the Prometheus text format
+ *   prom.c    that format, from a snapshot of /proc/shmring (no I/O of
+ *             its own, so tests/unit/t_prom.c links it alone)
  *   output.c  text tables, sizes, user and group names, times
  *   apply.c   apply: rings from configuration files (ringconf.c parses them)
  *   replay.c  replay: captures of shmring-dump -w back into a ring
@@ -102,9 +106,68 @@ int cmd_apply(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, cha
 /* replay.c */
 int cmd_replay(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
 
+/*
+ * One snapshot of /proc/shmring (docs/design.md): "ring NAME key=value..."
+ * per ring of the caller's IPC namespace, then "  reader|sub|sub+ NAME
+ * key=value..." per cursor. Keys are looked up by name: unknown (newer)
+ * keys are skipped and missing ones read as 0.
+ */
+struct pcursor {
+	char kind[8];			/* reader, sub, sub+ (attached) */
+	char name[SHMRING_NAME_MAX];	/* subscription, or "-" */
+	uint64_t pid, pos, seq, lag_bytes, lag_records, read, lost, last_read_ns;
+};
+
+struct pring {
+	char name[SHMRING_NAME_MAX];
+	char policy[16];
+	uint64_t size, max_record, flags, mode, uid, gid, head, tail, head_seq,
+		 tail_seq, bytes, records, lost, writer_waits, last_write_ns,
+		 readers, subs, zc_chunk, zc_open, zc_sleepers, discarded;
+	struct pcursor *cur;
+	size_t ncur;
+};
+
+struct pview {
+	struct pring *rings;
+	size_t n;
+	/* The header line: "shmring VERSION abi=N total_bytes=N". */
+	char version[32];
+	uint64_t abi, total_bytes;
+};
+
 /* views.c */
+/*
+ * Read /proc/shmring into *v: an exit status. *absent (if not NULL) is set
+ * when the module is not loaded, and then nothing is printed; without it
+ * that is reported like every other failure.
+ */
+int proc_read(struct pview *v, bool *absent);
+void proc_free(struct pview *v);
 int cmd_list(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
 int cmd_stat(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
+
+/* metrics.c */
+int cmd_metrics(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc, char **argv);
+
+/* prom.c */
+/* A module parameter as metrics shows it; have: it could be read. */
+struct prom_param {
+	const char *name;	/* as in /sys/module/shmring/parameters */
+	uint64_t value;
+	bool have;
+};
+/* The parameters metrics exports, in its order (PROM_NPARAMS of them). */
+#define PROM_NPARAMS	8
+extern const char *const prom_param_names[PROM_NPARAMS];
+/*
+ * Every metric family for snapshot v (NULL: the module is not loaded) in
+ * the Prometheus text exposition format 0.0.4.
+ */
+void prom_write(FILE *f, const struct pview *v, const struct prom_param *params,
+		size_t nparams);
+/* A label value with \\, \" and \n escaped. */
+void prom_label_value(FILE *f, const char *s);
 
 /* output.c */
 /* A time for a table: ISO-8601 UTC, or "never" for 0. */

@@ -9,8 +9,9 @@
  *   shmring-ctl [-v] create NAME [-s SIZE] [-p POLICY] [-r BYTES] [-c] [-z [-k SIZE]]
  *                           [-m MODE] [-x]
  *   shmring-ctl [-v] delete NAME...
- *   shmring-ctl [-j [-p]] list [--json]
- *   shmring-ctl [-j [-p]] stat NAME [--json]
+ *   shmring-ctl [-j [-p]] list [--json] [-i|--interval SECS [-c COUNT]]
+ *   shmring-ctl [-j [-p]] stat NAME [--json] [-i|--interval SECS [-c COUNT]]
+ *   shmring-ctl metrics [-o FILE]
  *   shmring-ctl [-j [-p]] subs NAME [--json | --delete SUB | --reset SUB --to POS]
  *   shmring-ctl [-v] chown NAME USER[:GROUP]
  *   shmring-ctl [-v] chmod NAME MODE
@@ -153,22 +154,51 @@ static const struct ctl_cmd ctl_commands[] = {
 		"status is that of the first failure.\n",
 	},
 	{
-		"list", cmd_list, "[--json]",
+		"list", cmd_list, "[--json] [-i|--interval SECS [-c|--count COUNT]]",
 		"List the rings of this IPC namespace",
 		"Columns: NAME SIZE POLICY RECORDS (held now) LOST READERS SUBS MODE OWNER.\n"
 		"Only the rings you may read are listed (SHMRING_IOC_LIST; /proc/shmring\n"
 		"on kernels without it).\n\n"
-		"  -j, --json  print a JSON array, one ring object per line (as the\n"
-		"              global -j)\n"
-		"  -h, --help  show this help\n",
+		"  -j, --json            print a JSON array, one ring object per line (as\n"
+		"                        the global -j); with --interval, one JSON object\n"
+		"                        per line\n"
+		"  -i, --interval SECS   like vmstat: every SECS seconds (decimals allowed),\n"
+		"                        one line per ring with the rates since the sample\n"
+		"                        before: records/s, bytes/s, lost/s, writer waits/s.\n"
+		"                        The first line comes after SECS seconds (rates\n"
+		"                        over the first interval). Rings that appear or\n"
+		"                        disappear are marked new or gone, a ring whose\n"
+		"                        counters went back (deleted and created again,\n"
+		"                        module reloaded) reset, with no rates that time.\n"
+		"                        Stops on SIGINT or SIGTERM (exit status 0)\n"
+		"  -c, --count COUNT     with --interval: stop after COUNT intervals\n"
+		"  -h, --help            show this help\n",
 	},
 	{
-		"stat", cmd_stat, "NAME [--json]",
+		"stat", cmd_stat, "NAME [--json] [-i|--interval SECS [-c|--count COUNT]]",
 		"Show one ring: counters, positions, readers, subscriptions",
 		"Read from /proc/shmring: no handle is opened, so the ring and its\n"
-		"readers are seen as they are, and no permission on the ring is needed.\n\n"
-		"  -j, --json  print a JSON object instead of text (as the global -j)\n"
-		"  -h, --help  show this help\n",
+		"readers are seen as they are, and no permission on the ring is needed\n"
+		"beyond being allowed to see it.\n\n"
+		"  -j, --json           print a JSON object instead of text (as the global\n"
+		"                       -j); with --interval, one JSON object per line\n"
+		"  -i, --interval SECS  rates of NAME every SECS seconds, as list --interval\n"
+		"                       (NAME must exist at the start)\n"
+		"  -c, --count COUNT    with --interval: stop after COUNT intervals\n"
+		"  -h, --help           show this help\n",
+	},
+	{
+		"metrics", cmd_metrics, "[-o|--output FILE]",
+		"Print every ring's counters in the Prometheus text format",
+		"For node_exporter's textfile collector (-o DIR/shmring.prom from a timer)\n"
+		"or any HTTP wrapper. Metric names start with shmring_, counters end in\n"
+		"_total, sizes are bytes, times seconds; each ring is labelled\n"
+		"ring=\"NAME\". When the module is not loaded, only\n"
+		"shmring_module_loaded 0 is printed (exit status 0). The rings are\n"
+		"those of the caller's IPC namespace that the caller may read.\n\n"
+		"  -o, --output FILE  write FILE atomically (a temporary file beside it,\n"
+		"                     then rename), mode 0644, instead of standard output\n"
+		"  -h, --help         show this help\n",
 	},
 	{
 		"subs", cmd_subs, "NAME [--json | -d|--delete SUB | -r|--reset SUB --to POS]",
@@ -277,7 +307,8 @@ static void usage(FILE *f)
 	      "                 create, delete, chown, chmod and subs --reset did;\n"
 	      "                 apply --check: what each file describes\n"
 	      "  -j, --json     JSON output (status, list, stat, subs, subs --reset; the\n"
-	      "                 others print nothing to format and ignore it)\n"
+	      "                 others print nothing to format and ignore it, metrics\n"
+	      "                 prints the Prometheus format)\n"
 	      "  -p, --pretty   indented JSON, one member per line (implies -j)\n"
 	      "  -h, --help     show this help\n"
 	      "  -V, --version  show the version\n\n"

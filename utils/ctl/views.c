@@ -8,40 +8,15 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl.h"
 
 /* ---- /proc/shmring ------------------------------------------------------------------- */
-
-/*
- * /proc/shmring (docs/design.md): "ring NAME key=value..." per ring of the
- * caller's IPC namespace, then "  reader|sub|sub+ NAME key=value..." per
- * cursor. Keys are looked up by name: unknown (newer) keys are skipped and
- * missing ones read as 0.
- */
-struct pcursor {
-	char kind[8];			/* reader, sub, sub+ (attached) */
-	char name[SHMRING_NAME_MAX];	/* subscription, or "-" */
-	uint64_t pid, pos, seq, lag_bytes, lag_records, read, lost, last_read_ns;
-};
-
-struct pring {
-	char name[SHMRING_NAME_MAX];
-	char policy[16];
-	uint64_t size, max_record, flags, mode, uid, gid, head, tail, head_seq,
-		 tail_seq, bytes, records, lost, writer_waits, last_write_ns,
-		 readers, subs, zc_chunk, discarded;
-	struct pcursor *cur;
-	size_t ncur;
-};
-
-struct pview {
-	struct pring *rings;
-	size_t n;
-};
 
 struct pfield {
 	const char *key;
@@ -55,7 +30,8 @@ static const struct pfield ring_fields[] = {
 	RING_FIELD(head_seq), RING_FIELD(tail_seq), RING_FIELD(bytes),
 	RING_FIELD(records), RING_FIELD(lost), RING_FIELD(writer_waits),
 	RING_FIELD(last_write_ns), RING_FIELD(readers), RING_FIELD(subs),
-	RING_FIELD(zc_chunk), RING_FIELD(discarded),
+	RING_FIELD(zc_chunk), RING_FIELD(zc_open), RING_FIELD(zc_sleepers),
+	RING_FIELD(discarded),
 };
 
 #define CURSOR_FIELD(f)	{ #f, offsetof(struct pcursor, f) }
@@ -151,10 +127,19 @@ static int proc_line(struct pview *v, char *line)
 	if (indented && v->n && (!strcmp(kind, "reader") || !strcmp(kind, "sub") ||
 				 !strcmp(kind, "sub+")))
 		return proc_cursor(&v->rings[v->n - 1], kind, name, line);
-	return 0;	/* the header line, or something newer */
+	if (!indented && !strcmp(kind, "shmring") && !v->n) {
+		static const struct pfield head_fields[] = {
+			{ "abi", offsetof(struct pview, abi) },
+			{ "total_bytes", offsetof(struct pview, total_bytes) },
+		};
+
+		snprintf(v->version, sizeof(v->version), "%s", name);
+		parse_fields(line, head_fields, ARRAY_SIZE(head_fields), v, NULL, 0);
+	}
+	return 0;	/* something newer */
 }
 
-static void proc_free(struct pview *v)
+void proc_free(struct pview *v)
 {
 	for (size_t i = 0; i < v->n; i++)
 		free(v->rings[i].cur);
@@ -165,7 +150,7 @@ static void proc_free(struct pview *v)
  * One snapshot of /proc/shmring (the module prints it in one go under its
  * lock). Returns an exit status, with the message printed.
  */
-static int proc_load(struct pview *v)
+int proc_read(struct pview *v, bool *absent)
 {
 	FILE *f = fopen(PROC_SHMRING, "re");
 	char *line = NULL;
@@ -173,9 +158,11 @@ static int proc_load(struct pview *v)
 	int err = 0;
 
 	memset(v, 0, sizeof(*v));
+	if (absent)
+		*absent = !f && errno == ENOENT;
 	if (!f) {
 		if (errno == ENOENT)
-			return ring_error(NULL, -ENODEV);
+			return absent ? CTL_NOT_LOADED : ring_error(NULL, -ENODEV);
 		err_msg("cannot open %s: %s", PROC_SHMRING, strerror(errno));
 		return CTL_FAIL;
 	}
@@ -191,6 +178,11 @@ static int proc_load(struct pview *v)
 		return CTL_FAIL;
 	}
 	return CTL_OK;
+}
+
+static int proc_load(struct pview *v)
+{
+	return proc_read(v, NULL);
 }
 
 static const struct pring *proc_find(const struct pview *v, const char *name)
@@ -210,27 +202,68 @@ static uint64_t sub_reader_pid(const struct pring *r, const char *sub)
 	return 0;
 }
 
-/* ---- list --------------------------------------------------------------------------------- */
+/* ---- options of list and stat ----------------------------------------------------------- */
+
+struct view_opts {
+	bool json;
+	uint64_t interval_ns;	/* 0: one view, no rates */
+	uint64_t count;		/* intervals; 0: until a signal */
+};
+
+#define MAX_INTERVAL_S	86400
+
+/* SECS: a decimal number of seconds, 0.01 to a day. */
+static bool parse_interval(const char *s, uint64_t *ns)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(s, &end);
+	if (errno || end == s || *end || !(d >= 0.01 && d <= MAX_INTERVAL_S))
+		return false;
+	*ns = (uint64_t)(d * 1e9 + 0.5);
+	return true;
+}
 
 /*
- * Options: --json (the global -j's alias) and --help only. *json: 1 for
- * JSON, 0 for text; returns -1 after --help, else an exit status.
+ * Options: --json (the global -j's alias), --interval, --count, --help.
+ * Returns -1 after --help, else an exit status.
  */
-static int json_opt(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc,
-		    char **argv, bool *json)
+static int view_opts(const struct ctl_cmd *cmd, const struct ctl_opts *o, int argc,
+		     char **argv, struct view_opts *vo)
 {
 	static const struct option lopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "count", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	bool have_count = false;
 	int c;
 
-	*json = o->json;
-	while ((c = getopt_long(argc, argv, "jh", lopts, NULL)) != -1) {
+	memset(vo, 0, sizeof(*vo));
+	vo->json = o->json;
+	while ((c = getopt_long(argc, argv, "ji:c:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
-			*json = true;
+			vo->json = true;
+			break;
+		case 'i':
+			if (!parse_interval(optarg, &vo->interval_ns)) {
+				err_msg("%s: invalid interval '%s': seconds from 0.01 to %d",
+					cmd->name, optarg, MAX_INTERVAL_S);
+				return cmd_bad_usage(cmd);
+			}
+			break;
+		case 'c':
+			if (!parse_u64(optarg, &vo->count) || !vo->count) {
+				err_msg("%s: invalid count '%s': a number of intervals, at least 1",
+					cmd->name, optarg);
+				return cmd_bad_usage(cmd);
+			}
+			have_count = true;
 			break;
 		case 'h':
 			cmd_usage(cmd, stdout);
@@ -239,8 +272,197 @@ static int json_opt(const struct ctl_cmd *cmd, const struct ctl_opts *o, int arg
 			return cmd_bad_usage(cmd);
 		}
 	}
+	if (have_count && !vo->interval_ns) {
+		err_msg("%s: --count needs --interval", cmd->name);
+		return cmd_bad_usage(cmd);
+	}
 	return CTL_OK;
 }
+
+/* ---- --interval: rates, like vmstat -------------------------------------------------------- */
+
+enum rate_state { RS_OK, RS_NEW, RS_GONE, RS_RESET };
+static const char *const rate_state_names[] = { "ok", "new", "gone", "reset" };
+
+/* Counters that only ever grow while a ring lives. */
+static bool went_back(const struct pring *now, const struct pring *before)
+{
+	return now->records < before->records || now->bytes < before->bytes ||
+	       now->lost < before->lost || now->writer_waits < before->writer_waits ||
+	       now->head_seq < before->head_seq;
+}
+
+static double rate(uint64_t now, uint64_t before, uint64_t ns)
+{
+	return (double)(now - before) * 1e9 / (double)ns;
+}
+
+/* One line: r as now (b: as before, NULL unless RS_OK); ns since before. */
+static void rate_line(const struct view_opts *vo,
+		      enum rate_state st, const struct pring *r, const struct pring *b,
+		      uint64_t now_ns, uint64_t ns)
+{
+	double rr = 0, br = 0, lr = 0, wr = 0;
+
+	if (b) {
+		rr = rate(r->records, b->records, ns);
+		br = rate(r->bytes, b->bytes, ns);
+		lr = rate(r->lost, b->lost, ns);
+		wr = rate(r->writer_waits, b->writer_waits, ns);
+	}
+	if (vo->json) {
+		struct json j;
+		char when[ISO_TIME_LEN];
+
+		json_init(&j, stdout, JSON_SPACED);	/* one object per line, even with -p */
+		json_obj_open(&j, JSON_FLOW);
+		json_kstr(&j, "time", iso_time(now_ns, when, sizeof(when)));
+		json_kstr(&j, "ring", r->name);
+		json_kstr(&j, "state", rate_state_names[st]);
+		json_key(&j, "interval_s");
+		json_printf(&j, "%.3f", (double)ns / 1e9);
+		json_key(&j, "records_per_s");
+		b ? json_printf(&j, "%.3f", rr) : json_null(&j);
+		json_key(&j, "bytes_per_s");
+		b ? json_printf(&j, "%.3f", br) : json_null(&j);
+		json_key(&j, "lost_per_s");
+		b ? json_printf(&j, "%.3f", lr) : json_null(&j);
+		json_key(&j, "writer_waits_per_s");
+		b ? json_printf(&j, "%.3f", wr) : json_null(&j);
+		json_ku64(&j, "records_written", r->records);
+		json_ku64(&j, "bytes_written", r->bytes);
+		json_ku64(&j, "lost", r->lost);
+		json_ku64(&j, "writer_waits", r->writer_waits);
+		json_ku64(&j, "held_records", r->head_seq - r->tail_seq);
+		json_ku64(&j, "used_bytes", r->head - r->tail);
+		json_ku64(&j, "readers", r->readers);
+		json_obj_close(&j);
+		json_end(&j);
+		return;
+	}
+	{
+		time_t t = (time_t)(now_ns / 1000000000);
+		char hms[16] = "?";
+		struct tm tm;
+
+		if (localtime_r(&t, &tm))
+			strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+		if (b)
+			printf("%-8s  %-20s %12.1f %14.1f %10.1f %10.1f %10" PRIu64 " %12" PRIu64
+			       " %7" PRIu64 "\n", hms, r->name, rr, br, lr, wr,
+			       r->head_seq - r->tail_seq, r->head - r->tail, r->readers);
+		else
+			printf("%-8s  %-20s %12s %14s %10s %10s %10" PRIu64 " %12" PRIu64
+			       " %7" PRIu64 "  %s\n", hms, r->name, "-", "-", "-", "-",
+			       r->head_seq - r->tail_seq, r->head - r->tail, r->readers,
+			       rate_state_names[st]);
+	}
+}
+
+/* Sleep until monotonic time deadline; true if SIGINT or SIGTERM (blocked) came. */
+static bool wait_until(const sigset_t *sigs, uint64_t deadline)
+{
+	for (;;) {
+		uint64_t now = monotonic_ns();
+		struct timespec ts;
+
+		if (now >= deadline)
+			return false;
+		ts.tv_sec = (time_t)((deadline - now) / 1000000000);
+		ts.tv_nsec = (long)((deadline - now) % 1000000000);
+		if (sigtimedwait(sigs, NULL, &ts) >= 0)
+			return true;
+		/* EAGAIN: the time is up (looked at above); EINTR: another signal */
+	}
+}
+
+/* Only ring NAME of v, or every ring (NULL). */
+static bool wanted(const struct pring *r, const char *name)
+{
+	return !name || !strcmp(r->name, name);
+}
+
+/*
+ * Sample /proc/shmring every vo->interval_ns, print a line per ring (only
+ * NAME if not NULL) with the rates since the sample before; stop after
+ * vo->count intervals or at SIGINT/SIGTERM (exit status 0).
+ */
+static int interval_loop(const struct view_opts *vo, const char *name)
+{
+	struct pview prev, cur;
+	uint64_t prev_t, deadline, done = 0;
+	bool absent, warned = false;
+	sigset_t sigs, old;
+	int ret;
+
+	ret = proc_read(&prev, NULL);
+	if (ret)
+		return ret;
+	if (name && !proc_find(&prev, name)) {
+		proc_free(&prev);
+		return ring_error(name, -ENOENT);
+	}
+	prev_t = monotonic_ns();
+	deadline = prev_t;
+	/* The signals are taken by sigtimedwait() between samples: no handler, no race. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigprocmask(SIG_BLOCK, &sigs, &old);
+	if (!vo->json)
+		printf("%-8s  %-20s %12s %14s %10s %10s %10s %12s %7s\n", "TIME", "RING",
+		       "RECORDS/S", "BYTES/S", "LOST/S", "WAITS/S", "HELD", "USED_BYTES",
+		       "READERS");
+	ret = flush_stdout();
+	while (!ret && (!vo->count || done < vo->count)) {
+		uint64_t now, ns;
+
+		deadline += vo->interval_ns;
+		now = monotonic_ns();
+		if (deadline < now)	/* suspended, or a slow sample: no burst to catch up */
+			deadline = now;
+		if (wait_until(&sigs, deadline))
+			break;
+		ret = proc_read(&cur, &absent);
+		if (ret && !absent)
+			break;
+		ret = CTL_OK;
+		if (absent && !warned)
+			warn_msg("the shmring module is not loaded now: every ring is gone");
+		warned = absent;
+		now = monotonic_ns();
+		ns = now - prev_t ? now - prev_t : 1;
+		for (size_t i = 0; i < cur.n; i++) {
+			const struct pring *r = &cur.rings[i], *b;
+
+			if (!wanted(r, name))
+				continue;
+			b = proc_find(&prev, r->name);
+			if (!b)
+				rate_line(vo, RS_NEW, r, NULL, realtime_ns(), ns);
+			else if (went_back(r, b))
+				rate_line(vo, RS_RESET, r, NULL, realtime_ns(), ns);
+			else
+				rate_line(vo, RS_OK, r, b, realtime_ns(), ns);
+		}
+		for (size_t i = 0; i < prev.n; i++) {
+			const struct pring *b = &prev.rings[i];
+
+			if (wanted(b, name) && !proc_find(&cur, b->name))
+				rate_line(vo, RS_GONE, b, NULL, realtime_ns(), ns);
+		}
+		proc_free(&prev);
+		prev = cur;
+		prev_t = now;
+		done++;
+		ret = flush_stdout();
+	}
+	proc_free(&prev);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+/* ---- list --------------------------------------------------------------------------------- */
 
 static void list_text(const struct pview *v, struct table *t)
 {
@@ -377,23 +599,25 @@ int cmd_list(const struct ctl_cmd *cmd, const struct ctl_opts *o,
 	     int argc, char **argv)
 {
 	struct table t = { 0 };
+	struct view_opts vo;
 	struct pview v;
-	bool json;
 	int ret;
 
-	ret = json_opt(cmd, o, argc, argv, &json);
+	ret = view_opts(cmd, o, argc, argv, &vo);
 	if (ret)
 		return ret < 0 ? CTL_OK : ret;
 	if (optind < argc) {
 		err_msg("list takes no arguments");
 		return cmd_bad_usage(cmd);
 	}
+	if (vo.interval_ns)
+		return interval_loop(&vo, NULL);
 	ret = ioc_load(&v);
 	if (ret == 1)
 		ret = proc_load(&v);
 	if (ret)
 		return ret;
-	if (json) {
+	if (vo.json) {
 		ret = list_json(&v, o);
 	} else {
 		list_text(&v, &t);
@@ -563,25 +787,27 @@ static int stat_json(const struct pring *r, const struct ctl_opts *o)
 int cmd_stat(const struct ctl_cmd *cmd, const struct ctl_opts *o,
 	     int argc, char **argv)
 {
+	struct view_opts vo;
 	const struct pring *r;
 	const char *name;
 	struct pview v;
-	bool json;
 	int ret;
 
-	ret = json_opt(cmd, o, argc, argv, &json);
+	ret = view_opts(cmd, o, argc, argv, &vo);
 	if (ret)
 		return ret < 0 ? CTL_OK : ret;
 	ret = ring_operand(cmd, argc, argv, &name);
 	if (ret)
 		return ret;
+	if (vo.interval_ns)
+		return interval_loop(&vo, name);
 	ret = proc_load(&v);
 	if (ret)
 		return ret;
 	r = proc_find(&v, name);
 	if (!r)
 		ret = ring_error(name, -ENOENT);
-	else if (json)
+	else if (vo.json)
 		ret = stat_json(r, o);
 	else if (!(ret = stat_text(r)))
 		ret = flush_stdout();
