@@ -10,7 +10,15 @@
 #   make demo            boot the VM, load the module, show /dev/shmring
 #   make bench           shmring-bench in the VM; report in docs/bench.md
 #   make vm-shell        interactive shell in the VM, module loaded
-#   make install         library, headers, tools, man pages (PREFIX, DESTDIR)
+#   make install         library, headers, tools, man pages (PREFIX, DESTDIR),
+#                        and the module (modules_install) unless NO_MODULE=1
+#   make modules_install shmring.ko into /lib/modules/$(KVER)/updates, depmod
+#   make install-conf    udev rule, modules-load.d, modprobe.d example,
+#                        sysusers.d, systemd units (DESTDIR)
+#   make dkms-source     the module's sources in /usr/src/shmring-VERSION
+#   make dkms-install    dkms-source, then dkms add/build/install
+#   make dkms-uninstall  dkms remove --all, then the sources
+#   make check-distro    packages installed on a Debian 12 VM with systemd
 #   make install-systemd the units of systemd/ (SYSTEMDUNITDIR, DESTDIR)
 #   make check-units     systemd-analyze verify of those units
 
@@ -37,9 +45,11 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 SYSTEMDUNITDIR ?= /lib/systemd/system
 DESTDIR      ?=
 
-# The kernel tree: the running kernel's build dir when it exists, else the
-# newest Debian headers installed under /lib/modules.
-KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+# The kernel the module is installed for (modules_install), and its tree:
+# KVER's build dir when it exists, else the newest Debian headers installed
+# under /lib/modules.
+KVER ?= $(shell uname -r)
+KDIR ?= $(firstword $(wildcard /lib/modules/$(KVER)/build) \
 		    $(lastword $(sort $(wildcard /lib/modules/*-amd64/build))))
 
 CC       ?= cc
@@ -89,7 +99,8 @@ EXAMPLES    := $(patsubst %.c,$(B)/%,$(wildcard examples/*.c))
 KMOD_LIBS := $(shell pkg-config --libs libkmod 2>/dev/null || echo -lkmod)
 
 .PHONY: all module user lib utils tests examples fuzz check demo bench vm-shell install clean \
-	static-checks install-systemd check-units
+	static-checks modules_install install-conf dkms-source dkms-install dkms-uninstall \
+	check-distro install-systemd check-units
 
 all: module user
 
@@ -220,7 +231,7 @@ bench:
 vm-shell:
 	bash tests/vm.sh shell
 
-install: lib utils
+install: lib utils $(if $(NO_MODULE),,modules_install)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/linux \
 		$(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 \
@@ -245,6 +256,59 @@ install-systemd:
 
 check-units: utils
 	B=$(B) bash tests/check-units.sh
+
+# The module for kernel KVER (default: the running one) from the tree KDIR
+# (default: KVER's headers), into /lib/modules/KVER/updates, where it takes
+# precedence over any other shmring.ko; depmod makes `modprobe shmring` find
+# it (not run under DESTDIR: a staging tree is the packager's business).
+MODULE_DEST = $(DESTDIR)/lib/modules/$(KVER)/updates
+modules_install: module
+	@v=$$(modinfo -F vermagic kmod/shmring.ko | cut -d' ' -f1); \
+	if [ "$$v" != "$(KVER)" ]; then \
+		echo "kmod/shmring.ko was built for kernel $$v, not KVER=$(KVER):" \
+		     "install linux-headers-$(KVER) or set KDIR=/lib/modules/$(KVER)/build" >&2; \
+		exit 1; fi
+	install -d $(MODULE_DEST)
+	install -m 644 kmod/shmring.ko $(MODULE_DEST)/
+	$(if $(DESTDIR),@echo "DESTDIR set: not running depmod",depmod -a $(KVER))
+
+# Boot and permission files (docs/install.md), and the units
+# (install-systemd).  UDEVDIR and SYSTEMDUNITDIR follow Debian 12 (/lib).
+SYSCONFDIR ?= /etc
+UDEVDIR    ?= /lib/udev
+MODLOADDIR ?= /usr/lib/modules-load.d
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+install-conf: install-systemd
+	install -D -m 644 udev/60-shmring.rules $(DESTDIR)$(UDEVDIR)/rules.d/60-shmring.rules
+	install -D -m 644 conf/modules-load.d/shmring.conf $(DESTDIR)$(MODLOADDIR)/shmring.conf
+	install -D -m 644 conf/modprobe.d/shmring.conf $(DESTDIR)$(SYSCONFDIR)/modprobe.d/shmring.conf
+	install -D -m 644 conf/sysusers.d/shmring.conf $(DESTDIR)$(SYSUSERSDIR)/shmring.conf
+
+# The module's sources as DKMS wants them: what kbuild needs (Kbuild, every
+# kmod/ file, the UAPI header, VERSION) and dkms.conf with the version in.
+DKMS_SRC = $(DESTDIR)/usr/src/shmring-$(VERSION)
+dkms-source:
+	rm -rf $(DKMS_SRC)
+	install -d $(DKMS_SRC)/kmod $(DKMS_SRC)/include/uapi/linux
+	install -m 644 Kbuild VERSION $(DKMS_SRC)/
+	install -m 644 kmod/Kbuild $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h) \
+		$(DKMS_SRC)/kmod/
+	install -m 644 include/uapi/linux/shmring.h $(DKMS_SRC)/include/uapi/linux/
+	sed 's/#MODULE_VERSION#/$(VERSION)/' dkms.conf >$(DKMS_SRC)/dkms.conf
+
+# For KVER (default: the running kernel); later kernels: DKMS's own hooks.
+dkms-install: dkms-source
+	dkms add -m shmring -v $(VERSION)
+	dkms build -m shmring -v $(VERSION) -k $(KVER)
+	dkms install -m shmring -v $(VERSION) -k $(KVER)
+
+dkms-uninstall:
+	-dkms remove -m shmring -v $(VERSION) --all
+	rm -rf $(DKMS_SRC)
+
+# The Debian 12 VM with systemd (tests/distro.sh): packages, DKMS, boot.
+check-distro:
+	bash tests/distro.sh
 
 clean:
 	rm -rf $(B)

@@ -150,14 +150,53 @@ echo "# installing into $DEST (build directory $B)"
 run make --no-print-directory B="$B" lib
 check "make lib" $?
 
-run make --no-print-directory B="$B" install DESTDIR="$DEST" PREFIX="$PREFIX"
+run make --no-print-directory B="$B" install NO_MODULE=1 DESTDIR="$DEST" PREFIX="$PREFIX"
 status=$?
 if [ $status -ne 0 ] && grep -q 'missing destination file operand' "$OUT/last.log"; then
 	note "UTILS is empty (no utils/shmring-*.c), so the recipe's"
 	note "'install -m 755 \$(UTILS) \$(DESTDIR)\$(BINDIR)/' has no file to install;"
 	note "everything after it (shmring.pc, man pages) is not installed"
 fi
-check "make install DESTDIR=\$tmp PREFIX=$PREFIX" $status
+check "make install NO_MODULE=1 DESTDIR=\$tmp PREFIX=$PREFIX" $status
+
+# --- module, DKMS sources, boot files (docs/install.md) ----------------------
+# The module for the newest Debian headers (the host's own kernel has no
+# module support, so KVER is given), into DESTDIR: no depmod there.
+kver=$(ls -d /lib/modules/*-amd64/build 2>/dev/null | sed 's|/lib/modules/||; s|/build||' | sort -V | tail -n 1)
+if [ -n "$kver" ]; then
+	: >"$OUT/last.log"
+	run make --no-print-directory modules_install KVER="$kver" DESTDIR="$TMP/mod"
+	status=$?
+	ko=$TMP/mod/lib/modules/$kver/updates/shmring.ko
+	[ $status -eq 0 ] && [ "$(modinfo -F vermagic "$ko" 2>/dev/null | cut -d' ' -f1)" = "$kver" ] &&
+		grep -q 'not running depmod' "$OUT/last.log"
+	check "make modules_install KVER=$kver DESTDIR=...: updates/shmring.ko for $kver, no depmod" $?
+	: >"$OUT/last.log"
+	run make --no-print-directory modules_install KVER=0.0.0-none DESTDIR="$TMP/mod2"
+	[ $? -ne 0 ] && grep -q 'was built for kernel .*not KVER=0.0.0-none' "$OUT/last.log" &&
+		[ ! -e "$TMP/mod2/lib/modules/0.0.0-none/updates/shmring.ko" ]
+	check "make modules_install refuses a module built for another kernel, with a message" $?
+else
+	echo "ok $((n += 1)) - make modules_install # SKIP no linux-headers-*-amd64"
+fi
+: >"$OUT/last.log"
+run make --no-print-directory dkms-source DESTDIR="$TMP/dkms"
+status=$?
+src=$TMP/dkms/usr/src/shmring-$version
+for f in Kbuild VERSION include/uapi/linux/shmring.h kmod/Kbuild $(cd kmod && ls *.c *.h | grep -v '\.mod\.c$' | sed 's|^|kmod/|'); do
+	cmp -s "$f" "$src/$f" || { note "dkms-source: $f missing or different"; status=1; }
+done
+grep -qx "PACKAGE_VERSION=\"$version\"" "$src/dkms.conf" || { note "dkms.conf: no PACKAGE_VERSION=\"$version\""; status=1; }
+check "make dkms-source: /usr/src/shmring-$version holds Kbuild, kmod/, the UAPI header, VERSION, dkms.conf" $status
+: >"$OUT/last.log"
+run make --no-print-directory install-conf DESTDIR="$TMP/conf"
+status=$?
+for f in lib/udev/rules.d/60-shmring.rules usr/lib/modules-load.d/shmring.conf \
+	 etc/modprobe.d/shmring.conf usr/lib/sysusers.d/shmring.conf; do
+	[ -f "$TMP/conf/$f" ] || { note "install-conf: no /$f"; status=1; }
+done
+grep -qx 'shmring' "$TMP/conf/usr/lib/modules-load.d/shmring.conf" || status=1
+check "make install-conf: udev rule, modules-load.d, modprobe.d example, sysusers.d" $status
 
 # --- libraries ----------------------------------------------------------------
 so=$LIBDIR/$SONAME
