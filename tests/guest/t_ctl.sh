@@ -28,7 +28,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-echo "1..41"
+echo "1..44"
 
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
 fail() {
@@ -123,10 +123,28 @@ if as_nobody "test \$(id -u) = 65534" 2>/dev/null; then
 	expect "unload as nobody: needs root, exit 4" 4 \
 		"unloading modules needs root" as_nobody "$CTL" unload
 	expect "status as nobody works" 0 "shmring: loaded" as_nobody "$CTL" status
+	# /dev/shmring closed to others (as the udev rule makes it, 0660 and
+	# a group): the error names the device and the way in, not a ring.
+	"$CTL" create devmode >/dev/null 2>&1 && "$CTL" chmod devmode 0666
+	devmode=$(stat -c %a /dev/shmring)
+	chmod 0660 /dev/shmring
+	expect "device 0660, nobody not in its group: the device refuses, exit 4" 4 \
+		"devmode: permission denied by /dev/shmring itself (group root, mode 0660): join its group (\`usermod -aG root USER\`, then log in again)" \
+		as_nobody "$CTL" write devmode x
+	chmod 0664 /dev/shmring
+	expect "device 0664: read-only for nobody, said so, exit 4" 4 \
+		"devmode: permission denied: /dev/shmring is read-only for you (group root, mode 0664), or the ring's mode refuses (\`shmring-ctl stat devmode\` shows it)" \
+		as_nobody "$CTL" write devmode x
+	chmod "$devmode" /dev/shmring
+	expect "device open again: nobody writes to the 0666 ring" 0 "" as_nobody "$CTL" write devmode x
+	"$CTL" delete devmode
 else
 	skip "load as nobody" "cannot switch to user nobody"
 	skip "unload as nobody" "cannot switch to user nobody"
 	skip "status as nobody" "cannot switch to user nobody"
+	skip "device 0660: the device refuses" "cannot switch to user nobody"
+	skip "device 0664: read-only for nobody" "cannot switch to user nobody"
+	skip "device open again" "cannot switch to user nobody"
 fi
 
 # --- unload ---------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "ctl.h"
 #include "../position.h"
@@ -65,6 +66,34 @@ static const char *param_or_unknown(const char *name, char *buf, size_t len)
 	return param_value(name, buf, len) ? buf : "?";
 }
 
+/*
+ * EACCES may come from /dev/shmring itself (the udev rule gives it a group
+ * and mode 0660) before any ring's mode is looked at: say which, and how
+ * to get in. True if it said so.
+ */
+static bool device_denied(const char *name)
+{
+	struct stat st;
+	struct group *g;
+	char gid[16];
+	const char *gname;
+
+	if (!access(SHMRING_DEVICE, R_OK | W_OK) || errno != EACCES ||
+	    stat(SHMRING_DEVICE, &st))
+		return false;
+	g = getgrgid(st.st_gid);
+	snprintf(gid, sizeof(gid), "%u", (unsigned int)st.st_gid);
+	gname = g ? g->gr_name : gid;
+	if (access(SHMRING_DEVICE, R_OK)) {
+		err_msg("%s: permission denied by %s itself (group %s, mode %04o): join its group (`usermod -aG %s USER`, then log in again)",
+			name, SHMRING_DEVICE, gname, (unsigned int)(st.st_mode & 07777), gname);
+		return true;
+	}
+	err_msg("%s: permission denied: %s is read-only for you (group %s, mode %04o), or the ring's mode refuses (`%s stat %s` shows it)",
+		name, SHMRING_DEVICE, gname, (unsigned int)(st.st_mode & 07777), PROG, name);
+	return true;
+}
+
 /* A libshmring error about ring NAME as one sentence; returns the exit status. */
 int ring_error(const char *name, int err)
 {
@@ -80,6 +109,8 @@ int ring_error(const char *name, int err)
 		err_msg("%s: a ring by that name already exists", name);
 		return CTL_EXISTS;
 	case -EACCES:
+		if (device_denied(name))
+			return CTL_DENIED;
 		err_msg("%s: permission denied by the ring's mode (`%s stat %s` shows it)",
 			name, PROG, name);
 		return CTL_DENIED;
