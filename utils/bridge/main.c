@@ -64,7 +64,7 @@ static void usage(FILE *f)
 "shmring-bridge(8).\n");
 }
 
-static void vmsg(const char *fmt, va_list ap)
+static void __attribute__((format(printf, 1, 0))) vmsg(const char *fmt, va_list ap)
 {
 	char line[1024];
 
