@@ -108,12 +108,21 @@ void logrl(uint64_t *last, const char *fmt, ...)
 
 const char *nats_err(natsStatus s, char *buf, size_t cap)
 {
-	const char *last = nats_GetLastError(NULL);
+	natsStatus ls = NATS_OK;
+	const char *last = nats_GetLastError(&ls), *text = natsStatus_GetText(s), *p;
 
-	if (last && *last && strcmp(last, natsStatus_GetText(s)))
-		snprintf(buf, cap, "%s (%s)", natsStatus_GetText(s), last);
+	if (ls != s)	/* a stale error of an earlier call */
+		last = NULL;
+
+	/* libnats prefixes its last error with "(file.c:123): ": not for users. */
+	if (last && *last == '(' && (p = strstr(last, "): ")))
+		last = p + 3;
+	if (last && *last && !strstr(last, text) && s != NATS_OK)
+		snprintf(buf, cap, "%s (%s)", text, last);
+	else if (last && *last && s != NATS_OK)
+		snprintf(buf, cap, "%s", last);
 	else
-		snprintf(buf, cap, "%s", natsStatus_GetText(s));
+		snprintf(buf, cap, "%s", text);
 	return buf;
 }
 

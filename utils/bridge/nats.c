@@ -12,6 +12,7 @@
 #include "../common.h"
 
 atomic_bool nats_connected;
+static atomic_bool closing;	/* our own close: no "disconnected" line */
 
 static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
 {
@@ -24,7 +25,7 @@ static void on_disconnected(natsConnection *nc, void *closure)
 {
 	(void)nc;
 	(void)closure;
-	if (atomic_exchange(&nats_connected, false))
+	if (atomic_exchange(&nats_connected, false) && !atomic_load(&closing))
 		logmsg("disconnected from the NATS server; reconnecting");
 }
 
@@ -143,6 +144,7 @@ void bridge_disconnect(struct bridge_nats *bn)
 		if (s != NATS_OK && atomic_load(&nats_connected))
 			logmsg("flush at exit: %s", NERR(s));
 	}
+	atomic_store(&closing, true);
 	jsCtx_Destroy(bn->js);
 	natsConnection_Destroy(bn->nc);
 	natsOptions_Destroy(bn->opts);
