@@ -798,9 +798,18 @@ void shmring_cursor_will_wait(struct shmring_ring *ring, struct shmring_cursor *
 	if (list_empty(&c->wnode) && !list_empty(&c->node)) {
 		list_add_tail(&c->wnode, &ring->waiters);
 		ring->nr_waiters++;
+		/*
+		 * A lazy reader is woken by chunk closes and the idle work,
+		 * which runs only while zc_idle_ms is set: else it asks for
+		 * kicks as every reader does.
+		 */
+		c->waits_lazy = c->zc_lazy && READ_ONCE(shmring_zc_idle_ms);
+		if (c->waits_lazy)
+			ring->nr_lazy++;
 		/* Zero-copy writers kick only while someone sleeps ([W9]). */
 		if (shmring_is_zc(ring))
-			WRITE_ONCE(ring->hdr->zc_sleepers, ring->nr_waiters);
+			WRITE_ONCE(ring->hdr->zc_sleepers,
+				   ring->nr_waiters - ring->nr_lazy);
 	}
 	spin_unlock(&ring->lock);
 	if (shmring_is_zc(ring))
@@ -815,8 +824,11 @@ void shmring_waiter_del(struct shmring_ring *ring, struct shmring_cursor *c)
 		return;
 	list_del_init(&c->wnode);
 	ring->nr_waiters--;
+	if (c->waits_lazy)
+		ring->nr_lazy--;
+	c->waits_lazy = false;
 	if (shmring_is_zc(ring))
-		WRITE_ONCE(ring->hdr->zc_sleepers, ring->nr_waiters);
+		WRITE_ONCE(ring->hdr->zc_sleepers, ring->nr_waiters - ring->nr_lazy);
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_will_wait);
 

@@ -352,6 +352,15 @@ int shmring_set_watermark(struct shmring *r, uint64_t bytes, uint64_t records)
 	return shmring_sys_ioctl(r->fd, SHMRING_IOC_SET_OPT, &opt);
 }
 
+int shmring_set_zc_wake(struct shmring *r, unsigned int mode)
+{
+	struct shmring_opt opt = {
+		.size = sizeof(opt), .opt = SHMRING_OPT_ZC_WAKE, .val = mode
+	};
+
+	return shmring_sys_ioctl(r->fd, SHMRING_IOC_SET_OPT, &opt);
+}
+
 int shmring_info(struct shmring *r, struct shmring_info *info)
 {
 	memset(info, 0, sizeof(*info));
