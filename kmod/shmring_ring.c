@@ -632,7 +632,14 @@ static void shmring_unblock(struct shmring_ring *ring)
  */
 u64 shmring_need_pos(struct shmring_ring *ring, u64 total)
 {
-	u64 slack = min(ring->data_size >> 4, ring->data_size - total);
+	/*
+	 * Zero-copy rings are granted by the chunk (a sixteenth of the
+	 * ring by default), and every writer holds one: room for a
+	 * quarter lets one kick serve several blocked writers in turn
+	 * (the baton) instead of one kick per chunk from every reader.
+	 */
+	u64 slack = min(ring->data_size >> (shmring_is_zc(ring) ? 2 : 4),
+			ring->data_size - total);
 
 	return READ_ONCE(ring->head) + total + slack - ring->data_size;
 }
