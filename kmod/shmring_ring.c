@@ -822,6 +822,7 @@ void shmring_cursor_will_wait(struct shmring_ring *ring, struct shmring_cursor *
 	if (shmring_is_zc(ring))
 		shmring_zc_waiting(ring);
 }
+EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_will_wait);
 
 /* Off the waiters list. Under ring->lock. */
 void shmring_waiter_del(struct shmring_ring *ring, struct shmring_cursor *c)
@@ -837,7 +838,7 @@ void shmring_waiter_del(struct shmring_ring *ring, struct shmring_cursor *c)
 	if (shmring_is_zc(ring))
 		WRITE_ONCE(ring->hdr->zc_sleepers, ring->nr_waiters - ring->nr_lazy);
 }
-EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_will_wait);
+EXPORT_SYMBOL_IF_KUNIT(shmring_waiter_del);
 
 /*
  * Records [old_head, head) with sequence numbers [old_seq, head_seq)

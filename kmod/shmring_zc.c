@@ -34,6 +34,7 @@ static DEFINE_IDA(shmring_zc_ida);
 #define SHMRING_ZC_MAX_CHUNKS	65536U		/* chunks per ring */
 
 unsigned int shmring_zc_idle_ms = 10;
+EXPORT_SYMBOL_IF_KUNIT(shmring_zc_idle_ms);
 module_param_named(zc_idle_ms, shmring_zc_idle_ms, uint, 0644);
 MODULE_PARM_DESC(zc_idle_ms, "zero-copy rings: revoke a chunk whose writer committed nothing for this long while someone waits (ms, 0: never; default 10)");
 
