@@ -360,7 +360,9 @@ mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 mount -t debugfs debugfs /sys/kernel/debug
 mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
-ifconfig lo 127.0.0.1 up 2>/dev/null
+# The loopback interface: servers a test needs (nats-server) listen on it.
+ifconfig lo 127.0.0.1 netmask 255.0.0.0 up 2>/dev/null || ip link set lo up 2>/dev/null ||
+	echo "warning: could not bring up the loopback interface lo"
 hostname shmring-vm
 kver=$(uname -r)
 
@@ -442,6 +444,21 @@ make_initramfs() {
 			   *) cp "$f" "$st/shmring/bin/" ;; esac
 		elfs+=("$f")
 	done
+	# Helpers of the benchmarks (build/bench/*: e.g. jsbench, a raw
+	# JetStream publisher) go beside the tools.
+	for f in "$B"/bench/*; do
+		[ -f "$f" ] && [ -x "$f" ] && is_elf "$f" || continue
+		cp "$f" "$st/shmring/bin/"
+		elfs+=("$f")
+	done
+	# nats-server for the bridge tests and make bench-bridge (issue 12),
+	# when installed; libnats.so comes with whatever links it (ldd).
+	# Tests skip when it is missing.
+	for f in /usr/sbin/nats-server; do
+		[ -f "$f" ] && [ -x "$f" ] && is_elf "$f" || continue
+		cp "$f" "$st$f"
+		elfs+=("$f")
+	done
 	copy_libs "$st" "${elfs[@]}"
 	for f in "$ROOT"/tests/guest/*.sh; do
 		[ -f "$f" ] && install -m 755 "$f" "$st/shmring/tests/"
@@ -465,6 +482,8 @@ make_initramfs() {
 	user2:x:1001:1001:user2:/tmp:/bin/sh
 	nobody:x:65534:65534:nobody:/nonexistent:/bin/sh
 	EOF
+	# Loopback names for the in-guest servers (nats-server on 127.0.0.1).
+	printf '127.0.0.1\tlocalhost shmring-vm\n::1\tlocalhost\n' >"$st/etc/hosts"
 	cat >"$st/etc/group" <<-EOF
 	root:x:0:
 	user2:x:1001:
