@@ -437,6 +437,9 @@ int run_out(void)
 		}
 		if (!fill(tap)) {
 			ret = shmring_wait(tap, 200);
+			if (ret == -EIDRM)
+				die(EXIT_RUNTIME, "ring %s was deleted (everything it held is "
+				    "published)", opt.ring);
 			if (ret < 0 && ret != -EINTR && ret != -ETIMEDOUT && ret != -EAGAIN)
 				die(EXIT_RUNTIME, "ring %s: %s", opt.ring, shmring_strerror(ret));
 			continue;
