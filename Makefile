@@ -90,8 +90,19 @@ shmring-bench_SRCS := $(wildcard utils/bench/*.c)
 UTIL_SINGLE := $(filter-out $(UTIL_PROGS),$(patsubst utils/%.c,%,$(wildcard utils/shmring-*.c)))
 UTILS    := $(foreach p,$(UTIL_PROGS),$(if $($(p)_SRCS),$(B)/utils/$(p))) \
 	    $(UTIL_SINGLE:%=$(B)/utils/%)
+# shmring-bridge (utils/bridge/, docs/bridge.md) needs libnats (libnats-dev):
+# built when pkg-config finds it, else skipped with a message. Its pure part
+# (utils/bridge/util.c) needs nothing and is unit-tested either way.
+NATS_OK := $(shell pkg-config --exists libnats 2>/dev/null && echo y)
+BRIDGE_SRCS := $(filter-out utils/bridge/util.c,$(wildcard utils/bridge/*.c))
+ifeq ($(NATS_OK),y)
+UTILS    += $(B)/utils/shmring-bridge
+NATS_CFLAGS := $(shell pkg-config --cflags libnats)
+NATS_LIBS   := $(shell pkg-config --libs libnats)
+endif
 UTIL_OBJS := $(patsubst %.c,$(B)/%.o,$(UTIL_CORE_SRCS) $(foreach p,$(UTIL_PROGS),$($(p)_SRCS)) \
-	     $(UTIL_SINGLE:%=utils/%.c))
+	     $(UTIL_SINGLE:%=utils/%.c) utils/bridge/util.c \
+	     $(if $(NATS_OK),$(BRIDGE_SRCS)))
 GUEST_TESTS := $(patsubst %.c,$(B)/%,$(wildcard tests/guest/t_*.c))
 UNIT_TESTS  := $(patsubst %.c,$(B)/%,$(wildcard tests/unit/t_*.c))
 EXAMPLES    := $(patsubst %.c,$(B)/%,$(wildcard examples/*.c))
@@ -109,6 +120,9 @@ module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
 
 user: lib utils tests examples
+ifneq ($(NATS_OK),y)
+	@echo "shmring-bridge: not built (no libnats: install libnats-dev)"
+endif
 lib: $(LIB_SO) $(LIB_A) $(B)/lib/libshmring.so $(LIB_PC)
 utils: $(UTILS)
 tests: $(GUEST_TESTS) $(UNIT_TESTS)
@@ -170,6 +184,11 @@ endef
 $(foreach p,$(UTIL_PROGS),$(eval $(call util_prog,$(p),$($(p)_SRCS))))
 $(foreach p,$(UTIL_SINGLE),$(eval $(call util_prog,$(p),utils/$(p).c)))
 
+$(patsubst %.c,$(B)/%.o,$(BRIDGE_SRCS)): CPPFLAGS += $(NATS_CFLAGS)
+$(B)/utils/shmring-bridge: $(patsubst %.c,$(B)/%.o,$(BRIDGE_SRCS)) $(B)/utils/bridge/util.o \
+		$(UTIL_CORE) $(LIB_A)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(NATS_LIBS) -lpthread
+
 $(B)/examples/%: $(B)/examples/%.o $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^
 
@@ -182,6 +201,8 @@ $(B)/tests/%: $(B)/tests/%.o $(B)/tests/tap.o $(LIB_A)
 $(B)/tests/unit/t_capture: $(B)/utils/capture.o $(UTIL_CORE)
 # t_ringconf tests shmring-ctl apply's configuration parser.
 $(B)/tests/unit/t_ringconf: $(B)/utils/ctl/ringconf.o $(UTIL_CORE)
+# t_bridge_* test shmring-bridge's pure part (no libnats needed).
+$(B)/tests/unit/t_bridge_util: $(B)/utils/bridge/util.o
 # t_position tests the positions of shmring-dump --from and ctl subs --to.
 $(B)/tests/unit/t_position: $(UTIL_CORE)
 # t_prom tests the strict Prometheus text parser of the tests and, with it,

@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: MIT
+/*
+ * shmring-bridge in: JetStream -> ring, acknowledged after commit, never
+ * twice (docs/bridge.md).
+ *
+ * The state file (default /dev/shm/shmring-bridge-in.RING.DURABLE) holds
+ * the stream sequence of the last message committed into the ring, and,
+ * while a batch is being written, the batch: the bridge's pid, the ring's
+ * head_seq before it and the stream sequences of its messages. It is
+ * saved before and after each batch. After a crash in between, the records
+ * the dead bridge's pid wrote from that head_seq on say how much of the
+ * batch was committed. At start the durable consumer is put right after
+ * the last committed message (recreated if it is elsewhere or has
+ * unacknowledged messages), so that redelivery never reorders; a message
+ * at or below it is acknowledged and not written.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shmring.h"
+#include "bridge.h"
+#include "snap.h"
+#include "../common.h"
+
+static struct bridge_in_state *st;
+static char state_path[4096];
+static char *state_buf;
+static size_t state_cap;
+static char esc_ring[SHMRING_NAME_MAX * 3 + 1];
+
+static void save_state(void)
+{
+	int len = bridge_in_state_format(state_buf, state_cap, st), ret;
+
+	if (len < 0)
+		die(EXIT_RUNTIME, "%s: state too large", state_path);
+	ret = bridge_write_file(state_path, state_buf, (size_t)len);
+	if (ret)
+		die(EXIT_RUNTIME, "%s: %s", state_path, strerror(-ret));
+}
+
+/* Records written by PID from seq HEAD on (what the ring still holds). */
+static uint32_t count_committed(uint32_t pid, uint64_t head, uint32_t max, bool *sure)
+{
+	struct shmring *r;
+	struct shmring_record rec;
+	struct shmring_info info = { .size = sizeof(info) };
+	uint32_t n = 0;
+	int ret;
+
+	*sure = true;
+	ret = shmring_open(opt.ring, SHMRING_O_READ | SHMRING_O_TAP, 0, NULL, &r);
+	if (ret < 0)
+		die(EXIT_RUNTIME, "ring %s: %s", opt.ring, shmring_strerror(ret));
+	if (shmring_info(r, &info) < 0 || info.head_seq <= head) {
+		shmring_close(r);
+		return 0;	/* nothing written since */
+	}
+	ret = shmring_seek(r, SHMRING_SEEK_SEQ, head);
+	if (ret == -ENOENT) {
+		/* Reclaimed already: count what is left, and say we cannot be sure. */
+		*sure = false;
+		ret = shmring_seek(r, SHMRING_SEEK_OLDEST, 0);
+	}
+	if (ret < 0)
+		die(EXIT_RUNTIME, "ring %s: seek: %s", opt.ring, shmring_strerror(ret));
+	while (n < max && shmring_peek(r, &rec) == 0) {
+		if (rec.seq >= head && rec.pid == pid)
+			n++;
+		if (shmring_consume(r) < 0)
+			break;
+	}
+	if (!*sure && !n) {
+		/* All of it reclaimed: something was written; assume it was ours. */
+		n = (uint32_t)(info.head_seq - head < max ? info.head_seq - head : max);
+	}
+	shmring_close(r);
+	return n;
+}
+
+static bool load_state(void)
+{
+	int ret = bridge_read_file(state_path, state_buf, state_cap);
+	bool sure;
+	uint32_t c;
+
+	if (ret == -ENOENT)
+		return false;
+	if (ret < 0)
+		die(EXIT_RUNTIME, "%s: %s", state_path, strerror(-ret));
+	if (bridge_in_state_parse(state_buf, st))
+		die(EXIT_RUNTIME, "%s: not a state file of " PROG " in (remove it to start "
+		    "over; messages may then be written twice)", state_path);
+	if (st->n) {
+		c = count_committed(st->pid, st->head, st->n, &sure);
+		logmsg("%s: the last run (pid %" PRIu32 ") stopped writing a batch of %" PRIu32
+		       ": %" PRIu32 " of it committed%s", state_path, st->pid, st->n, c,
+		       sure ? "" : " (assumed: the ring no longer holds those records)");
+		bridge_in_state_resolve(st, c);
+		save_state();
+	}
+	return true;
+}
+
+/* The consumer, positioned right after st->last (see the top). */
+static natsSubscription *setup_consumer(struct bridge_nats *bn, const char *subject,
+					const char *durable, bool have_state)
+{
+	jsConsumerInfo *ci = NULL;
+	jsConsumerConfig cc;
+	jsSubOptions so;
+	jsErrCode jerr = 0;
+	natsSubscription *sub = NULL;
+	natsStatus s;
+	bool create = true;
+
+	s = js_GetConsumerInfo(&ci, bn->js, opt.stream, durable, NULL, &jerr);
+	if (s == NATS_OK) {
+		if (!have_state)
+			st->last = ci->AckFloor.Stream;
+		if (ci->AckFloor.Stream == st->last && ci->NumAckPending == 0)
+			create = false;
+		else
+			logmsg("consumer %s: acked up to %" PRIu64 " with %" PRId64 " pending; "
+			       "recreating it after %" PRIu64 ", the last message committed",
+			       durable, ci->AckFloor.Stream, ci->NumAckPending, st->last);
+		jsConsumerInfo_Destroy(ci);
+		if (create) {
+			s = js_DeleteConsumer(bn->js, opt.stream, durable, NULL, &jerr);
+			if (s != NATS_OK)
+				die(EXIT_RUNTIME, "cannot delete consumer %s: %s", durable, NERR(s));
+		}
+	} else if (s != NATS_NOT_FOUND) {
+		die(EXIT_RUNTIME, "consumer %s of stream %s: %s", durable, opt.stream, NERR(s));
+	}
+	if (create) {
+		jsConsumerConfig_Init(&cc);
+		cc.Durable = durable;
+		cc.AckPolicy = js_AckExplicit;
+		cc.AckWait = 30LL * 1000000000LL;
+		cc.MaxAckPending = opt.batch * 4 > 1000 ? opt.batch * 4 : 1000;
+		cc.FilterSubject = subject;
+		if (st->last) {
+			cc.DeliverPolicy = js_DeliverByStartSequence;
+			cc.OptStartSeq = st->last + 1;
+		} else {
+			cc.DeliverPolicy = js_DeliverAll;
+		}
+		s = js_AddConsumer(&ci, bn->js, opt.stream, &cc, NULL, &jerr);
+		if (s != NATS_OK)
+			die(EXIT_RUNTIME, "cannot create consumer %s of stream %s: %s", durable,
+			    opt.stream, NERR(s));
+		jsConsumerInfo_Destroy(ci);
+		vlog("consumer %s created, from stream seq %" PRIu64, durable, st->last + 1);
+	}
+	jsSubOptions_Init(&so);
+	so.Stream = opt.stream;
+	so.Consumer = durable;
+	s = js_PullSubscribe(&sub, bn->js, subject, durable, NULL, &so, &jerr);
+	if (s != NATS_OK)
+		die(EXIT_RUNTIME, "consumer %s of stream %s: %s", durable, opt.stream, NERR(s));
+	return sub;
+}
+
+static uint32_t msg_type(natsMsg *m, uint64_t sseq)
+{
+	static uint64_t rl;
+	const char *v = NULL;
+	uint64_t t;
+
+	if (natsMsgHeader_Get(m, HDR_TYPE, &v) == NATS_OK && bridge_parse_dec(v, &t) &&
+	    t <= UINT32_MAX)
+		return (uint32_t)t;
+	logrl(&rl, "stream %s seq %" PRIu64 ": no valid " HDR_TYPE " header; type 0",
+	      opt.stream, sseq);
+	return 0;
+}
+
+/* Write MSGS[0..N) (stream sequences SSEQ) into the ring, committing st. */
+static void commit(struct shmring *ring, struct shmring_msg *msgs, uint64_t *sseq,
+		   unsigned int n)
+{
+	struct shmring_info info = { .size = sizeof(info) };
+	unsigned int done = 0;
+	int ret;
+
+	ret = shmring_info(ring, &info);
+	if (ret < 0)
+		die(EXIT_RUNTIME, "ring %s: %s", opt.ring, shmring_strerror(ret));
+	st->pid = (uint32_t)getpid();
+	st->head = info.head_seq;
+	st->n = n;
+	memcpy(st->sseq, sseq, n * sizeof(*sseq));
+	save_state();
+	while (done < n) {
+		ret = shmring_write_batch(ring, msgs + done, n - done);
+		if (ret == -EINTR || ret == -EAGAIN)
+			continue;
+		if (ret < 0)
+			die(EXIT_RUNTIME, "ring %s: write: %s (stream seq %" PRIu64 ")", opt.ring,
+			    shmring_strerror(ret), sseq[done]);
+		done += (unsigned int)ret;
+	}
+	bridge_in_state_resolve(st, n);
+	save_state();
+}
+
+int run_in(void)
+{
+	struct bridge_nats bn;
+	struct shmring *ring = NULL;
+	struct shmring_info info = { .size = sizeof(info) };
+	natsSubscription *sub = NULL;
+	struct shmring_msg *msgs;
+	uint64_t *sseq;
+	natsMsg **todo;
+	char defdur[256], subject[512];
+	jsStreamInfo *si;
+	bool have_state;
+	int ret, attempt = 0;
+
+	if (bridge_escape(opt.ring, esc_ring, sizeof(esc_ring)) < 0)
+		die(EXIT_RUNTIME, "bad ring name '%s'", opt.ring);
+	if (!opt.durable) {
+		snprintf(defdur, sizeof(defdur), "bridge-%s", esc_ring);
+		opt.durable = defdur;
+	}
+	ret = shmring_open(opt.ring, SHMRING_O_WRITE, 0, NULL, &ring);
+	if (ret == -ENODEV)
+		return not_loaded();
+	if (ret == -ENOENT)
+		die(EXIT_RUNTIME, "ring %s does not exist (create it: shmring-ctl create %s)",
+		    opt.ring, opt.ring);
+	if (ret < 0)
+		die(EXIT_RUNTIME, "cannot open ring %s: %s", opt.ring, shmring_strerror(ret));
+	ret = shmring_info(ring, &info);
+	if (ret < 0)
+		die(EXIT_RUNTIME, "ring %s: %s", opt.ring, shmring_strerror(ret));
+	if (info.attr.flags & SHMRING_ATTR_ZEROCOPY)
+		die(EXIT_RUNTIME, "ring %s is a zero-copy ring: " PROG " in writes with "
+		    "shmring_write_batch(), use an ordinary ring", opt.ring);
+
+	st = calloc(1, sizeof(*st));
+	state_cap = bridge_in_state_size(BRIDGE_IN_MAX_BATCH);
+	state_buf = malloc(state_cap);
+	msgs = calloc((size_t)opt.batch, sizeof(*msgs));
+	sseq = calloc((size_t)opt.batch, sizeof(*sseq));
+	todo = calloc((size_t)opt.batch, sizeof(*todo));
+	if (!st || !state_buf || !msgs || !sseq || !todo)
+		die(EXIT_RUNTIME, "out of memory");
+	if (opt.state) {
+		snprintf(state_path, sizeof(state_path), "%s", opt.state);
+	} else {
+		char esc_dur[256 * 3 + 1];
+
+		if (bridge_escape(opt.durable, esc_dur, sizeof(esc_dur)) < 0)
+			die(EXIT_RUNTIME, "bad consumer name '%s'", opt.durable);
+		snprintf(state_path, sizeof(state_path),
+			 SHMRING_SNAP_DIR "/shmring-bridge-in.%s.%s", esc_ring, esc_dur);
+	}
+	have_state = load_state();
+
+	if (!bridge_connect(&bn, NULL, NULL))
+		goto out;
+	si = bridge_stream(&bn, NULL);
+	if (!si)
+		goto out;
+	if (si->Config->SubjectsLen < 1)
+		die(EXIT_RUNTIME, "stream %s has no subjects", opt.stream);
+	snprintf(subject, sizeof(subject), "%s", si->Config->Subjects[0]);
+	jsStreamInfo_Destroy(si);
+	if (opt.bootstrap && !have_state)
+		snap_in_bootstrap(&bn, ring, st);
+	sub = setup_consumer(&bn, subject, opt.durable, have_state);
+	if (!have_state)
+		save_state();
+	logmsg("in: stream %s (%s, consumer %s, after seq %" PRIu64 ") -> ring %s",
+	       opt.stream, subject, opt.durable, st->last, opt.ring);
+
+	while (!stop_sig) {
+		static uint64_t rl;
+		natsMsgList list = { 0 };
+		jsErrCode jerr = 0;
+		natsStatus s;
+		unsigned int n = 0;
+		uint64_t dropped = 0;
+
+		stats_tick();
+		if (!atomic_load(&nats_connected)) {
+			sleep_ms(100);
+			continue;
+		}
+		s = natsSubscription_Fetch(&list, sub, opt.batch, 1000, &jerr);
+		if (s == NATS_TIMEOUT)
+			continue;
+		if (s != NATS_OK) {
+			logrl(&rl, "fetch from %s: %s; retrying", opt.durable, NERR(s));
+			natsMsgList_Destroy(&list);
+			sleep_ms(bridge_backoff_ms(++attempt));
+			continue;
+		}
+		attempt = 0;
+		for (int i = 0; i < list.Count; i++) {
+			natsMsg *m = list.Msgs[i];
+			jsMsgMetaData *md = NULL;
+			uint64_t q;
+
+			s = natsMsg_GetMetaData(&md, m);
+			if (s != NATS_OK) {
+				logrl(&rl, "a message without JetStream metadata: %s", NERR(s));
+				continue;
+			}
+			q = md->Sequence.Stream;
+			stats.lag = md->NumPending;
+			jsMsgMetaData_Destroy(md);
+			if (q <= st->last || (n && q <= sseq[n - 1])) {
+				natsMsg_Ack(m, NULL);	/* committed already */
+				continue;
+			}
+			msgs[n].data = natsMsg_GetData(m);
+			msgs[n].len = (uint32_t)natsMsg_GetDataLength(m);
+			msgs[n].type = msg_type(m, q);
+			if (msgs[n].len > info.attr.max_record) {
+				logmsg("stream %s seq %" PRIu64 ": %" PRIu32 " bytes, more than ring "
+				       "%s takes (%" PRIu32 "): dropped", opt.stream, q, msgs[n].len,
+				       opt.ring, info.attr.max_record);
+				natsMsg_Term(m, NULL);
+				dropped = q;	/* past it, after the commit */
+				continue;
+			}
+			sseq[n] = q;
+			todo[n++] = m;
+		}
+		if (n) {
+			commit(ring, msgs, sseq, n);
+			for (unsigned int i = 0; i < n; i++) {
+				s = natsMsg_Ack(todo[i], NULL);
+				if (s != NATS_OK)
+					logrl(&rl, "ack of stream seq %" PRIu64 ": %s (redelivery will "
+					      "be skipped)", sseq[i], NERR(s));
+				stats.records++;
+				stats.bytes += msgs[i].len;
+			}
+			stats.acked += n;
+		}
+		if (dropped > st->last) {
+			st->last = dropped;
+			save_state();
+		}
+		natsMsgList_Destroy(&list);
+	}
+	logmsg("stopping (%s): %" PRIu64 " records written, up to stream seq %" PRIu64,
+	       strsignal(stop_sig), stats.records, st->last);
+out:
+	/* Not Unsubscribe: that could delete the durable consumer. */
+	natsSubscription_Destroy(sub);
+	bridge_disconnect(&bn);
+	shmring_close(ring);
+	free(st);
+	free(state_buf);
+	free(msgs);
+	free(sseq);
+	free(todo);
+	return stop_sig ? 0 : EXIT_RUNTIME;
+}

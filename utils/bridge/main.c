@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: MIT
+/*
+ * shmring-bridge: carry the records of a ring through a NATS JetStream
+ * stream to rings on other hosts (man/shmring-bridge.8, docs/bridge.md).
+ *
+ *   shmring-bridge out -s URL[,URL...] -r RING --stream NAME [...]
+ *   shmring-bridge in  -s URL[,URL...] --stream NAME -r RING [...]
+ *
+ * This file: the command line, messages, --stats, signals.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bridge.h"
+#include "../common.h"
+
+struct bridge_opts opt = { .replicas = 1, .batch = 256 };
+volatile sig_atomic_t stop_sig;
+struct bridge_stats stats;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: " PROG " out -s URL[,URL...] -r RING --stream NAME [OPTION]...\n"
+"       " PROG " in  -s URL[,URL...] --stream NAME -r RING [OPTION]...\n"
+"Carry the records of a shmring ring through a NATS JetStream stream.\n"
+"\n"
+"out: publish each record of RING to the stream, exactly once (the record's\n"
+"identity is the JetStream message id; RING's subscription moves only after\n"
+"the server acknowledged). in: write each message of the stream into RING,\n"
+"acknowledging only after the record is committed, never twice.\n"
+"\n"
+"  -s, --server=URL[,URL...]  NATS servers (nats://host:port)\n"
+"  -r, --ring=RING        the ring to read (out) or write (in; it must exist)\n"
+"      --stream=NAME      the JetStream stream\n"
+"      --subject=SUBJ     out: the subject (default shmring.RING, escaped)\n"
+"      --sub=NAME         out: the ring subscription (default bridge-STREAM)\n"
+"      --create-stream    out: create the stream if it is missing\n"
+"      --replicas=N       with --create-stream: replicas (default 1)\n"
+"      --snapshots        out: also put RING's snapshots into the KV bucket\n"
+"                         " BRIDGE_KV_BUCKET "\n"
+"      --durable=NAME     in: the JetStream consumer (default bridge-RING)\n"
+"      --state=FILE       in: the state file (default\n"
+"                         /dev/shm/shmring-bridge-in.RING.DURABLE)\n"
+"      --bootstrap        in: an empty RING starts from the latest snapshot\n"
+"                         of the KV bucket, then the stream after it\n"
+"      --batch=N          records per publish or fetch round (default 256)\n"
+"      --stats[=SECS]     a state line on stderr every SECS (default 5)\n"
+"      --creds=FILE       NATS credentials file\n"
+"      --user=U --password=P   user and password\n"
+"  -v, --verbose          more messages\n"
+"  -h, --help             this help\n"
+"  -V, --version          print the version\n"
+"\n"
+"Exit status: 0 stopped by SIGTERM/SIGINT, 1 runtime error (bad URL, auth\n"
+"failure, missing stream or ring), 2 usage error, 3 the shmring module is not\n"
+"loaded. A server outage is not an error: the bridge reconnects. See\n"
+"shmring-bridge(8).\n");
+}
+
+static void __attribute__((format(printf, 1, 0))) vmsg(const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	/* One write: lines of the libnats threads do not interleave. */
+	fprintf(stderr, "%s: %s\n", prog_name, line);
+}
+
+void logmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void vlog(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!opt.verbose)
+		return;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void logrl(uint64_t *last, const char *fmt, ...)
+{
+	uint64_t now = monotonic_ns();
+	va_list ap;
+
+	if (*last && now - *last < 5000000000ULL)
+		return;
+	*last = now;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+const char *nats_err(natsStatus s, char *buf, size_t cap)
+{
+	natsStatus ls = NATS_OK;
+	const char *last = nats_GetLastError(&ls), *text = natsStatus_GetText(s), *p;
+
+	if (ls != s)	/* a stale error of an earlier call */
+		last = NULL;
+
+	/* libnats prefixes its last error with "(file.c:123): ": not for users. */
+	if (last && *last == '(' && (p = strstr(last, "): ")))
+		last = p + 3;
+	if (last && *last && !strstr(last, text) && s != NATS_OK)
+		snprintf(buf, cap, "%s (%s)", text, last);
+	else if (last && *last && s != NATS_OK)
+		snprintf(buf, cap, "%s", last);
+	else
+		snprintf(buf, cap, "%s", text);
+	return buf;
+}
+
+void sleep_ms(int64_t ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	if (stop_sig)
+		return;
+	nanosleep(&ts, NULL);
+}
+
+void stats_tick(void)
+{
+	uint64_t now = monotonic_ns(), dt;
+
+	if (!opt.stats)
+		return;
+	if (!stats.last_ns) {
+		stats.last_ns = now;
+		return;
+	}
+	dt = now - stats.last_ns;
+	if (dt < (uint64_t)opt.stats * 1000000000ULL)
+		return;
+	logmsg("state=%s records=%" PRIu64 " bytes=%" PRIu64 " acked=%" PRIu64
+	       " lag=%" PRIu64 " rate=%" PRIu64 "/s",
+	       atomic_load(&nats_connected) ? "connected" : "disconnected",
+	       stats.records, stats.bytes, stats.acked, stats.lag,
+	       (uint64_t)((stats.records - stats.last_records) * 1000000000ULL / dt));
+	stats.last_records = stats.records;
+	stats.last_ns = now;
+}
+
+static void on_signal(int sig)
+{
+	stop_sig = sig;
+}
+
+static void setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static int parse_int_opt(const char *name, const char *arg, int min, int max)
+{
+	uint64_t v;
+
+	if (!bridge_parse_dec(arg, &v) || v < (uint64_t)min || v > (uint64_t)max)
+		usage_error("invalid %s '%s' (%d to %d)", name, arg, min, max);
+	return (int)v;
+}
+
+static void split_urls(const char *arg)
+{
+	char *copy = strdup(arg), *tok, *save = NULL, why[128];
+
+	if (!copy)
+		die(EXIT_RUNTIME, "out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char **u = realloc(opt.urls, (size_t)(opt.nurls + 1) * sizeof(*u));
+
+		if (!u)
+			die(EXIT_RUNTIME, "out of memory");
+		opt.urls = u;
+		if (!bridge_url_ok(tok, why, sizeof(why)))
+			die(EXIT_RUNTIME, "bad server URL '%s': %s", tok, why);
+		opt.urls[opt.nurls] = strdup(tok);
+		if (!opt.urls[opt.nurls++])
+			die(EXIT_RUNTIME, "out of memory");
+	}
+	free(copy);
+	if (!opt.nurls)
+		die(EXIT_RUNTIME, "bad server URL '%s': no URL", arg);
+}
+
+enum {
+	O_STREAM = 256, O_SUBJECT, O_SUB, O_CREATE, O_REPLICAS, O_SNAPS, O_DURABLE,
+	O_STATE, O_BOOT, O_BATCH, O_STATS, O_CREDS, O_USER, O_PASS,
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "server", required_argument, NULL, 's' },
+		{ "ring", required_argument, NULL, 'r' },
+		{ "stream", required_argument, NULL, O_STREAM },
+		{ "subject", required_argument, NULL, O_SUBJECT },
+		{ "sub", required_argument, NULL, O_SUB },
+		{ "create-stream", no_argument, NULL, O_CREATE },
+		{ "replicas", required_argument, NULL, O_REPLICAS },
+		{ "snapshots", no_argument, NULL, O_SNAPS },
+		{ "durable", required_argument, NULL, O_DURABLE },
+		{ "state", required_argument, NULL, O_STATE },
+		{ "bootstrap", no_argument, NULL, O_BOOT },
+		{ "batch", required_argument, NULL, O_BATCH },
+		{ "stats", optional_argument, NULL, O_STATS },
+		{ "creds", required_argument, NULL, O_CREDS },
+		{ "user", required_argument, NULL, O_USER },
+		{ "password", required_argument, NULL, O_PASS },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *server = NULL;
+	int c, ret;
+
+	prog_name = PROG;
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
+		print_version();
+		return 0;
+	}
+	if (argc < 2 || argv[1][0] == '-')
+		usage_error("a direction first: 'out' or 'in'");
+	if (!strcmp(argv[1], "out"))
+		opt.out = true;
+	else if (strcmp(argv[1], "in"))
+		usage_error("unknown direction '%s' ('out' or 'in')", argv[1]);
+	argv++;
+	argc--;
+	while ((c = getopt_long(argc, argv, "s:r:vhV", lopts, NULL)) != -1) {
+		switch (c) {
+		case 's': server = optarg; break;
+		case 'r': opt.ring = optarg; break;
+		case O_STREAM: opt.stream = optarg; break;
+		case O_SUBJECT: opt.subject = optarg; break;
+		case O_SUB: opt.sub = optarg; break;
+		case O_CREATE: opt.create_stream = true; break;
+		case O_REPLICAS: opt.replicas = parse_int_opt("--replicas", optarg, 1, 5); break;
+		case O_SNAPS: opt.snapshots = true; break;
+		case O_DURABLE: opt.durable = optarg; break;
+		case O_STATE: opt.state = optarg; break;
+		case O_BOOT: opt.bootstrap = true; break;
+		case O_BATCH:
+			opt.batch = parse_int_opt("--batch", optarg, 1, BRIDGE_IN_MAX_BATCH);
+			break;
+		case O_STATS:
+			opt.stats = optarg ? parse_int_opt("--stats", optarg, 1, 86400) : 5;
+			break;
+		case O_CREDS: opt.creds = optarg; break;
+		case O_USER: opt.user = optarg; break;
+		case O_PASS: opt.password = optarg; break;
+		case 'v': opt.verbose++; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': print_version(); return 0;
+		default:
+			fprintf(stderr, "Try '%s --help' for more information.\n", prog_name);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (!server)
+		usage_error("no server: -s URL[,URL...]");
+	if (!opt.ring)
+		usage_error("no ring: -r RING");
+	if (!opt.stream)
+		usage_error("no stream: --stream NAME");
+	if (opt.creds && (opt.user || opt.password))
+		usage_error("--creds and --user/--password exclude each other");
+	if (!opt.user != !opt.password)
+		usage_error("--user and --password go together");
+	if (opt.out && (opt.durable || opt.state || opt.bootstrap))
+		usage_error("--durable, --state and --bootstrap are options of 'in'");
+	if (!opt.out && (opt.subject || opt.sub || opt.create_stream || opt.snapshots))
+		usage_error("--subject, --sub, --create-stream and --snapshots are options of 'out'");
+	split_urls(server);
+	setup_signals();
+	ret = opt.out ? run_out() : run_in();
+	for (int i = 0; i < opt.nurls; i++)
+		free(opt.urls[i]);
+	free(opt.urls);
+	nats_CloseAndWait(2000);
+	return ret;
+}
