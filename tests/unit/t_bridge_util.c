@@ -123,6 +123,23 @@ static void test_urls(void)
 	url_bad("nats://[::1]x", "junk");
 }
 
+static void redact_is(const char *in, const char *want)
+{
+	char out[128];
+
+	bridge_url_redact(in, out, sizeof(out));
+	ok(!strcmp(out, want), "redact '%s' -> '%s' (got '%s')", in, want, out);
+}
+
+static void test_redact(void)
+{
+	redact_is("nats://u:secret@host:4222", "nats://u:***@host:4222");
+	redact_is("u:secret@host:4222", "u:***@host:4222");
+	redact_is("nats://token@host:4222", "nats://token@host:4222");
+	redact_is("nats://host:4222", "nats://host:4222");
+	redact_is("nats://u:p@ss@host", "nats://u:***@host");
+}
+
 static void test_backoff(void)
 {
 	is_int(bridge_backoff_ms(1), 100, "first retry after 100 ms");
@@ -231,6 +248,57 @@ static void test_in_state(void)
 	free(text);
 }
 
+static int mparse(const char *text)
+{
+	struct bridge_snap_manifest m;
+
+	return bridge_snap_manifest_parse(text, strlen(text), &m);
+}
+
+static void test_manifest(void)
+{
+	struct bridge_snap_manifest m = { .seq = 499, .stream_seq = 500, .len = 2560000,
+					  .crc = 0xffae63f3, .gen = 17, .chunks = 3,
+					  .time_ns = 123 }, b;
+	char text[512];
+	int len;
+
+	snprintf(m.ring, sizeof(m.ring), "A=2Eb");
+	snprintf(m.inc, sizeof(m.inc), "0123456789abcdef");
+	len = bridge_snap_manifest_format(text, sizeof(text), &m);
+	ok(len > 0 && !bridge_snap_manifest_parse(text, (size_t)len, &b) &&
+	   !strcmp(b.ring, "A=2Eb") && !strcmp(b.inc, m.inc) && b.seq == 499 &&
+	   b.stream_seq == 500 && b.len == 2560000 && b.crc == 0xffae63f3 && b.gen == 17 &&
+	   b.chunks == 3 && b.time_ns == 123, "manifest round trip");
+	m.seq = UINT64_MAX;
+	len = bridge_snap_manifest_format(text, sizeof(text), &m);
+	ok(len > 0 && strstr(text, "seq none\n") &&
+	   !bridge_snap_manifest_parse(text, (size_t)len, &b) && b.seq == UINT64_MAX,
+	   "a snapshot before the first record: seq none");
+	ok(bridge_snap_manifest_parse(text, (size_t)len - 1, &b), "truncated manifest refused");
+	ok(!mparse("shmring-snap 1\nring A\ninc 0123456789abcdef\nseq 1\n"
+		   "stream 2\nlen 3\ncrc 4\ngen 5\nchunks 1\ntime 6\nend\n"),
+	   "a literal manifest parses");
+	ok(mparse("shmring-snap 1\nring A\ninc 0123456789abcdef\nseq 1\n"
+		  "stream 2\nlen 3\ncrc 4\ngen 5\nchunks 0\ntime 6\nend\n"),
+	   "zero chunks refused");
+	ok(mparse("shmring-snap 1\nring A\ninc 0123\nseq 1\n"
+		  "stream 2\nlen 3\ncrc 4\ngen 5\nchunks 1\ntime 6\nend\n"),
+	   "bad incarnation refused");
+	ok(mparse("shmring-snap 1\nring A\ninc 0123456789abcdef\nseq 1\n"
+		  "stream 2\nlen 3\ncrc 4294967296\ngen 5\nchunks 1\ntime 6\nend\n"),
+	   "crc out of range refused");
+	ok(mparse("shmring-snap 1\nring A\ninc 0123456789abcdef\nseq 18446744073709551615\n"
+		  "stream 2\nlen 3\ncrc 4\ngen 5\nchunks 1\ntime 6\nend\n"),
+	   "seq UINT64_MAX written as a number refused (that is 'none')");
+	ok(bridge_snap_manifest_parse("shm\0ring", 8, &b), "a NUL refused");
+	ok(bridge_snap_manifest_format(text, 16, &m) == -1, "format into a short buffer fails");
+	is_int(bridge_snap_chunks(0, 1000), 1, "an empty snapshot is one (empty) chunk");
+	is_int(bridge_snap_chunks(1000, 1000), 1, "exactly one chunk");
+	is_int(bridge_snap_chunks(1001, 1000), 2, "one byte more: two");
+	is_int(bridge_snap_chunks(2560000, 1047552), 3, "2.5 MB in 1 MiB - 1 KiB chunks: 3");
+}
+
 static void test_files(void)
 {
 	char dir[] = "/tmp/t_bridge_util.XXXXXX", path[128], buf[64];
@@ -263,9 +331,11 @@ int main(void)
 	test_msgid();
 	test_numbers();
 	test_urls();
+	test_redact();
 	test_backoff();
 	test_out_state();
 	test_in_state();
+	test_manifest();
 	test_files();
 	return done_testing();
 }

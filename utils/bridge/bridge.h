@@ -20,6 +20,7 @@
 struct bridge_opts {
 	bool out;			/* the direction */
 	char **urls;			/* -s, split at ',' */
+	char *shown_url;		/* the first, for messages (no password) */
 	int nurls;
 	const char *ring;
 	const char *stream;

@@ -209,6 +209,32 @@ static void commit(struct shmring *ring, struct shmring_msg *msgs, uint64_t *sse
 	save_state();
 }
 
+/* The ring the stream's messages come from (its last message says). */
+static bool source_ring(struct bridge_nats *bn, const char *subject, char *ring, size_t cap)
+{
+	natsMsg *m = NULL;
+	jsErrCode jerr = 0;
+	const char *v = NULL;
+	natsStatus s;
+
+	s = js_GetLastMsg(&m, bn->js, opt.stream, subject, NULL, &jerr);
+	if (s == NATS_NOT_FOUND) {
+		logmsg("--bootstrap: stream %s is empty: nothing to bootstrap from", opt.stream);
+		return false;
+	}
+	if (s != NATS_OK)
+		die(EXIT_RUNTIME, "--bootstrap: stream %s: %s", opt.stream, NERR(s));
+	if (natsMsgHeader_Get(m, HDR_RING, &v) != NATS_OK || !*v || strlen(v) >= cap) {
+		natsMsg_Destroy(m);
+		logmsg("--bootstrap: the messages of stream %s carry no " HDR_RING " header: "
+		       "no bootstrap", opt.stream);
+		return false;
+	}
+	snprintf(ring, cap, "%s", v);
+	natsMsg_Destroy(m);
+	return true;
+}
+
 int run_in(void)
 {
 	struct bridge_nats bn;
@@ -222,6 +248,7 @@ int run_in(void)
 	jsStreamInfo *si;
 	bool have_state;
 	int ret, attempt = 0;
+	struct snap_skip skip = { 0 };
 
 	if (bridge_escape(opt.ring, esc_ring, sizeof(esc_ring)) < 0)
 		die(EXIT_RUNTIME, "bad ring name '%s'", opt.ring);
@@ -273,11 +300,12 @@ int run_in(void)
 		die(EXIT_RUNTIME, "stream %s has no subjects", opt.stream);
 	snprintf(subject, sizeof(subject), "%s", si->Config->Subjects[0]);
 	jsStreamInfo_Destroy(si);
-	if (opt.bootstrap && !have_state)
-		snap_in_bootstrap(&bn, ring, st);
+	if (opt.bootstrap && !have_state &&
+	    source_ring(&bn, subject, skip.ring, sizeof(skip.ring)) &&
+	    snap_in_bootstrap(&bn, ring, st, &skip))
+		have_state = true;	/* the consumer goes after the snapshot */
 	sub = setup_consumer(&bn, subject, opt.durable, have_state);
-	if (!have_state)
-		save_state();
+	save_state();
 	logmsg("in: stream %s (%s, consumer %s, after seq %" PRIu64 ") -> ring %s",
 	       opt.stream, subject, opt.durable, st->last, opt.ring);
 
@@ -317,7 +345,7 @@ int run_in(void)
 			q = md->Sequence.Stream;
 			stats.lag = md->NumPending;
 			jsMsgMetaData_Destroy(md);
-			if (q <= st->last || (n && q <= sseq[n - 1])) {
+			if (q <= st->last || (n && q <= sseq[n - 1]) || snap_skip_msg(&skip, m)) {
 				natsMsg_Ack(m, NULL);	/* committed already */
 				continue;
 			}

@@ -197,7 +197,12 @@ static void split_urls(const char *arg)
 			die(EXIT_RUNTIME, "out of memory");
 		opt.urls = u;
 		if (!bridge_url_ok(tok, why, sizeof(why)))
-			die(EXIT_RUNTIME, "bad server URL '%s': %s", tok, why);
+		{
+			char shown[512];
+
+			bridge_url_redact(tok, shown, sizeof(shown));
+			die(EXIT_RUNTIME, "bad server URL '%s': %s", shown, why);
+		}
 		opt.urls[opt.nurls] = strdup(tok);
 		if (!opt.urls[opt.nurls++])
 			die(EXIT_RUNTIME, "out of memory");
@@ -205,6 +210,10 @@ static void split_urls(const char *arg)
 	free(copy);
 	if (!opt.nurls)
 		die(EXIT_RUNTIME, "bad server URL '%s': no URL", arg);
+	opt.shown_url = malloc(strlen(opt.urls[0]) + 8);
+	if (!opt.shown_url)
+		die(EXIT_RUNTIME, "out of memory");
+	bridge_url_redact(opt.urls[0], opt.shown_url, strlen(opt.urls[0]) + 8);
 }
 
 enum {
@@ -308,6 +317,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < opt.nurls; i++)
 		free(opt.urls[i]);
 	free(opt.urls);
+	free(opt.shown_url);
 	nats_CloseAndWait(2000);
 	return ret;
 }

@@ -103,11 +103,11 @@ bool bridge_connect(struct bridge_nats *bn, jsPubAckHandler ah, void *ah_closure
 		if (s == NATS_OK)
 			break;
 		if (auth_failure(s))
-			die(EXIT_RUNTIME, "authorization failed at %s: %s", opt.urls[0], NERR(s));
+			die(EXIT_RUNTIME, "authorization failed at %s: %s", opt.shown_url, NERR(s));
 		if (s == NATS_INVALID_ARG)
-			die(EXIT_RUNTIME, "cannot connect to %s: %s", opt.urls[0], NERR(s));
+			die(EXIT_RUNTIME, "cannot connect to %s: %s", opt.shown_url, NERR(s));
 		if (!attempt)
-			logmsg("cannot connect to %s%s: %s; retrying", opt.urls[0],
+			logmsg("cannot connect to %s%s: %s; retrying", opt.shown_url,
 			       opt.nurls > 1 ? " (and the others)" : "", NERR(s));
 		else
 			vlog("connect: %s", NERR(s));

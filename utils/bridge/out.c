@@ -44,6 +44,9 @@ static atomic_uint_fast64_t pub_errors, dups;
 static atomic_int last_err;
 static pthread_mutex_t ack_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t acked_ring_seq = UINT64_MAX, acked_stream_seq;	/* the newest acked record */
+/* Stream seqs of recently acked records, by ring seq modulo the size. */
+#define ACK_MAP_SIZE	65536
+static struct { uint64_t ring_seq, stream_seq; } *ack_map;
 
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
@@ -57,6 +60,10 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 			atomic_fetch_add(&dups, 1);
 		if (natsMsgHeader_Get(msg, HDR_SEQ, &v) == NATS_OK && bridge_parse_dec(v, &seq)) {
 			pthread_mutex_lock(&ack_lock);
+			if (ack_map) {
+				ack_map[seq % ACK_MAP_SIZE].ring_seq = seq;
+				ack_map[seq % ACK_MAP_SIZE].stream_seq = pa->Sequence;
+			}
 			if (acked_ring_seq == UINT64_MAX || seq > acked_ring_seq) {
 				acked_ring_seq = seq;
 				acked_stream_seq = pa->Sequence;
@@ -68,6 +75,24 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 		atomic_store(&last_err, (int)pae->Err);
 	}
 	natsMsg_Destroy(msg);
+}
+
+bool out_stream_seq_of(uint64_t ring_seq, uint64_t *stream_seq)
+{
+	bool found;
+
+	pthread_mutex_lock(&ack_lock);
+	found = ack_map && ack_map[ring_seq % ACK_MAP_SIZE].ring_seq == ring_seq &&
+		ack_map[ring_seq % ACK_MAP_SIZE].stream_seq;
+	if (found)
+		*stream_seq = ack_map[ring_seq % ACK_MAP_SIZE].stream_seq;
+	pthread_mutex_unlock(&ack_lock);
+	return found;
+}
+
+const char *out_incarnation(void)
+{
+	return inc;
 }
 
 void out_acked_pos(uint64_t *ring_seq, uint64_t *stream_seq)
@@ -176,7 +201,7 @@ static void rewind_tap(struct shmring *tap, struct shmring *sub)
 }
 
 /* Where the stream says we were: skip what it holds of this incarnation. */
-static void resume_from_stream(struct bridge_nats *bn, struct shmring *sub)
+static void resume_from_stream(struct bridge_nats *bn, struct shmring *sub, bool *seeded)
 {
 	char ring[SHMRING_NAME_MAX + 1], minc[BRIDGE_INC_LEN + 2];
 	natsMsg *m = NULL;
@@ -196,6 +221,20 @@ static void resume_from_stream(struct bridge_nats *bn, struct shmring *sub)
 	if (natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK &&
 	    !bridge_msgid_parse(id, ring, sizeof(ring), minc, sizeof(minc), &seq) &&
 	    !strcmp(ring, opt.ring) && !strcmp(minc, inc)) {
+		uint64_t sseq = natsMsg_GetSequence(m);
+
+		/* The stream seq of that record: for a snapshot that reflects it. */
+		if (sseq) {
+			pthread_mutex_lock(&ack_lock);
+			acked_ring_seq = seq;
+			acked_stream_seq = sseq;
+			if (ack_map) {
+				ack_map[seq % ACK_MAP_SIZE].ring_seq = seq;
+				ack_map[seq % ACK_MAP_SIZE].stream_seq = sseq;
+			}
+			pthread_mutex_unlock(&ack_lock);
+			*seeded = true;
+		}
 		next = sub_next(sub);
 		if (seq >= next) {
 			logmsg("stream %s holds ring %s up to seq %" PRIu64 ": resuming after it",
@@ -339,6 +378,7 @@ int run_out(void)
 	struct shmring *tap = NULL, *sub = NULL;
 	struct snap_out *so = NULL;
 	char defsub[SHMRING_SUB_NAME_MAX + 16];
+	bool so_seed = false;
 	jsStreamInfo *si;
 	int ret, attempt = 0;
 
@@ -356,7 +396,9 @@ int run_out(void)
 		opt.sub = defsub;
 	}
 	pend = calloc((size_t)opt.batch, sizeof(*pend));
-	if (!pend)
+	if (opt.snapshots)
+		ack_map = calloc(ACK_MAP_SIZE, sizeof(*ack_map));
+	if (!pend || (opt.snapshots && !ack_map))
 		die(EXIT_RUNTIME, "out of memory");
 
 	ret = shmring_open(opt.ring, SHMRING_O_READ | SHMRING_O_TAP, 0, NULL, &tap);
@@ -374,7 +416,7 @@ int run_out(void)
 	if (!si)
 		goto out;
 	jsStreamInfo_Destroy(si);
-	resume_from_stream(&bn, sub);
+	resume_from_stream(&bn, sub, &so_seed);
 	rewind_tap(tap, sub);
 	if (opt.snapshots)
 		so = snap_out_start(&bn);
@@ -423,5 +465,6 @@ out:
 	for (int i = 0; i < opt.batch; i++)
 		free(pend[i].data);
 	free(pend);
+	free(ack_map);
 	return stop_sig ? 0 : EXIT_RUNTIME;
 }

@@ -165,6 +165,20 @@ bool bridge_url_ok(const char *url, char *why, size_t cap)
 	return true;
 }
 
+void bridge_url_redact(const char *url, char *out, size_t cap)
+{
+	const char *start = strstr(url, "://"), *at, *colon;
+
+	start = start ? start + 3 : url;
+	at = strrchr(start, '@');
+	colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
+	if (!colon) {
+		snprintf(out, cap, "%s", url);
+		return;
+	}
+	snprintf(out, cap, "%.*s:***%s", (int)(colon - url), url, at);
+}
+
 int64_t bridge_backoff_ms(int attempt)
 {
 	int64_t d = 100;
@@ -310,6 +324,78 @@ void bridge_in_state_resolve(struct bridge_in_state *st, uint32_t committed)
 	st->n = 0;
 	st->pid = 0;
 	st->head = 0;
+}
+
+int bridge_snap_manifest_format(char *out, size_t cap, const struct bridge_snap_manifest *m)
+{
+	char seq[24];
+	int n;
+
+	if (m->seq == UINT64_MAX)
+		snprintf(seq, sizeof(seq), "none");
+	else
+		snprintf(seq, sizeof(seq), "%" PRIu64, m->seq);
+	n = snprintf(out, cap, "shmring-snap 1\nring %s\ninc %s\nseq %s\nstream %" PRIu64
+		     "\nlen %" PRIu64 "\ncrc %" PRIu32 "\ngen %" PRIu64 "\nchunks %" PRIu32
+		     "\ntime %" PRIu64 "\nend\n", m->ring, m->inc, seq, m->stream_seq, m->len,
+		     m->crc, m->gen, m->chunks, m->time_ns);
+	return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+/* "KEY VALUE\n" at *P: VALUE into buf. */
+static bool field(const char **p, const char *key, char *buf, size_t cap)
+{
+	size_t kl = strlen(key);
+
+	if (strncmp(*p, key, kl) || (*p)[kl] != ' ')
+		return false;
+	*p += kl + 1;
+	return token(p, '\n', buf, cap);
+}
+
+static bool field_num(const char **p, const char *key, uint64_t *v)
+{
+	char buf[24];
+
+	return field(p, key, buf, sizeof(buf)) && bridge_parse_dec(buf, v);
+}
+
+int bridge_snap_manifest_parse(const char *text, size_t len, struct bridge_snap_manifest *m)
+{
+	char buf[512], seq[24];
+	const char *p = buf;
+	uint64_t crc, chunks;
+
+	if (len >= sizeof(buf) || memchr(text, 0, len))
+		return -1;
+	memcpy(buf, text, len);
+	buf[len] = 0;
+	memset(m, 0, sizeof(*m));
+	if (strncmp(p, "shmring-snap 1\n", 15))
+		return -1;
+	p += 15;
+	if (!field(&p, "ring", m->ring, sizeof(m->ring)) ||
+	    !field(&p, "inc", m->inc, sizeof(m->inc)) || !bridge_inc_valid(m->inc) ||
+	    !field(&p, "seq", seq, sizeof(seq)) ||
+	    !field_num(&p, "stream", &m->stream_seq) || !field_num(&p, "len", &m->len) ||
+	    !field_num(&p, "crc", &crc) || crc > UINT32_MAX || !field_num(&p, "gen", &m->gen) ||
+	    !field_num(&p, "chunks", &chunks) || !chunks || chunks > UINT32_MAX ||
+	    !field_num(&p, "time", &m->time_ns) || strcmp(p, "end\n"))
+		return -1;
+	if (!strcmp(seq, "none"))
+		m->seq = UINT64_MAX;
+	else if (!bridge_parse_dec(seq, &m->seq) || m->seq == UINT64_MAX)
+		return -1;
+	m->crc = (uint32_t)crc;
+	m->chunks = (uint32_t)chunks;
+	return 0;
+}
+
+uint32_t bridge_snap_chunks(uint64_t len, uint32_t chunk)
+{
+	uint64_t n = chunk ? (len + chunk - 1) / chunk : 0;
+
+	return n ? (uint32_t)n : 1;
 }
 
 int bridge_write_file(const char *path, const char *text, size_t len)

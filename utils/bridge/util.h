@@ -56,6 +56,9 @@ bool bridge_parse_dec(const char *s, uint64_t *v);
  */
 bool bridge_url_ok(const char *url, char *why, size_t cap);
 
+/* URL for messages: a password in it replaced by "***". */
+void bridge_url_redact(const char *url, char *out, size_t cap);
+
 /* Reconnect delay of attempt N (1 = first): 100 ms doubling, at most 5 s. */
 int64_t bridge_backoff_ms(int attempt);
 
@@ -103,6 +106,30 @@ size_t bridge_in_state_size(uint32_t n);
  * last of them (unchanged for 0), and the intent is cleared.
  */
 void bridge_in_state_resolve(struct bridge_in_state *st, uint32_t committed);
+
+/* --- snapshots in the KV bucket ---------------------------------------- */
+
+/*
+ * The manifest of a snapshot, the value of key ESCAPED-RING; the payload
+ * is in keys ESCAPED-RING.GEN.I for I in [0, chunks), put before it.
+ */
+struct bridge_snap_manifest {
+	char ring[64 * 3 + 1];		/* escaped ring name */
+	char inc[BRIDGE_INC_LEN + 1];	/* incarnation of the ring */
+	uint64_t seq;			/* ring seq it reflects (UINT64_MAX: none) */
+	uint64_t stream_seq;		/* stream seq of that record (0: none) */
+	uint64_t len;			/* payload bytes */
+	uint32_t crc;			/* crc32c of the payload */
+	uint64_t gen;			/* generation: the chunks' key part */
+	uint32_t chunks;
+	uint64_t time_ns;		/* CLOCK_REALTIME of the local publish */
+};
+
+/* Text form (format: length or -1; parse: 0 or -1 if malformed). */
+int bridge_snap_manifest_format(char *out, size_t cap, const struct bridge_snap_manifest *m);
+int bridge_snap_manifest_parse(const char *text, size_t len, struct bridge_snap_manifest *m);
+/* Chunks for LEN bytes of CHUNK bytes each (at least 1). */
+uint32_t bridge_snap_chunks(uint64_t len, uint32_t chunk);
 
 /* --- files -------------------------------------------------------------- */
 
