@@ -9,6 +9,7 @@
 #   make check           every test (static checks, native, both VM kernels)
 #   make demo            boot the VM, load the module, show /dev/shmring
 #   make bench           shmring-bench in the VM; report in docs/bench.md
+#   make bench-bridge    shmring-bridge vs raw JetStream publishing in the VM
 #   make vm-shell        interactive shell in the VM, module loaded
 #   make install         library, headers, tools, man pages (PREFIX, DESTDIR),
 #                        and the module (modules_install) unless NO_MODULE=1
@@ -111,7 +112,7 @@ KMOD_LIBS := $(shell pkg-config --libs libkmod 2>/dev/null || echo -lkmod)
 
 .PHONY: all module user lib utils tests examples fuzz check demo bench vm-shell install clean \
 	static-checks modules_install install-conf dkms-source dkms-install dkms-uninstall \
-	check-distro install-systemd check-units
+	check-distro install-systemd check-units bench-bridge
 
 all: module user
 
@@ -189,6 +190,14 @@ $(B)/utils/shmring-bridge: $(patsubst %.c,$(B)/%.o,$(BRIDGE_SRCS)) $(B)/utils/br
 		$(UTIL_CORE) $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(NATS_LIBS) -lpthread
 
+# jsbench: the raw JetStream publisher of make bench-bridge (libnats only).
+ifeq ($(NATS_OK),y)
+user: $(B)/bench/jsbench
+endif
+$(B)/bench/jsbench.o: CPPFLAGS += $(NATS_CFLAGS)
+$(B)/bench/jsbench: $(B)/bench/jsbench.o
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(NATS_LIBS) -lpthread
+
 $(B)/examples/%: $(B)/examples/%.o $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^
 
@@ -233,7 +242,7 @@ fuzz: $(VERSION_H)
 		tests/fuzz/fuzz_zc.c $(LIB_SRCS) -o $(B)/fuzz/fuzz_zc
 	$(B)/fuzz/fuzz_zc -max_total_time=$(FUZZ_TIME) $(B)/fuzz/corpus-zc tests/fuzz/corpus-zc
 
--include $(patsubst %.o,%.d,$(LIB_OBJS) $(UTIL_OBJS) $(B)/tests/tap.o $(B)/tests/promparse.o \
+-include $(patsubst %.o,%.d,$(LIB_OBJS) $(UTIL_OBJS) $(B)/tests/tap.o $(B)/tests/promparse.o $(B)/bench/jsbench.o \
 	 $(GUEST_TESTS:=.o) $(UNIT_TESTS:=.o) $(EXAMPLES:=.o))
 
 check:
@@ -248,6 +257,11 @@ demo:
 # A benchmark, not a test (docs/bench.md). BENCH_ARGS: shmring-bench options.
 bench:
 	bash bench/run.sh $(BENCH_ARGS)
+
+# shmring-bridge against raw JetStream publishing in one boot
+# (docs/bench-bridge.md, bench/results/bridge-<date>.json).
+bench-bridge:
+	bash bench/bridge.sh
 
 vm-shell:
 	bash tests/vm.sh shell

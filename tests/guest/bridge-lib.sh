@@ -1,0 +1,106 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers of t_bridge.sh and t_bridge_cluster.sh (busybox sh, sourced; not
+# a test): TAP results, waiting, ring contents, and shmring-bridge
+# processes whose stderr goes to $tmp/NAME.log.  The caller sets $tmp and
+# sources nats-lib.sh first.
+
+n=0
+failed=0
+
+pass() { n=$((n + 1)); echo "ok $n - $1"; }
+fail() {
+	n=$((n + 1))
+	failed=$((failed + 1))
+	echo "not ok $n - $1"
+	[ -n "${2:-}" ] && echo "#   $2"
+	return 0
+}
+check() { if [ "$2" = 0 ]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
+
+# wait_until SECS CMD...: until CMD succeeds (every 0.2 s); 1 on timeout.
+wait_until() {
+	local limit=$(($1 * 5)) i=0
+	shift
+	until "$@"; do
+		i=$((i + 1))
+		[ $i -ge $limit ] && return 1
+		sleep 0.2
+	done
+}
+
+# ring_written RING: records ever written into RING.
+ring_written() {
+	shmring-ctl -j stat "$1" 2>/dev/null |
+		sed -n 's/.*"records_written": *\([0-9]*\).*/\1/p'
+}
+
+# content RING: "type=T len=L PAYLOAD" per record, oldest first.
+content() { shmring-dump "$1" | grep -v '^--' | awk '{ $1 = $2 = $3 = ""; print }'; }
+
+# same RING_A RING_B: ring B holds exactly ring A's records, in order.
+same() {
+	content "$1" >"$tmp/same.a"
+	content "$2" >"$tmp/same.b"
+	cmp -s "$tmp/same.a" "$tmp/same.b"
+}
+# why_differ: a line for the TAP diagnostics of a failed `same`.
+why_differ() {
+	echo "A has $(wc -l <"$tmp/same.a") records ($(md5sum <"$tmp/same.a" | cut -c1-8))," \
+	     "B $(wc -l <"$tmp/same.b") ($(md5sum <"$tmp/same.b" | cut -c1-8));" \
+	     "first difference: $(diff "$tmp/same.a" "$tmp/same.b" | sed -n 2p)"
+}
+
+# caught_up RING_A RING_B: B has as many records as A.
+caught_up() { [ "$(ring_written "$1")" = "$(ring_written "$2")" ]; }
+
+# produce RING FROM TO TYPE: records "r-FROM".."r-TO" of type TYPE, padded
+# to 40 bytes, one per line.
+produce() {
+	awk -v a="$2" -v b="$3" 'BEGIN { for (i = a; i <= b; i++) printf "r-%06d-%s\n", i, "payload-payload-payload-pay" }' |
+		shmring-ctl write "$1" --lines -t "$4"
+}
+
+# producer RING CHUNKS PER PAUSE: in the background, CHUNKS chunks of PER
+# records, PAUSE seconds apart, types 1..CHUNKS; its pid in $prod.
+producer() {
+	(
+		i=0
+		while [ $i -lt "$2" ]; do
+			produce "$1" $((i * $3 + 1)) $(((i + 1) * $3)) $((i + 1))
+			i=$((i + 1))
+			sleep "$4"
+		done
+	) &
+	prod=$!
+}
+
+# bridge NAME ARGS...: shmring-bridge ARGS in the background, stderr
+# appended to $tmp/NAME.log; its pid in $bpid (and in $tmp/NAME.pid).
+bridge() {
+	local name=$1
+	shift
+	shmring-bridge "$@" 2>>"$tmp/$name.log" &
+	bpid=$!
+	echo $bpid >"$tmp/$name.pid"
+}
+
+# bridge_alive NAME
+bridge_alive() { kill -0 "$(cat "$tmp/$1.pid")" 2>/dev/null; }
+
+# bridge_stop NAME [SIG]: signal it (TERM by default), wait; its exit
+# status in $brc.
+bridge_stop() {
+	local pid
+	pid=$(cat "$tmp/$1.pid" 2>/dev/null)
+	brc=""
+	[ -n "$pid" ] || return 0
+	kill -"${2:-TERM}" "$pid" 2>/dev/null
+	wait "$pid"
+	brc=$?
+	rm -f "$tmp/$1.pid"
+}
+
+# logtail NAME: the last lines of a bridge's stderr, for diagnostics.
+logtail() { tail -n 4 "$tmp/$1.log" 2>/dev/null | tr '\n' '|'; }
