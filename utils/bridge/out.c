@@ -430,6 +430,9 @@ int run_out(void)
 		return ring_error(ret, "cannot open ring");
 	load_incarnation(tap);
 	ret = shmring_subscribe(opt.ring, opt.sub, 0, &sub);
+	if (ret == -EINVAL)
+		die(EXIT_RUNTIME, "'%s' cannot name a ring subscription (1 to 31 bytes of "
+		    "[A-Za-z0-9._-])%s", opt.sub, opt.sub == defsub ? ": give one with --sub" : "");
 	if (ret < 0)
 		die(EXIT_RUNTIME, "ring %s: subscription %s: %s", opt.ring, opt.sub,
 		    shmring_strerror(ret));
