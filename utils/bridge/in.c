@@ -40,7 +40,7 @@ static void save_state(void)
 		die(EXIT_RUNTIME, "%s: state too large", state_path);
 	ret = bridge_write_file(state_path, state_buf, (size_t)len);
 	if (ret)
-		die(EXIT_RUNTIME, "%s: %s", state_path, strerror(-ret));
+		die(EXIT_RUNTIME, "%s: %s", state_path, bridge_file_error(ret));
 }
 
 /* Records written by PID from seq HEAD on (what the ring still holds). */
@@ -91,7 +91,7 @@ static bool load_state(void)
 	if (ret == -ENOENT)
 		return false;
 	if (ret < 0)
-		die(EXIT_RUNTIME, "%s: %s", state_path, strerror(-ret));
+		die(EXIT_RUNTIME, "%s: %s", state_path, bridge_file_error(ret));
 	if (bridge_in_state_parse(state_buf, st))
 		die(EXIT_RUNTIME, "%s: not a state file of " PROG " in (remove it to start "
 		    "over; messages may then be written twice)", state_path);

@@ -137,7 +137,7 @@ static void load_incarnation(struct shmring *tap)
 			return;
 		warn_msg("%s: %s; a new ring incarnation: records of ring %s that the stream "
 			 "already holds may be published again", path,
-			 ret < 0 ? strerror(-ret) : "not an incarnation file", opt.ring);
+			 ret < 0 ? bridge_file_error(ret) : "not an incarnation file", opt.ring);
 	}
 	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
 		die(EXIT_RUNTIME, "getrandom: %s", strerror(errno));
@@ -145,7 +145,7 @@ static void load_incarnation(struct shmring *tap)
 	ret = bridge_out_state_format(text, sizeof(text), inc);
 	ret = bridge_write_file(path, text, (size_t)ret);
 	if (ret)
-		die(EXIT_RUNTIME, "%s: %s", path, strerror(-ret));
+		die(EXIT_RUNTIME, "%s: %s", path, bridge_file_error(ret));
 	vlog("ring %s: incarnation %s", opt.ring, inc);
 }
 
