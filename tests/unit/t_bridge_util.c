@@ -201,6 +201,82 @@ static void test_out_state(void)
 	ok(bridge_out_state_parse("", inc), "empty out state refused");
 }
 
+/* The review's loss (#1): a fetch broken mid-way, later messages fetched. */
+static void test_in_check(void)
+{
+	uint64_t next = 1;
+
+	is_int(bridge_in_check(10, &next, 11, 1, 1), BRIDGE_IN_WRITE, "11 as delivery 1: write");
+	is_int(bridge_in_check(11, &next, 12, 2, 1), BRIDGE_IN_WRITE, "12 as delivery 2: write");
+	ok(next == 3, "next delivery expected: 3");
+	/* Deliveries 3 and 4 (stream 13, 14) lost with the connection. */
+	is_int(bridge_in_check(12, &next, 15, 5, 1), BRIDGE_IN_RESYNC,
+	       "15 as delivery 5 after a gap: resync, not written");
+	ok(next == 3, "a refused delivery does not move the expectation");
+	/* Their redelivery after AckWait must not be taken for committed. */
+	next = 0;
+	is_int(bridge_in_check(15, &next, 13, 1, 2), BRIDGE_IN_DONE,
+	       "only a seq at or below the last committed is acked as done");
+	next = 0;
+	is_int(bridge_in_check(12, &next, 13, 7, 2), BRIDGE_IN_RESYNC,
+	       "redelivery of a message above last (its first delivery never came): resync");
+	next = 0;
+	is_int(bridge_in_check(12, &next, 13, 7, 1), BRIDGE_IN_WRITE,
+	       "a reused consumer (expectation 0) takes any delivery seq");
+	ok(next == 8, "and expects the next one");
+	is_int(bridge_in_check(13, &next, 13, 8, 2), BRIDGE_IN_DONE,
+	       "a redelivery of a committed message: done (ack)");
+	is_int(bridge_in_check(13, &next, 20, 9, 1), BRIDGE_IN_WRITE,
+	       "a stream seq gap (other subjects) with no delivery gap: write");
+
+	/* #6: the state counts in one stream. */
+	{
+		struct bridge_in_state *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+		size_t cap = bridge_in_state_size(BRIDGE_IN_MAX_BATCH);
+		char *text = malloc(cap), why[256] = "";
+
+		if (!a || !b || !text)
+			bail_out("out of memory");
+		a->last = 7;
+		snprintf(a->stream, sizeof(a->stream), "ORD=2Ex");
+		a->created = 1700000000123456789ULL;
+		ok(bridge_in_state_format(text, cap, a) > 0 &&
+		   !strcmp(text, "shmring-bridge-in 1\nlast 7\nstream ORD=2Ex 1700000000123456789\n"
+			   "end\n"), "in state with its stream");
+		ok(!bridge_in_state_parse(text, b) && !strcmp(b->stream, "ORD=2Ex") &&
+		   b->created == 1700000000123456789ULL && b->last == 7, "and back");
+		ok(bridge_in_state_parse("shmring-bridge-in 1\nlast 7\nstream a/b 1\nend\n", b),
+		   "a stream name that is not escaped: refused");
+		ok(bridge_in_state_parse("shmring-bridge-in 1\nlast 7\nstream A\nend\n", b),
+		   "a stream line without its time: refused");
+		ok(bridge_in_state_matches(a, "ORD=2Ex", 1700000000123456789ULL, 7, why, sizeof(why)),
+		   "same stream, same creation, seq 7 there: matches");
+		ok(bridge_in_state_matches(a, "ORD=2Ex", 1700000001123456789ULL, 9, why, sizeof(why)),
+		   "created 1 s apart (another replica's stamp): matches");
+		ok(!bridge_in_state_matches(a, "OTHER", 1700000000123456789ULL, 7, why, sizeof(why)) &&
+		   strstr(why, "ORD=2Ex"), "another stream: refused (%s)", why);
+		ok(!bridge_in_state_matches(a, "ORD=2Ex", 1800000000000000000ULL, 7, why, sizeof(why)) &&
+		   strstr(why, "earlier stream"), "recreated stream: refused (%s)", why);
+		ok(!bridge_in_state_matches(a, "ORD=2Ex", 1700000000123456789ULL, 3, why, sizeof(why)) &&
+		   strstr(why, "ends at 3"), "stream ends below last: refused (%s)", why);
+		a->stream[0] = 0;
+		ok(bridge_in_state_matches(a, "X", 1, 7, why, sizeof(why)),
+		   "a state without stream (older file) matches");
+		free(a);
+		free(b);
+		free(text);
+	}
+
+	/* #5: recovery when the ring reclaimed part of the batch. */
+	is_int(bridge_in_committed(100, 100, 4, 6), 4, "nothing reclaimed: our 4 records");
+	is_int(bridge_in_committed(100, 90, 4, 6), 4, "oldest below head: our 4 records");
+	is_int(bridge_in_committed(100, 105, 5, 10), 10,
+	       "10 committed, 5 reclaimed: 5 + 5, not 5 (no second copy)");
+	is_int(bridge_in_committed(100, 103, 1, 10), 4, "3 reclaimed + 1 left of ours");
+	is_int(bridge_in_committed(100, 200, 0, 10), 10, "all reclaimed: the whole batch");
+	is_int(bridge_in_committed(100, 100, 0, 10), 0, "nothing written: 0");
+}
+
 static void test_in_state(void)
 {
 	struct bridge_in_state *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
@@ -402,6 +478,7 @@ int main(void)
 	test_backoff();
 	test_out_state();
 	test_in_state();
+	test_in_check();
 	test_manifest();
 	test_files();
 	return done_testing();

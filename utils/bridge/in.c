@@ -43,12 +43,17 @@ static void save_state(void)
 		die(EXIT_RUNTIME, "%s: %s", state_path, bridge_file_error(ret));
 }
 
-/* Records written by PID from seq HEAD on (what the ring still holds). */
+/*
+ * How much of the interrupted batch (MAX records from ring seq HEAD) was
+ * committed: the records PID wrote from HEAD on, plus, if the ring
+ * reclaimed some of them already, those (bridge_in_committed()).
+ */
 static uint32_t count_committed(uint32_t pid, uint64_t head, uint32_t max, bool *sure)
 {
 	struct shmring *r;
 	struct shmring_record rec;
 	struct shmring_info info = { .size = sizeof(info) };
+	uint64_t oldest = head;
 	uint32_t n = 0;
 	int ret;
 
@@ -62,24 +67,35 @@ static uint32_t count_committed(uint32_t pid, uint64_t head, uint32_t max, bool 
 	}
 	ret = shmring_seek(r, SHMRING_SEEK_SEQ, head);
 	if (ret == -ENOENT) {
-		/* Reclaimed already: count what is left, and say we cannot be sure. */
+		/* Reclaimed already: count from the oldest, and say we cannot be sure. */
 		*sure = false;
 		ret = shmring_seek(r, SHMRING_SEEK_OLDEST, 0);
+		oldest = info.head_seq;		/* all of it reclaimed, unless a record says */
 	}
 	if (ret < 0)
 		die(EXIT_RUNTIME, "ring %s: seek: %s", opt.ring, shmring_strerror(ret));
-	while (n < max && shmring_peek(r, &rec) == 0) {
+	for (bool first = true; n < max; first = false) {
+		ret = shmring_peek(r, &rec);
+		if (ret == -EAGAIN)
+			break;		/* no more records */
+		if (ret < 0)
+			die(EXIT_RUNTIME, "ring %s: reading the records of the interrupted batch: "
+			    "%s", opt.ring, shmring_strerror(ret));
+		if (first && !*sure)
+			oldest = rec.seq;
 		if (rec.seq >= head && rec.pid == pid)
 			n++;
-		if (shmring_consume(r) < 0)
-			break;
-	}
-	if (!*sure && !n) {
-		/* All of it reclaimed: something was written; assume it was ours. */
-		n = (uint32_t)(info.head_seq - head < max ? info.head_seq - head : max);
+		ret = shmring_consume(r);
+		if (ret == -ESTALE) {
+			*sure = false;	/* overwritten under us: counted anyway */
+			continue;
+		}
+		if (ret < 0)
+			die(EXIT_RUNTIME, "ring %s: reading the records of the interrupted batch: "
+			    "%s", opt.ring, shmring_strerror(ret));
 	}
 	shmring_close(r);
-	return n;
+	return *sure ? n : bridge_in_committed(head, oldest, n, max);
 }
 
 static bool load_state(void)
@@ -106,9 +122,22 @@ static bool load_state(void)
 	return true;
 }
 
-/* The consumer, positioned right after st->last (see the top). */
+/* The consumer seq the next delivery must carry (0: any); bridge_in_check(). */
+static uint64_t next_cseq;
+
+/*
+ * The consumer, positioned right after st->last (see the top). At start
+ * (FATAL) an error is a message and exit 1; later (a resync) it is logged
+ * and NULL returned, to be tried again.
+ */
+#define SETUP_FAIL(...) do {						\
+		if (fatal)						\
+			die(EXIT_RUNTIME, __VA_ARGS__);			\
+		logmsg(__VA_ARGS__);					\
+		return NULL;						\
+	} while (0)
 static natsSubscription *setup_consumer(struct bridge_nats *bn, const char *subject,
-					const char *durable, bool have_state)
+					const char *durable, bool have_state, bool fatal)
 {
 	jsConsumerInfo *ci = NULL;
 	jsConsumerConfig cc;
@@ -131,11 +160,11 @@ static natsSubscription *setup_consumer(struct bridge_nats *bn, const char *subj
 		jsConsumerInfo_Destroy(ci);
 		if (create) {
 			s = js_DeleteConsumer(bn->js, opt.stream, durable, NULL, &jerr);
-			if (s != NATS_OK)
-				die(EXIT_RUNTIME, "cannot delete consumer %s: %s", durable, NERR(s));
+			if (s != NATS_OK && s != NATS_NOT_FOUND)
+				SETUP_FAIL("cannot delete consumer %s: %s", durable, NERR(s));
 		}
 	} else if (s != NATS_NOT_FOUND) {
-		die(EXIT_RUNTIME, "consumer %s of stream %s: %s", durable, opt.stream, NERR(s));
+		SETUP_FAIL("consumer %s of stream %s: %s", durable, opt.stream, NERR(s));
 	}
 	if (create) {
 		jsConsumerConfig_Init(&cc);
@@ -152,8 +181,8 @@ static natsSubscription *setup_consumer(struct bridge_nats *bn, const char *subj
 		}
 		s = js_AddConsumer(&ci, bn->js, opt.stream, &cc, NULL, &jerr);
 		if (s != NATS_OK)
-			die(EXIT_RUNTIME, "cannot create consumer %s of stream %s: %s", durable,
-			    opt.stream, NERR(s));
+			SETUP_FAIL("cannot create consumer %s of stream %s: %s", durable,
+				   opt.stream, NERR(s));
 		jsConsumerInfo_Destroy(ci);
 		vlog("consumer %s created, from stream seq %" PRIu64, durable, st->last + 1);
 	}
@@ -162,9 +191,12 @@ static natsSubscription *setup_consumer(struct bridge_nats *bn, const char *subj
 	so.Consumer = durable;
 	s = js_PullSubscribe(&sub, bn->js, subject, durable, NULL, &so, &jerr);
 	if (s != NATS_OK)
-		die(EXIT_RUNTIME, "consumer %s of stream %s: %s", durable, opt.stream, NERR(s));
+		SETUP_FAIL("consumer %s of stream %s: %s", durable, opt.stream, NERR(s));
+	/* A new consumer delivers consumer seq 1 first; a reused one has nothing pending. */
+	next_cseq = create ? 1 : 0;
 	return sub;
 }
+#undef SETUP_FAIL
 
 static uint32_t msg_type(natsMsg *m, uint64_t sseq)
 {
@@ -313,12 +345,26 @@ int run_in(void)
 	if (si->Config->SubjectsLen < 1)
 		die(EXIT_RUNTIME, "stream %s has no subjects", opt.stream);
 	snprintf(subject, sizeof(subject), "%s", si->Config->Subjects[0]);
+	{
+		char esc_stream[sizeof(st->stream)], why[256];
+		uint64_t created = si->Created > 0 ? (uint64_t)si->Created : 0;
+
+		if (bridge_escape(opt.stream, esc_stream, sizeof(esc_stream)) < 0)
+			die(EXIT_RUNTIME, "bad stream name '%s'", opt.stream);
+		if (have_state && !bridge_in_state_matches(st, esc_stream, created,
+							    si->State.LastSeq, why, sizeof(why)))
+			die(EXIT_RUNTIME, "%s: %s: refusing to skip or repeat messages (remove "
+			    "the state file to start over from the consumer's position)",
+			    state_path, why);
+		snprintf(st->stream, sizeof(st->stream), "%s", esc_stream);
+		st->created = created;
+	}
 	jsStreamInfo_Destroy(si);
 	if (opt.bootstrap && !have_state &&
 	    source_ring(&bn, subject, skip.ring, sizeof(skip.ring)) &&
 	    snap_in_bootstrap(&bn, ring, st, &skip))
 		have_state = true;	/* the consumer goes after the snapshot */
-	sub = setup_consumer(&bn, subject, opt.durable, have_state);
+	sub = setup_consumer(&bn, subject, opt.durable, have_state, true);
 	save_state();
 	logmsg("in: stream %s (%s, consumer %s, after seq %" PRIu64 ") -> ring %s",
 	       opt.stream, subject, opt.durable, st->last, opt.ring);
@@ -328,29 +374,48 @@ int run_in(void)
 		natsMsgList list = { 0 };
 		jsErrCode jerr = 0;
 		natsStatus s;
-		unsigned int n = 0;
-		uint64_t dropped = 0;
+		unsigned int n = 0, queued;
+		uint64_t skipped = 0;
+		bool resync = false;
 
 		stats_tick();
 		if (!atomic_load(&nats_connected)) {
 			sleep_ms(100);
 			continue;
 		}
+		if (!sub) {
+			/* Put the consumer right after the last committed message again. */
+			sub = setup_consumer(&bn, subject, opt.durable, true, false);
+			if (!sub) {
+				sleep_ms(bridge_backoff_ms(++attempt));
+				continue;
+			}
+		}
 		s = natsSubscription_Fetch(&list, sub, opt.batch, 1000, &jerr);
 		if (s == NATS_TIMEOUT)
 			continue;
 		if (s != NATS_OK) {
-			logrl(&rl, "fetch from %s: %s; retrying", opt.durable, NERR(s));
+			logrl(&rl, "fetch from %s: %s; checking the consumer and retrying",
+			      opt.durable, NERR(s));
 			natsMsgList_Destroy(&list);
+			/*
+			 * Messages of a broken fetch count as delivered to us: look at
+			 * the consumer again (recreated after st->last if anything is
+			 * pending, or if it was deleted).
+			 */
+			natsSubscription_Destroy(sub);
+			sub = NULL;
 			sleep_ms(bridge_backoff_ms(++attempt));
 			continue;
 		}
 		attempt = 0;
-		for (int i = 0; i < list.Count; i++) {
+		for (int i = 0; i < list.Count && !resync; i++) {
 			natsMsg *m = list.Msgs[i];
 			jsMsgMetaData *md = NULL;
-			uint64_t q;
+			uint64_t q, last = n ? sseq[n - 1] : st->last;
 
+			if (skipped > last)
+				last = skipped;
 			s = natsMsg_GetMetaData(&md, m);
 			if (s != NATS_OK) {
 				logrl(&rl, "a message without JetStream metadata: %s", NERR(s));
@@ -358,25 +423,45 @@ int run_in(void)
 			}
 			q = md->Sequence.Stream;
 			stats.lag = md->NumPending;
+			switch (bridge_in_check(last, &next_cseq, q, md->Sequence.Consumer,
+						md->NumDelivered)) {
+			case BRIDGE_IN_RESYNC:
+				logmsg("consumer %s: stream seq %" PRIu64 " came as delivery %" PRIu64
+				       " (#%" PRIu64 ") after a lost one; recreating the consumer "
+				       "after the last message committed", opt.durable, q,
+				       md->Sequence.Consumer, md->NumDelivered);
+				resync = true;
+				break;
+			case BRIDGE_IN_DONE:
+				if (q <= st->last)
+					natsMsg_Ack(m, NULL);	/* committed already */
+				/* else: in this batch; its redelivery is acked later */
+				break;
+			case BRIDGE_IN_WRITE:
+				if (snap_skip_msg(&skip, m)) {
+					/* in the snapshot: like committed, saved below */
+					natsMsg_Ack(m, NULL);
+					skipped = q;
+					break;
+				}
+				msgs[n].data = natsMsg_GetData(m);
+				msgs[n].len = (uint32_t)natsMsg_GetDataLength(m);
+				msgs[n].type = msg_type(m, q);
+				if (msgs[n].len > info.attr.max_record) {
+					logmsg("stream %s seq %" PRIu64 ": %" PRIu32 " bytes, more than "
+					       "ring %s takes (%" PRIu32 "): dropped", opt.stream, q,
+					       msgs[n].len, opt.ring, info.attr.max_record);
+					natsMsg_Term(m, NULL);
+					skipped = q;	/* past it, after the commit */
+					break;
+				}
+				sseq[n] = q;
+				todo[n++] = m;
+				break;
+			}
 			jsMsgMetaData_Destroy(md);
-			if (q <= st->last || (n && q <= sseq[n - 1]) || snap_skip_msg(&skip, m)) {
-				natsMsg_Ack(m, NULL);	/* committed already */
-				continue;
-			}
-			msgs[n].data = natsMsg_GetData(m);
-			msgs[n].len = (uint32_t)natsMsg_GetDataLength(m);
-			msgs[n].type = msg_type(m, q);
-			if (msgs[n].len > info.attr.max_record) {
-				logmsg("stream %s seq %" PRIu64 ": %" PRIu32 " bytes, more than ring "
-				       "%s takes (%" PRIu32 "): dropped", opt.stream, q, msgs[n].len,
-				       opt.ring, info.attr.max_record);
-				natsMsg_Term(m, NULL);
-				dropped = q;	/* past it, after the commit */
-				continue;
-			}
-			sseq[n] = q;
-			todo[n++] = m;
 		}
+		queued = n;
 		if (n) {
 			/* Stopped while the ring was full: the rest is not acked. */
 			n = commit(ring, msgs, sseq, n);
@@ -390,11 +475,20 @@ int run_in(void)
 			}
 			stats.acked += n;
 		}
-		if (dropped > st->last) {
-			st->last = dropped;
+		/*
+		 * Dropped and snapshot-skipped messages count as committed, so
+		 * that a restart does not write them (only if all before them
+		 * were: a stop while the ring was full leaves them to redelivery).
+		 */
+		if (skipped > st->last && (n == queued || skipped < sseq[n])) {
+			st->last = skipped;
 			save_state();
 		}
 		natsMsgList_Destroy(&list);
+		if (resync) {
+			natsSubscription_Destroy(sub);
+			sub = NULL;
+		}
 	}
 	logmsg("stopping (%s): %" PRIu64 " records written, up to stream seq %" PRIu64,
 	       strsignal(stop_sig), stats.records, st->last);

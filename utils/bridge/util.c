@@ -247,7 +247,7 @@ int bridge_out_state_parse(const char *text, char inc[BRIDGE_INC_LEN + 1])
 
 size_t bridge_in_state_size(uint32_t n)
 {
-	return 128 + (size_t)n * 21;
+	return 128 + sizeof(((struct bridge_in_state *)0)->stream) + 32 + (size_t)n * 21;
 }
 
 int bridge_in_state_format(char *out, size_t cap, const struct bridge_in_state *st)
@@ -261,6 +261,12 @@ int bridge_in_state_format(char *out, size_t cap, const struct bridge_in_state *
 	if (n < 0 || (size_t)n >= cap)
 		return -1;
 	o = (size_t)n;
+	if (st->stream[0]) {
+		n = snprintf(out + o, cap - o, "stream %s %" PRIu64 "\n", st->stream, st->created);
+		if (n < 0 || (size_t)n >= cap - o)
+			return -1;
+		o += (size_t)n;
+	}
 	if (st->n) {
 		n = snprintf(out + o, cap - o, "intent %" PRIu32 " %" PRIu64 " %" PRIu32 "\n",
 			     st->pid, st->head, st->n);
@@ -316,6 +322,15 @@ int bridge_in_state_parse(const char *text, struct bridge_in_state *st)
 	p += 25;
 	if (!num(&p, '\n', &st->last))
 		return -1;
+	if (!strncmp(p, "stream ", 7)) {
+		p += 7;
+		if (!token(&p, ' ', st->stream, sizeof(st->stream)) ||
+		    !num(&p, '\n', &st->created))
+			return -1;
+		for (const char *c = st->stream; *c; c++)
+			if (!plain((unsigned char)*c) && *c != '=')
+				return -1;
+	}
 	if (!strncmp(p, "intent ", 7)) {
 		p += 7;
 		if (!num(&p, ' ', &pid) || !num(&p, ' ', &st->head) || !num(&p, '\n', &n) ||
@@ -338,6 +353,28 @@ int bridge_in_state_parse(const char *text, struct bridge_in_state *st)
 	return 0;
 }
 
+bool bridge_in_state_matches(const struct bridge_in_state *st, const char *stream,
+			      uint64_t created, uint64_t last_seq, char *why, size_t cap)
+{
+	if (st->stream[0] && strcmp(st->stream, stream)) {
+		snprintf(why, cap, "counts in stream '%s', not this one", st->stream);
+		return false;
+	}
+	/* Within 2 s: cluster nodes may each stamp their own creation time. */
+	if (st->stream[0] && (st->created > created ? st->created - created :
+			      created - st->created) > 2000000000ULL) {
+		snprintf(why, cap, "counts in an earlier stream of that name (created at %" PRIu64
+			 " ns, this one at %" PRIu64 " ns)", st->created, created);
+		return false;
+	}
+	if (st->last > last_seq) {
+		snprintf(why, cap, "says stream seq %" PRIu64 " was committed, but the stream "
+			 "ends at %" PRIu64 " (deleted and recreated?)", st->last, last_seq);
+		return false;
+	}
+	return true;
+}
+
 void bridge_in_state_resolve(struct bridge_in_state *st, uint32_t committed)
 {
 	if (committed > st->n)
@@ -347,6 +384,28 @@ void bridge_in_state_resolve(struct bridge_in_state *st, uint32_t committed)
 	st->n = 0;
 	st->pid = 0;
 	st->head = 0;
+}
+
+enum bridge_in_verdict bridge_in_check(uint64_t last, uint64_t *next_cseq, uint64_t sseq,
+				       uint64_t cseq, uint64_t ndeliv)
+{
+	if (*next_cseq && cseq != *next_cseq)
+		return BRIDGE_IN_RESYNC;	/* deliveries lost: a gap */
+	*next_cseq = cseq + 1;
+	if (sseq <= last)
+		return BRIDGE_IN_DONE;
+	if (ndeliv > 1)
+		return BRIDGE_IN_RESYNC;	/* its first delivery never reached us */
+	return BRIDGE_IN_WRITE;
+}
+
+uint32_t bridge_in_committed(uint64_t head, uint64_t oldest, uint32_t mine, uint32_t max)
+{
+	uint64_t n = mine;
+
+	if (oldest > head)
+		n += oldest - head;
+	return n < max ? (uint32_t)n : max;
 }
 
 int bridge_snap_manifest_format(char *out, size_t cap, const struct bridge_snap_manifest *m)

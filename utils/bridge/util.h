@@ -87,6 +87,9 @@ int bridge_out_state_parse(const char *text, char inc[BRIDGE_INC_LEN + 1]);
 
 struct bridge_in_state {
 	uint64_t last;		/* stream sequence of the last message committed, 0: none */
+	/* The stream it counts in (escaped name, "" if unknown) and its creation time. */
+	char stream[256 * 3 + 1];
+	uint64_t created;	/* ns since the epoch, the stream's Created */
 	/* The batch being written when the state was saved (n == 0: none). */
 	uint32_t pid;		/* the writing bridge's pid */
 	uint64_t head;		/* the ring's head_seq before the batch */
@@ -95,8 +98,9 @@ struct bridge_in_state {
 };
 
 /*
- * Text form: "shmring-bridge-in 1\nlast L\nintent PID HEAD N\nS S ...\nend\n"
- * (the intent line and the sequences only when n > 0). format: the length,
+ * Text form: "shmring-bridge-in 1\nlast L\nstream NAME CREATED\nintent PID HEAD N\n
+ * S S ...\nend\n" (the stream line only when stream is set, the intent line
+ * and the sequences only when n > 0). format: the length,
  * or -1 if it does not fit; parse: 0, or -1 if malformed (sequences not
  * ascending, or not above last, count wrong, missing "end").
  */
@@ -106,12 +110,47 @@ int bridge_in_state_parse(const char *text, struct bridge_in_state *st);
 size_t bridge_in_state_size(uint32_t n);
 
 /*
+ * Whether the state counts in this stream: ESCAPED name STREAM, created
+ * at CREATED (ns; 2 s apart still match: replicas may stamp their own
+ * time), its last seq LAST_SEQ. A state without a stream line
+ * (an older file, or a new one) matches any. false: WHY says what differs.
+ */
+bool bridge_in_state_matches(const struct bridge_in_state *st, const char *stream,
+			      uint64_t created, uint64_t last_seq, char *why, size_t cap);
+
+/*
  * Recovery: the intent's batch was found to have COMMITTED records of it in
  * the ring (records written by the intent's pid from its head on). The
  * first COMMITTED messages are done: last becomes the sequence of the
  * last of them (unchanged for 0), and the intent is cleared.
  */
 void bridge_in_state_resolve(struct bridge_in_state *st, uint32_t committed);
+
+/*
+ * What `in` does with a fetched message (docs/bridge.md, "Never a gap"):
+ * stream seq SSEQ, consumer seq CSEQ, delivered NDELIV times. LAST: the
+ * stream seq of the last message committed (or queued in this batch);
+ * *NEXT_CSEQ: the consumer seq the next delivery must carry (0: any, e.g.
+ * right after the consumer was set up), advanced here. The consumer
+ * delivers only to us, so its sequence has no gap unless deliveries were
+ * lost (a broken connection during a fetch): then, and for a redelivery of
+ * a message we never saw, RESYNC (recreate the consumer after LAST; write
+ * and ack nothing more of this fetch). A message at or below LAST is DONE
+ * (committed already: ack it). Otherwise WRITE.
+ */
+enum bridge_in_verdict { BRIDGE_IN_WRITE, BRIDGE_IN_DONE, BRIDGE_IN_RESYNC };
+enum bridge_in_verdict bridge_in_check(uint64_t last, uint64_t *next_cseq, uint64_t sseq,
+				       uint64_t cseq, uint64_t ndeliv);
+
+/*
+ * Recovery of an interrupted batch of MAX records begun at ring seq HEAD:
+ * the ring's oldest record is OLDEST (HEAD or below if nothing was
+ * reclaimed) and the dead bridge's pid wrote MINE records from
+ * max(HEAD, OLDEST) on. Records reclaimed since HEAD are counted as the
+ * batch's (better a skip of what was surely written than a second copy):
+ * min(MAX, (OLDEST - HEAD if OLDEST > HEAD) + MINE).
+ */
+uint32_t bridge_in_committed(uint64_t head, uint64_t oldest, uint32_t mine, uint32_t max);
 
 /* --- snapshots in the KV bucket ---------------------------------------- */
 
