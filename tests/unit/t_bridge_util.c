@@ -162,7 +162,10 @@ static void test_redact(void)
 {
 	redact_is("nats://u:secret@host:4222", "nats://u:***@host:4222");
 	redact_is("u:secret@host:4222", "u:***@host:4222");
-	redact_is("nats://token@host:4222", "nats://token@host:4222");
+	redact_is("nats://s3cr3tt0ken@host:4222", "nats://***@host:4222");
+	redact_is("tls://s3cr3tt0ken@host", "tls://***@host");
+	redact_is("tok@host", "***@host");
+	redact_is("nats://@host", "nats://***@host");
 	redact_is("nats://host:4222", "nats://host:4222");
 	redact_is("nats://u:p@ss@host", "nats://u:***@host");
 }
@@ -206,28 +209,42 @@ static void test_in_check(void)
 {
 	uint64_t next = 1;
 
-	is_int(bridge_in_check(10, &next, 11, 1, 1), BRIDGE_IN_WRITE, "11 as delivery 1: write");
-	is_int(bridge_in_check(11, &next, 12, 2, 1), BRIDGE_IN_WRITE, "12 as delivery 2: write");
+	is_int(bridge_in_check(10, &next, 11, 1, 1, false, false), BRIDGE_IN_WRITE, "11 as delivery 1: write");
+	is_int(bridge_in_check(11, &next, 12, 2, 1, false, false), BRIDGE_IN_WRITE, "12 as delivery 2: write");
 	ok(next == 3, "next delivery expected: 3");
 	/* Deliveries 3 and 4 (stream 13, 14) lost with the connection. */
-	is_int(bridge_in_check(12, &next, 15, 5, 1), BRIDGE_IN_RESYNC,
+	is_int(bridge_in_check(12, &next, 15, 5, 1, false, false), BRIDGE_IN_RESYNC,
 	       "15 as delivery 5 after a gap: resync, not written");
 	ok(next == 3, "a refused delivery does not move the expectation");
 	/* Their redelivery after AckWait must not be taken for committed. */
 	next = 0;
-	is_int(bridge_in_check(15, &next, 13, 1, 2), BRIDGE_IN_DONE,
+	is_int(bridge_in_check(15, &next, 13, 1, 2, false, false), BRIDGE_IN_DONE,
 	       "only a seq at or below the last committed is acked as done");
 	next = 0;
-	is_int(bridge_in_check(12, &next, 13, 7, 2), BRIDGE_IN_RESYNC,
+	is_int(bridge_in_check(12, &next, 13, 7, 2, false, false), BRIDGE_IN_RESYNC,
 	       "redelivery of a message above last (its first delivery never came): resync");
 	next = 0;
-	is_int(bridge_in_check(12, &next, 13, 7, 1), BRIDGE_IN_WRITE,
+	is_int(bridge_in_check(12, &next, 13, 7, 1, false, false), BRIDGE_IN_WRITE,
 	       "a reused consumer (expectation 0) takes any delivery seq");
 	ok(next == 8, "and expects the next one");
-	is_int(bridge_in_check(13, &next, 13, 8, 2), BRIDGE_IN_DONE,
+	is_int(bridge_in_check(13, &next, 13, 8, 2, false, false), BRIDGE_IN_DONE,
 	       "a redelivery of a committed message: done (ack)");
-	is_int(bridge_in_check(13, &next, 20, 9, 1), BRIDGE_IN_WRITE,
+	is_int(bridge_in_check(13, &next, 20, 9, 1, false, false), BRIDGE_IN_WRITE,
 	       "a stream seq gap (other subjects) with no delivery gap: write");
+
+	/* A stream of our subject only: stream seqs follow each other too. */
+	next = 4;
+	is_int(bridge_in_check(12, &next, 13, 4, 1, true, false), BRIDGE_IN_WRITE,
+	       "contiguous: 13 after 12: write");
+	is_int(bridge_in_check(13, &next, 20, 5, 1, true, false), BRIDGE_IN_RESYNC,
+	       "contiguous: 20 after 13 (a consumer replaced under us): resync");
+	ok(next == 5, "and the expectation stays");
+	next = 1;
+	is_int(bridge_in_check(13, &next, 20, 1, 1, true, true), BRIDGE_IN_WRITE,
+	       "contiguous: the first delivery of a new consumer may skip removed messages");
+	next = 3;
+	is_int(bridge_in_check(13, &next, 20, 3, 1, false, false), BRIDGE_IN_WRITE,
+	       "not contiguous: 20 after 13 is a subject gap: write");
 
 	/* #6: the state counts in one stream. */
 	{

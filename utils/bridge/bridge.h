@@ -36,6 +36,8 @@ struct bridge_opts {
 	int stats;			/* seconds, 0: off */
 	int verbose;
 	const char *creds, *user, *password;
+	const char *password_file;	/* --password-file */
+	const char *token;		/* NATS_TOKEN */
 };
 
 extern struct bridge_opts opt;

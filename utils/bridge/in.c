@@ -122,8 +122,14 @@ static bool load_state(void)
 	return true;
 }
 
-/* The consumer seq the next delivery must carry (0: any); bridge_in_check(). */
+/*
+ * The consumer seq the next delivery must carry (0: any), whether the next
+ * delivery is the consumer's first since we set it up, and whether the
+ * stream holds only our subject (its seqs then follow each other): see
+ * bridge_in_check().
+ */
 static uint64_t next_cseq;
+static bool fresh, contiguous;
 
 /*
  * The consumer, positioned right after st->last (see the top). At start
@@ -151,9 +157,10 @@ static natsSubscription *setup_consumer(struct bridge_nats *bn, const char *subj
 	if (s == NATS_OK) {
 		if (!have_state)
 			st->last = ci->AckFloor.Stream;
-		if (ci->AckFloor.Stream == st->last && ci->NumAckPending == 0)
+		if (ci->AckFloor.Stream == st->last && ci->NumAckPending == 0) {
 			create = false;
-		else
+			next_cseq = ci->Delivered.Consumer + 1;
+		} else
 			logmsg("consumer %s: acked up to %" PRIu64 " with %" PRId64 " pending; "
 			       "recreating it after %" PRIu64 ", the last message committed",
 			       durable, ci->AckFloor.Stream, ci->NumAckPending, st->last);
@@ -192,8 +199,9 @@ static natsSubscription *setup_consumer(struct bridge_nats *bn, const char *subj
 	s = js_PullSubscribe(&sub, bn->js, subject, durable, NULL, &so, &jerr);
 	if (s != NATS_OK)
 		SETUP_FAIL("consumer %s of stream %s: %s", durable, opt.stream, NERR(s));
-	/* A new consumer delivers consumer seq 1 first; a reused one has nothing pending. */
-	next_cseq = create ? 1 : 0;
+	if (create)
+		next_cseq = 1;	/* a new consumer's first delivery */
+	fresh = true;
 	return sub;
 }
 #undef SETUP_FAIL
@@ -345,6 +353,8 @@ int run_in(void)
 	if (si->Config->SubjectsLen < 1)
 		die(EXIT_RUNTIME, "stream %s has no subjects", opt.stream);
 	snprintf(subject, sizeof(subject), "%s", si->Config->Subjects[0]);
+	/* Our filter is the stream's only subject: every message is ours. */
+	contiguous = si->Config->SubjectsLen == 1;
 	{
 		char esc_stream[sizeof(st->stream)], why[256];
 		uint64_t created = si->Created > 0 ? (uint64_t)si->Created : 0;
@@ -412,6 +422,7 @@ int run_in(void)
 		for (int i = 0; i < list.Count && !resync; i++) {
 			natsMsg *m = list.Msgs[i];
 			jsMsgMetaData *md = NULL;
+			enum bridge_in_verdict v;
 			uint64_t q, last = n ? sseq[n - 1] : st->last;
 
 			if (skipped > last)
@@ -423,8 +434,10 @@ int run_in(void)
 			}
 			q = md->Sequence.Stream;
 			stats.lag = md->NumPending;
-			switch (bridge_in_check(last, &next_cseq, q, md->Sequence.Consumer,
-						md->NumDelivered)) {
+			v = bridge_in_check(last, &next_cseq, q, md->Sequence.Consumer,
+					    md->NumDelivered, contiguous, fresh);
+			fresh = false;
+			switch (v) {
 			case BRIDGE_IN_RESYNC:
 				logmsg("consumer %s: stream seq %" PRIu64 " came as delivery %" PRIu64
 				       " (#%" PRIu64 ") after a lost one; recreating the consumer "

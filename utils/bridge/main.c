@@ -52,8 +52,12 @@ static void usage(FILE *f)
 "                         of the KV bucket, then the stream after it\n"
 "      --batch=N          records per publish or fetch round (default 256)\n"
 "      --stats[=SECS]     a state line on stderr every SECS (default 5)\n"
-"      --creds=FILE       NATS credentials file\n"
-"      --user=U --password=P   user and password\n"
+"      --creds=FILE       NATS credentials file (the recommended way)\n"
+"      --user=U           user; the password from --password-file=FILE (its\n"
+"                         first line), $NATS_PASSWORD or --password=P (seen\n"
+"                         by other users in the process list: avoid)\n"
+"Environment: NATS_PASSWORD (with --user), NATS_TOKEN (a token, without\n"
+"--creds and --user). URLs are shown with passwords and tokens as ***.\n"
 "  -v, --verbose          more messages\n"
 "  -h, --help             this help\n"
 "  -V, --version          print the version\n"
@@ -218,8 +222,29 @@ static void split_urls(const char *arg)
 
 enum {
 	O_STREAM = 256, O_SUBJECT, O_SUB, O_CREATE, O_REPLICAS, O_SNAPS, O_DURABLE,
-	O_STATE, O_BOOT, O_BATCH, O_STATS, O_CREDS, O_USER, O_PASS,
+	O_STATE, O_BOOT, O_BATCH, O_STATS, O_CREDS, O_USER, O_PASS, O_PASSFILE,
 };
+
+/* The first line of FILE (the password), without its newline; exit 1 if unreadable. */
+static char *read_secret(const char *file)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	FILE *f = fopen(file, "re");
+
+	if (!f)
+		die(EXIT_RUNTIME, "--password-file %s: %s", file, strerror(errno));
+	len = getline(&line, &cap, f);
+	fclose(f);
+	if (len < 0)
+		die(EXIT_RUNTIME, "--password-file %s: empty", file);
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		line[--len] = 0;
+	if (!len)
+		die(EXIT_RUNTIME, "--password-file %s: empty first line", file);
+	return line;
+}
 
 int main(int argc, char **argv)
 {
@@ -240,12 +265,14 @@ int main(int argc, char **argv)
 		{ "creds", required_argument, NULL, O_CREDS },
 		{ "user", required_argument, NULL, O_USER },
 		{ "password", required_argument, NULL, O_PASS },
+		{ "password-file", required_argument, NULL, O_PASSFILE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *server = NULL;
+	char *secret = NULL;
 	int c, ret;
 
 	prog_name = PROG;
@@ -287,6 +314,7 @@ int main(int argc, char **argv)
 		case O_CREDS: opt.creds = optarg; break;
 		case O_USER: opt.user = optarg; break;
 		case O_PASS: opt.password = optarg; break;
+		case O_PASSFILE: opt.password_file = optarg; break;
 		case 'v': opt.verbose++; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': print_version(); return 0;
@@ -303,21 +331,33 @@ int main(int argc, char **argv)
 		usage_error("no ring: -r RING");
 	if (!opt.stream)
 		usage_error("no stream: --stream NAME");
-	if (opt.creds && (opt.user || opt.password))
+	if (opt.password && opt.password_file)
+		usage_error("--password and --password-file exclude each other");
+	if (opt.creds && (opt.user || opt.password || opt.password_file))
 		usage_error("--creds and --user/--password exclude each other");
-	if (!opt.user != !opt.password)
-		usage_error("--user and --password go together");
+	if (!opt.user && (opt.password || opt.password_file))
+		usage_error("--password and --password-file need --user");
+	if (opt.user && !opt.password && !opt.password_file && !getenv("NATS_PASSWORD"))
+		usage_error("--user needs a password: --password-file FILE, NATS_PASSWORD "
+			    "or --password");
 	if (opt.out && (opt.durable || opt.state || opt.bootstrap))
 		usage_error("--durable, --state and --bootstrap are options of 'in'");
 	if (!opt.out && (opt.subject || opt.sub || opt.create_stream || opt.snapshots))
 		usage_error("--subject, --sub, --create-stream and --snapshots are options of 'out'");
 	split_urls(server);
+	if (opt.password_file)
+		opt.password = secret = read_secret(opt.password_file);
+	else if (opt.user && !opt.password)
+		opt.password = getenv("NATS_PASSWORD");
+	if (!opt.creds && !opt.user && getenv("NATS_TOKEN") && *getenv("NATS_TOKEN"))
+		opt.token = getenv("NATS_TOKEN");
 	setup_signals();
 	ret = opt.out ? run_out() : run_in();
 	for (int i = 0; i < opt.nurls; i++)
 		free(opt.urls[i]);
 	free(opt.urls);
 	free(opt.shown_url);
+	free(secret);
 	nats_CloseAndWait(2000);
 	return ret;
 }

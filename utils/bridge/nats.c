@@ -31,12 +31,13 @@ static void on_disconnected(natsConnection *nc, void *closure)
 
 static void on_reconnected(natsConnection *nc, void *closure)
 {
-	char url[256] = "";
+	char url[256] = "", shown[300];
 
 	(void)closure;
 	natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+	bridge_url_redact(url, shown, sizeof(shown));
 	atomic_store(&nats_connected, true);
-	logmsg("reconnected to %s", url);
+	logmsg("reconnected to %s", shown);
 }
 
 static void on_closed(natsConnection *nc, void *closure)
@@ -98,6 +99,8 @@ bool bridge_connect(struct bridge_nats *bn, jsPubAckHandler ah, void *ah_closure
 		      opt.creds);
 	if (opt.user)
 		check(natsOptions_SetUserInfo(bn->opts, opt.user, opt.password), "NATS options");
+	if (opt.token)
+		check(natsOptions_SetToken(bn->opts, opt.token), "NATS options");
 	for (;;) {
 		s = natsConnection_Connect(&bn->nc, bn->opts);
 		if (s == NATS_OK)
@@ -119,10 +122,11 @@ bool bridge_connect(struct bridge_nats *bn, jsPubAckHandler ah, void *ah_closure
 		}
 	}
 	{
-		char url[256] = "";
+		char url[256] = "", shown[300];
 
 		natsConnection_GetConnectedUrl(bn->nc, url, sizeof(url));
-		logmsg("connected to %s", url);
+		bridge_url_redact(url, shown, sizeof(shown));
+		logmsg("connected to %s", shown);
 	}
 	atomic_store(&nats_connected, true);
 	check(jsOptions_Init(&jo), "JetStream options");

@@ -194,12 +194,15 @@ void bridge_url_redact(const char *url, char *out, size_t cap)
 
 	start = start ? start + 3 : url;
 	at = strrchr(start, '@');
-	colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
-	if (!colon) {
+	if (!at) {
 		snprintf(out, cap, "%s", url);
 		return;
 	}
-	snprintf(out, cap, "%.*s:***%s", (int)(colon - url), url, at);
+	colon = memchr(start, ':', (size_t)(at - start));
+	if (colon)	/* user:password@: the user stays */
+		snprintf(out, cap, "%.*s:***%s", (int)(colon - url), url, at);
+	else		/* token@: all of it is the secret */
+		snprintf(out, cap, "%.*s***%s", (int)(start - url), url, at);
 }
 
 int64_t bridge_backoff_ms(int attempt)
@@ -387,15 +390,20 @@ void bridge_in_state_resolve(struct bridge_in_state *st, uint32_t committed)
 }
 
 enum bridge_in_verdict bridge_in_check(uint64_t last, uint64_t *next_cseq, uint64_t sseq,
-				       uint64_t cseq, uint64_t ndeliv)
+				       uint64_t cseq, uint64_t ndeliv, bool contiguous,
+				       bool first)
 {
 	if (*next_cseq && cseq != *next_cseq)
 		return BRIDGE_IN_RESYNC;	/* deliveries lost: a gap */
-	*next_cseq = cseq + 1;
-	if (sseq <= last)
+	if (sseq <= last) {
+		*next_cseq = cseq + 1;
 		return BRIDGE_IN_DONE;
+	}
 	if (ndeliv > 1)
 		return BRIDGE_IN_RESYNC;	/* its first delivery never reached us */
+	if (contiguous && !first && sseq != last + 1)
+		return BRIDGE_IN_RESYNC;	/* the consumer was replaced under us */
+	*next_cseq = cseq + 1;
 	return BRIDGE_IN_WRITE;
 }
 

@@ -62,7 +62,10 @@ bool bridge_parse_dec(const char *s, uint64_t *v);
  */
 bool bridge_url_ok(const char *url, char *why, size_t cap);
 
-/* URL for messages: a password in it replaced by "***". */
+/*
+ * URL for messages: a password in it (user:PASSWORD@) or a token
+ * (TOKEN@) replaced by "***".
+ */
 void bridge_url_redact(const char *url, char *out, size_t cap);
 
 /* Reconnect delay of attempt N (1 = first): 100 ms doubling, at most 5 s. */
@@ -130,17 +133,21 @@ void bridge_in_state_resolve(struct bridge_in_state *st, uint32_t committed);
  * What `in` does with a fetched message (docs/bridge.md, "Never a gap"):
  * stream seq SSEQ, consumer seq CSEQ, delivered NDELIV times. LAST: the
  * stream seq of the last message committed (or queued in this batch);
- * *NEXT_CSEQ: the consumer seq the next delivery must carry (0: any, e.g.
- * right after the consumer was set up), advanced here. The consumer
- * delivers only to us, so its sequence has no gap unless deliveries were
- * lost (a broken connection during a fetch): then, and for a redelivery of
- * a message we never saw, RESYNC (recreate the consumer after LAST; write
- * and ack nothing more of this fetch). A message at or below LAST is DONE
+ * *NEXT_CSEQ: the consumer seq the next delivery must carry (0: any),
+ * advanced here. The consumer delivers only to us, so its sequence has no
+ * gap unless deliveries were lost (a broken connection during a fetch):
+ * then, and for a redelivery of a message we never saw, RESYNC (recreate
+ * the consumer after LAST; write and ack nothing more of this fetch).
+ * CONTIGUOUS: the stream holds only our subject, so its sequences follow
+ * each other too: a message above LAST + 1 is a gap (RESYNC) unless FIRST
+ * (the first delivery of a consumer just set up after LAST: messages
+ * removed by the stream's limits). A message at or below LAST is DONE
  * (committed already: ack it). Otherwise WRITE.
  */
 enum bridge_in_verdict { BRIDGE_IN_WRITE, BRIDGE_IN_DONE, BRIDGE_IN_RESYNC };
 enum bridge_in_verdict bridge_in_check(uint64_t last, uint64_t *next_cseq, uint64_t sseq,
-				       uint64_t cseq, uint64_t ndeliv);
+				       uint64_t cseq, uint64_t ndeliv, bool contiguous,
+				       bool first);
 
 /*
  * Recovery of an interrupted batch of MAX records begun at ring seq HEAD:
