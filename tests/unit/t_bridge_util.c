@@ -170,6 +170,39 @@ static void test_redact(void)
 	redact_is("nats://u:p@ss@host", "nats://u:***@host");
 }
 
+static void test_names(void)
+{
+	char why[128];
+	static const char *const good[] = { "ORDERS", "bridge-orders", "a_b-C9", "=2E" };
+	static const char *const bad[] = { "", "a.b", "a b", "a*", "a>", "a/b", "a\\b", "a\tb",
+					   "a\nb" };
+	static const char *const sgood[] = { "shmring.orders", "a", "a.b.c", "x=2Ey" };
+	static const char *const sbad[] = { "", ".a", "a.", "a..b", "a.*", "a.>", "*", "a b",
+					    "a.b\n" };
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
+		ok(bridge_name_ok(good[i], why, sizeof(why)), "name '%s' accepted", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		why[0] = 0;
+		ok(!bridge_name_ok(bad[i], why, sizeof(why)) && why[0],
+		   "name #%zu refused (%s)", i, why);
+	}
+	{
+		char longname[300];
+
+		memset(longname, 'a', sizeof(longname) - 1);
+		longname[sizeof(longname) - 1] = 0;
+		ok(!bridge_name_ok(longname, why, sizeof(why)), "a 299-byte name refused");
+	}
+	for (size_t i = 0; i < sizeof(sgood) / sizeof(*sgood); i++)
+		ok(bridge_subject_ok(sgood[i], why, sizeof(why)), "subject '%s' accepted", sgood[i]);
+	for (size_t i = 0; i < sizeof(sbad) / sizeof(*sbad); i++) {
+		why[0] = 0;
+		ok(!bridge_subject_ok(sbad[i], why, sizeof(why)) && why[0],
+		   "subject #%zu refused (%s)", i, why);
+	}
+}
+
 static void test_backoff(void)
 {
 	is_int(bridge_backoff_ms(1), 100, "first retry after 100 ms");
@@ -492,6 +525,7 @@ int main(void)
 	test_numbers();
 	test_urls();
 	test_redact();
+	test_names();
 	test_backoff();
 	test_out_state();
 	test_in_state();

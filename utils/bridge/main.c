@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bridge.h"
 #include "../common.h"
@@ -344,6 +345,20 @@ int main(int argc, char **argv)
 		usage_error("--durable, --state and --bootstrap are options of 'in'");
 	if (!opt.out && (opt.subject || opt.sub || opt.create_stream || opt.snapshots))
 		usage_error("--subject, --sub, --create-stream and --snapshots are options of 'out'");
+	{
+		char why[128];
+
+		if (!bridge_name_ok(opt.stream, why, sizeof(why)))
+			usage_error("invalid --stream '%s': %s", opt.stream, why);
+		if (opt.durable && !bridge_name_ok(opt.durable, why, sizeof(why)))
+			usage_error("invalid --durable '%s': %s", opt.durable, why);
+		if (opt.sub && !*opt.sub)
+			usage_error("invalid --sub '': empty");
+		if (opt.subject && !bridge_subject_ok(opt.subject, why, sizeof(why)))
+			usage_error("invalid --subject '%s': %s", opt.subject, why);
+	}
+	if (opt.creds && access(opt.creds, R_OK))
+		die(EXIT_RUNTIME, "--creds %s: %s", opt.creds, strerror(errno));
 	split_urls(server);
 	if (opt.password_file)
 		opt.password = secret = read_secret(opt.password_file);

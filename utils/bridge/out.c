@@ -268,6 +268,10 @@ static bool sync_with_stream(struct bridge_nats *bn, struct shmring *sub)
 }
 
 /* Copy up to --batch records from the tap into pend[]. */
+/* The server's max_payload, and what our headers may take of it at most. */
+static int64_t max_payload;
+static uint32_t hdr_bytes;
+
 static int fill(struct shmring *tap)
 {
 	struct shmring_record rec;
@@ -291,6 +295,12 @@ static int fill(struct shmring *tap)
 			}
 			break;
 		}
+		if (max_payload > 0 && (int64_t)rec.len + hdr_bytes > max_payload)
+			die(EXIT_RUNTIME, "ring %s, record seq %" PRIu64 ": %" PRIu32 " bytes, with "
+			    "its headers (up to %" PRIu32 ") more than the server takes "
+			    "(max_payload %" PRId64 "): not published, nothing skipped; raise the "
+			    "server's max_payload or write smaller records", opt.ring, rec.seq,
+			    rec.len, hdr_bytes, max_payload);
 		if (rec.len > p->cap) {
 			char *d = realloc(p->data, rec.len);
 
@@ -460,6 +470,19 @@ int run_out(void)
 			die(EXIT_RUNTIME, "stream %s does not take subject %s (its subjects: %s): "
 			    "give --subject, or another stream", opt.stream, subject,
 			    *list ? list : "none");
+	}
+	{
+		struct shmring_info info = { .size = sizeof(info) };
+
+		/* NATS/1.0, six headers with numbers of up to 20 digits, the ring twice. */
+		hdr_bytes = (uint32_t)(320 + 6 * strlen(opt.ring));
+		max_payload = natsConnection_GetMaxPayload(bn.nc);
+		if (shmring_info(tap, &info) == 0 && max_payload > 0 &&
+		    (int64_t)info.attr.max_record + hdr_bytes > max_payload)
+			logmsg("warning: ring %s takes records of up to %" PRIu32 " bytes, the "
+			       "server at most %" PRId64 " with headers: a record that large "
+			       "will stop " PROG " out (raise the server's max_payload)",
+			       opt.ring, info.attr.max_record, max_payload - hdr_bytes);
 	}
 	while (!sync_with_stream(&bn, sub)) {
 		sleep_ms(bridge_backoff_ms(++attempt));

@@ -65,6 +65,61 @@ bool bridge_subject_match(const char *pattern, const char *subj)
 	}
 }
 
+bool bridge_name_ok(const char *name, char *why, size_t cap)
+{
+	if (!*name) {
+		snprintf(why, cap, "empty");
+		return false;
+	}
+	if (strlen(name) > 255) {
+		snprintf(why, cap, "longer than 255 bytes");
+		return false;
+	}
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p <= ' ' || *p == 0x7f || strchr(".*>/\\", *p)) {
+			if (*p <= ' ' || *p == 0x7f)
+				snprintf(why, cap, "a blank or control character");
+			else
+				snprintf(why, cap, "'%c' is not allowed", *p);
+			return false;
+		}
+	return true;
+}
+
+bool bridge_subject_ok(const char *subj, char *why, size_t cap)
+{
+	const char *p = subj;
+
+	if (!*p) {
+		snprintf(why, cap, "empty");
+		return false;
+	}
+	for (;;) {
+		const char *e = strchr(p, '.');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+
+		if (!l) {
+			snprintf(why, cap, "an empty token (leading, trailing or double '.')");
+			return false;
+		}
+		for (size_t i = 0; i < l; i++) {
+			unsigned char c = (unsigned char)p[i];
+
+			if (c <= ' ' || c == 0x7f) {
+				snprintf(why, cap, "a blank or control character");
+				return false;
+			}
+		}
+		if (l == 1 && (*p == '*' || *p == '>')) {
+			snprintf(why, cap, "a wildcard ('%c'): out publishes to one subject", *p);
+			return false;
+		}
+		if (!e)
+			return true;
+		p = e + 1;
+	}
+}
+
 int bridge_msgid_format(char *out, size_t cap, const char *ring, const char *inc,
 			uint64_t seq)
 {

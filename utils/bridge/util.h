@@ -42,6 +42,14 @@ int bridge_escape(const char *name, char *out, size_t cap);
  */
 bool bridge_subject_match(const char *pattern, const char *subj);
 
+/*
+ * A JetStream stream or consumer name: non-empty, at most 255 bytes, no
+ * blank or control character, none of . * > / \. false: WHY says why.
+ */
+bool bridge_name_ok(const char *name, char *why, size_t cap);
+/* A subject to publish to: non-empty tokens split at '.', no blanks, no wildcard. */
+bool bridge_subject_ok(const char *subj, char *why, size_t cap);
+
 /* "<ring>:<inc>:<seq>"; the length, or -1 if it does not fit. */
 int bridge_msgid_format(char *out, size_t cap, const char *ring, const char *inc,
 			uint64_t seq);
