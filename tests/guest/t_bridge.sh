@@ -27,7 +27,7 @@ cleanup() {
 	[ -n "${prod:-}" ] && kill "$prod" 2>/dev/null
 	nats_stop_all
 	for r in br.a br.b br.sa br.sb br.x; do shmring-ctl delete "$r" 2>/dev/null; done
-	rm -f /dev/shm/shmring-snap.br.* /dev/shm/shmring-bridge-in.br.*
+	rm -f /dev/shm/shmring-snap.br.* /dev/shm/shmring-bridge-*/*br=2E*
 	rm -rf "$tmp"
 }
 trap cleanup EXIT

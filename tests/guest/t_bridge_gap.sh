@@ -28,7 +28,7 @@ cleanup() {
 	[ -n "${prod:-}" ] && kill "$prod" 2>/dev/null
 	nats_stop_all
 	for r in br.ga br.gb br.gc br.gd; do shmring-ctl delete "$r" 2>/dev/null; done
-	rm -f /dev/shm/shmring-bridge-*br=2Eg*
+	rm -f /dev/shm/shmring-bridge-*/*br=2Eg*
 	rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -33,7 +33,7 @@ nspid=""
 cleanup() {
 	[ -n "$nspid" ] && kill "$nspid" 2>/dev/null && wait "$nspid" 2>/dev/null
 	for r in br.a br.b br.c br.d br.e br.small; do "$CTL" delete "$r" 2>/dev/null; done
-	rm -f /dev/shm/shmring-bridge-*.br.* /dev/shm/shmring-bridge-*.br=2E*
+	rm -f /dev/shm/shmring-bridge-*.br.* /dev/shm/shmring-bridge-*.br=2E* /dev/shm/shmring-bridge-*/*br=2E*
 	rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -452,6 +452,67 @@ static void test_manifest(void)
 	is_int(bridge_snap_chunks(2560000, 1047552), 3, "2.5 MB in 1 MiB - 1 KiB chunks: 3");
 }
 
+/* #8, #14: the private state directory and the one-bridge-per-state lock. */
+static void test_dir_lock(void)
+{
+	char dir[] = "/tmp/t_bridge_dir.XXXXXX", priv[128], other[160], link[160], lock[160];
+	int a, b;
+
+	if (!mkdtemp(dir))
+		bail_out("mkdtemp: %s", strerror(errno));
+	snprintf(priv, sizeof(priv), "%s/priv", dir);
+	is_int(bridge_private_dir(priv), 0, "missing private dir: created");
+	{
+		struct stat st;
+
+		ok(!lstat(priv, &st) && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700,
+		   "created 0700");
+	}
+	is_int(bridge_private_dir(priv), 0, "existing private dir: accepted");
+	chmod(priv, 0755);
+	is_int(bridge_private_dir(priv), -EPERM, "readable by others: -EPERM");
+	chmod(priv, 0700);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	if (symlink(priv, link))
+		bail_out("symlink: %s", strerror(errno));
+	is_int(bridge_private_dir(link), -ELOOP, "a symlink to a good dir: -ELOOP");
+	snprintf(other, sizeof(other), "%s/file", dir);
+	if (bridge_write_file(other, "x", 1))
+		bail_out("write %s", other);
+	is_int(bridge_private_dir(other), -ENOTDIR, "a planted file: -ENOTDIR");
+	if (!geteuid()) {
+		char foreign[160];
+
+		snprintf(foreign, sizeof(foreign), "%s/foreign", dir);
+		if (mkdir(foreign, 0700) || chown(foreign, 12345, 12345))
+			bail_out("foreign dir: %s", strerror(errno));
+		is_int(bridge_private_dir(foreign), -EPERM, "another user's dir: -EPERM");
+		rmdir(foreign);
+	} else {
+		skip(1, "not root: cannot make another user's directory");
+	}
+
+	snprintf(lock, sizeof(lock), "%s/state.lock", priv);
+	a = bridge_lock_file(lock);
+	ok(a >= 0, "lock taken");
+	b = bridge_lock_file(lock);
+	is_int(b, -EWOULDBLOCK, "a second lock of the same state: -EWOULDBLOCK");
+	ok(strstr(bridge_file_error(-EWOULDBLOCK), "another shmring-bridge") != NULL,
+	   "which reads 'another shmring-bridge'");
+	if (a >= 0)
+		close(a);
+	b = bridge_lock_file(lock);
+	ok(b >= 0, "free again once the holder closed it");
+	if (b >= 0)
+		close(b);
+	is_int(bridge_lock_file(link), -ELOOP, "a symlink as lock file: -ELOOP");
+	unlink(lock);
+	unlink(link);
+	unlink(other);
+	rmdir(priv);
+	rmdir(dir);
+}
+
 static void test_files(void)
 {
 	char dir[] = "/tmp/t_bridge_util.XXXXXX", path[128], buf[64];
@@ -532,5 +593,6 @@ int main(void)
 	test_in_check();
 	test_manifest();
 	test_files();
+	test_dir_lock();
 	return done_testing();
 }

@@ -82,6 +82,15 @@ void bridge_disconnect(struct bridge_nats *bn);
 /* The stream's info; a missing stream: a message and exit 1 (or created). */
 jsStreamInfo *bridge_stream(struct bridge_nats *bn, const char *subject);
 
+/*
+ * The private directory of the default state files,
+ * /dev/shm/shmring-bridge-UID (created 0700, checked; exit 1 if it is
+ * not ours alone).
+ */
+const char *state_dir(void);
+/* Lock STATE.lock for this process's lifetime; exit 1 if another bridge holds it. */
+void lock_state(const char *state);
+
 int run_out(void);
 int run_in(void);
 

@@ -3,7 +3,7 @@
  * shmring-bridge in: JetStream -> ring, acknowledged after commit, never
  * twice (docs/bridge.md).
  *
- * The state file (default /dev/shm/shmring-bridge-in.RING.DURABLE) holds
+ * The state file (default /dev/shm/shmring-bridge-UID/in.RING.DURABLE) holds
  * the stream sequence of the last message committed into the ring, and,
  * while a batch is being written, the batch: the bridge's pid, the ring's
  * head_seq before it and the stream sequences of its messages. It is
@@ -340,9 +340,10 @@ int run_in(void)
 
 		if (bridge_escape(opt.durable, esc_dur, sizeof(esc_dur)) < 0)
 			die(EXIT_RUNTIME, "bad consumer name '%s'", opt.durable);
-		snprintf(state_path, sizeof(state_path),
-			 SHMRING_SNAP_DIR "/shmring-bridge-in.%s.%s", esc_ring, esc_dur);
+		snprintf(state_path, sizeof(state_path), "%s/in.%s.%s", state_dir(), esc_ring,
+			 esc_dur);
 	}
+	lock_state(state_path);
 	have_state = load_state();
 
 	if (!bridge_connect(&bn, NULL, NULL))

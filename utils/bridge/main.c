@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shmring.h"
 #include "bridge.h"
 #include "../common.h"
 
@@ -48,7 +49,7 @@ static void usage(FILE *f)
 "                         " BRIDGE_KV_BUCKET "\n"
 "      --durable=NAME     in: the JetStream consumer (default bridge-RING)\n"
 "      --state=FILE       in: the state file (default\n"
-"                         /dev/shm/shmring-bridge-in.RING.DURABLE)\n"
+"                         /dev/shm/shmring-bridge-UID/in.RING.DURABLE)\n"
 "      --bootstrap        in: an empty RING starts from the latest snapshot\n"
 "                         of the KV bucket, then the stream after it\n"
 "      --batch=N          records per publish or fetch round (default 256)\n"
@@ -160,6 +161,39 @@ void stats_tick(void)
 	       (uint64_t)((stats.records - stats.last_records) * 1000000000ULL / dt));
 	stats.last_records = stats.records;
 	stats.last_ns = now;
+}
+
+const char *state_dir(void)
+{
+	static char dir[128];
+	int ret;
+
+	if (dir[0])
+		return dir;
+	snprintf(dir, sizeof(dir), SHMRING_SNAP_DIR "/shmring-bridge-%u", (unsigned int)geteuid());
+	ret = bridge_private_dir(dir);
+	if (ret == -EPERM)
+		die(EXIT_RUNTIME, "%s: not a directory of this user that only it may use "
+		    "(planted by another user? check it and remove it)", dir);
+	if (ret)
+		die(EXIT_RUNTIME, "%s: %s", dir, ret == -ELOOP ? "a symbolic link, refused: "
+		    "remove it" : strerror(-ret));
+	return dir;
+}
+
+void lock_state(const char *state)
+{
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s.lock", state);
+	fd = bridge_lock_file(path);
+	if (fd == -EWOULDBLOCK)
+		die(EXIT_RUNTIME, "another " PROG " %s uses %s (its lock %s is held)",
+		    opt.out ? "out" : "in", state, path);
+	if (fd < 0)
+		die(EXIT_RUNTIME, "%s: %s", path, bridge_file_error(fd));
+	/* Kept open (and locked) until exit. */
 }
 
 static void on_signal(int sig)

@@ -123,8 +123,8 @@ static void load_incarnation(struct shmring *tap)
 	int ret;
 
 	bridge_escape(opt.sub, esc_sub, sizeof(esc_sub));
-	snprintf(path, sizeof(path), SHMRING_SNAP_DIR "/shmring-bridge-out.%s.%s", esc_ring,
-		 esc_sub);
+	snprintf(path, sizeof(path), "%s/out.%s.%s", state_dir(), esc_ring, esc_sub);
+	lock_state(path);
 	ret = shmring_sub_list(tap, subs, SHMRING_MAX_SUBS, &total);
 	if (ret < 0)
 		ring_error(ret, "cannot list the subscriptions of ring");

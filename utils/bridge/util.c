@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -595,6 +596,8 @@ const char *bridge_file_error(int err)
 		       "user's file in the way (planted?): check it and remove it";
 	case -ELOOP:
 		return "a symbolic link, refused: remove it";
+	case -EWOULDBLOCK:
+		return "in use by another " "shmring-bridge (one bridge per state)";
 	default:
 		return strerror(-err);
 	}
@@ -641,4 +644,36 @@ int bridge_read_file(const char *path, char *buf, size_t cap)
 	if (memchr(buf, 0, o))
 		return -EBADMSG;
 	return (int)o;
+}
+
+int bridge_private_dir(const char *path)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return -errno;
+	if (lstat(path, &st))
+		return -errno;
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (st.st_uid != geteuid() || (st.st_mode & 077))
+		return -EPERM;
+	return 0;
+}
+
+int bridge_lock_file(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
 }

@@ -204,4 +204,18 @@ int bridge_read_file(const char *path, char *buf, size_t cap);
 /* What an error of the two above means, as text for "PATH: TEXT". */
 const char *bridge_file_error(int err);
 
+/*
+ * The private state directory PATH (default /dev/shm/shmring-bridge-UID):
+ * created 0700 if missing, then checked with lstat: a directory, not a
+ * symlink (-ELOOP), of our euid with no group/other access (-EPERM), else
+ * -ENOTDIR. 0 or -errno.
+ */
+int bridge_private_dir(const char *path);
+/*
+ * Lock PATH (created 0600, no symlink followed) with flock(LOCK_EX |
+ * LOCK_NB) for as long as the process runs: the fd, or -EWOULDBLOCK if
+ * another process holds it, or -errno.
+ */
+int bridge_lock_file(const char *path);
+
 #endif /* SHMRING_BRIDGE_UTIL_H */
