@@ -203,6 +203,18 @@ static void test_names(void)
 	}
 }
 
+static void test_resume(void)
+{
+	is_int(bridge_resume_check(41, "41", 100), 0, "resume: id seq = header, below head: ok");
+	is_int(bridge_resume_check(41, "42", 100), -1, "id seq != Shmring-Seq: refused");
+	is_int(bridge_resume_check(41, NULL, 100), -1, "no Shmring-Seq: refused");
+	is_int(bridge_resume_check(41, "4x", 100), -1, "a bad Shmring-Seq: refused");
+	is_int(bridge_resume_check(UINT64_MAX, "18446744073709551615", 100), -2,
+	       "seq 2^64-1 (a forged id): refused");
+	is_int(bridge_resume_check(100, "100", 100), -2, "seq = head (not written yet): refused");
+	is_int(bridge_resume_check(99, "99", 100), 0, "seq = head - 1: ok");
+}
+
 static void test_backoff(void)
 {
 	is_int(bridge_backoff_ms(1), 100, "first retry after 100 ms");
@@ -587,6 +599,7 @@ int main(void)
 	test_urls();
 	test_redact();
 	test_names();
+	test_resume();
 	test_backoff();
 	test_out_state();
 	test_in_state();

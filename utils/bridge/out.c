@@ -217,6 +217,30 @@ static bool need_sync = true;	/* learn chain_last and skip what is stored */
  * incarnation it holds are skipped (consumed from SUB). false if the
  * stream cannot be asked now.
  */
+/* The stream's last message claims ring seq SEQ: believable? (bridge_resume_check) */
+static bool trusted(struct shmring *sub, natsMsg *m, uint64_t seq)
+{
+	struct shmring_info info = { .size = sizeof(info) };
+	const char *h = NULL;
+	int ret;
+
+	if (shmring_info(sub, &info) < 0)
+		return false;
+	if (natsMsgHeader_Get(m, HDR_SEQ, &h) != NATS_OK)
+		h = NULL;
+	ret = bridge_resume_check(seq, h, info.head_seq);
+	if (ret == -1)
+		logmsg("warning: stream %s: the last message on %s (stream seq %" PRIu64 ") has "
+		       "a message id of ring %s whose seq its " HDR_SEQ " header does not "
+		       "match: not ours, ignored", opt.stream, subject, natsMsg_GetSequence(m),
+		       opt.ring);
+	else if (ret == -2)
+		logmsg("warning: stream %s: the last message on %s claims ring %s seq %" PRIu64
+		       ", which the ring has not written (its head is %" PRIu64 "): forged? "
+		       "ignored", opt.stream, subject, opt.ring, seq, (uint64_t)info.head_seq);
+	return ret == 0;
+}
+
 static bool sync_with_stream(struct bridge_nats *bn, struct shmring *sub)
 {
 	static uint64_t rl;
@@ -240,7 +264,7 @@ static bool sync_with_stream(struct bridge_nats *bn, struct shmring *sub)
 	chain_last = natsMsg_GetSequence(m);
 	if (natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK &&
 	    !bridge_msgid_parse(id, ring, sizeof(ring), minc, sizeof(minc), &seq) &&
-	    !strcmp(ring, opt.ring) && !strcmp(minc, inc)) {
+	    !strcmp(ring, opt.ring) && !strcmp(minc, inc) && trusted(sub, m, seq)) {
 		uint64_t sseq = chain_last;
 
 		/* The stream seq of that record: for a snapshot that reflects it. */

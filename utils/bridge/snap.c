@@ -219,7 +219,10 @@ void snap_out_stop(struct snap_out *so)
 	free(so);
 }
 
-/* Load the manifest and its chunks into *BUF; 0, -EAGAIN (torn), -ENOENT. */
+/*
+ * Load the manifest and its chunks into *BUF; 0, -EAGAIN (torn), -ENOENT,
+ * -EBADMSG (not a manifest of this key: logged).
+ */
 static int kv_load(kvStore *kv, const char *key, struct bridge_snap_manifest *m, char **buf)
 {
 	kvEntry *e = NULL;
@@ -234,12 +237,21 @@ static int kv_load(kvStore *kv, const char *key, struct bridge_snap_manifest *m,
 		die(EXIT_RUNTIME, "KV " BRIDGE_KV_BUCKET " key %s: %s", key, NERR(s));
 	if (bridge_snap_manifest_parse(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), m)) {
 		kvEntry_Destroy(e);
-		die(EXIT_RUNTIME, "KV " BRIDGE_KV_BUCKET " key %s: not a snapshot manifest", key);
+		logmsg("--bootstrap: KV " BRIDGE_KV_BUCKET " key %s: not a snapshot manifest", key);
+		return -EBADMSG;
 	}
 	kvEntry_Destroy(e);
-	if (m->len > SHMRING_SNAP_MAX_LEN)
-		die(EXIT_RUNTIME, "KV " BRIDGE_KV_BUCKET " key %s: snapshot of %" PRIu64
-		    " bytes, more than %u", key, m->len, SHMRING_SNAP_MAX_LEN);
+	if (strcmp(m->ring, key)) {
+		logmsg("--bootstrap: KV " BRIDGE_KV_BUCKET " key %s: the manifest is of another "
+		       "ring", key);
+		return -EBADMSG;
+	}
+	if (m->len > SHMRING_SNAP_MAX_LEN || m->chunks > m->len + 1) {
+		logmsg("--bootstrap: KV " BRIDGE_KV_BUCKET " key %s: snapshot of %" PRIu64
+		       " bytes in %" PRIu32 " chunks, more than %u or more chunks than bytes",
+		       key, m->len, m->chunks, SHMRING_SNAP_MAX_LEN);
+		return -EBADMSG;
+	}
 	*buf = malloc(m->len ? m->len : 1);
 	if (!*buf)
 		die(EXIT_RUNTIME, "out of memory");
@@ -302,9 +314,14 @@ bool snap_in_bootstrap(struct bridge_nats *bn, struct shmring *ring,
 		free(buf);
 		return false;
 	}
-	if (ret)
-		die(EXIT_RUNTIME, "--bootstrap: the snapshot of %s kept changing or does not "
-		    "match its checksum (5 tries)", key);
+	if (ret) {
+		/* Not fatal: a restart would meet the same snapshot (review #10). */
+		logmsg("--bootstrap: the snapshot of %s %s: no bootstrap, the stream from its "
+		       "start", key, ret == -EBADMSG ? "is unusable" :
+		       "kept changing or does not match its checksum (5 tries)");
+		free(buf);
+		return false;
+	}
 	ret = shmring_snap_open(opt.ring, SHMRING_SNAP_WRITE | SHMRING_SNAP_CREAT, 0644, &ls);
 	if (ret == 0)
 		ret = shmring_snap_publish(ls, buf, m.len,

@@ -677,3 +677,14 @@ int bridge_lock_file(const char *path)
 	}
 	return fd;
 }
+
+int bridge_resume_check(uint64_t id_seq, const char *hdr_seq, uint64_t head_seq)
+{
+	uint64_t h;
+
+	if (!hdr_seq || !bridge_parse_dec(hdr_seq, &h) || h != id_seq)
+		return -1;
+	if (id_seq >= head_seq)
+		return -2;
+	return 0;
+}

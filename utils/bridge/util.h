@@ -218,4 +218,13 @@ int bridge_private_dir(const char *path);
  */
 int bridge_lock_file(const char *path);
 
+/*
+ * out, resuming after the stream's last message of this ring and
+ * incarnation (review #9: anyone allowed to publish on the subject could
+ * forge it): its message id's seq ID_SEQ must equal its Shmring-Seq header
+ * HDR_SEQ (-1 otherwise) and be below the ring's head_seq HEAD_SEQ, a
+ * record the ring has written (-2 otherwise). 0: trust it.
+ */
+int bridge_resume_check(uint64_t id_seq, const char *hdr_seq, uint64_t head_seq);
+
 #endif /* SHMRING_BRIDGE_UTIL_H */
