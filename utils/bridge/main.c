@@ -134,11 +134,15 @@ const char *nats_err(natsStatus s, char *buf, size_t cap)
 
 void sleep_ms(int64_t ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	/* In slices of at most 100 ms: a signal that lands between the check
+	 * and the sleep still stops us within 100 ms (review #13). */
+	while (ms > 0 && !stop_sig) {
+		int64_t d = ms < 100 ? ms : 100;
+		struct timespec ts = { 0, d * 1000000 };
 
-	if (stop_sig)
-		return;
-	nanosleep(&ts, NULL);
+		nanosleep(&ts, NULL);
+		ms -= d;
+	}
 }
 
 void stats_tick(void)

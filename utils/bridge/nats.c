@@ -5,6 +5,7 @@
  * disconnect, forever: an outage never ends the bridge. A bad URL or an
  * authorization failure ends it (exit 1): waiting would not help.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,8 +165,15 @@ jsStreamInfo *bridge_stream(struct bridge_nats *bn, const char *subject)
 
 	for (;;) {
 		s = js_GetStreamInfo(&si, bn->js, opt.stream, NULL, &jerr);
-		if (s == NATS_OK)
+		if (s == NATS_OK) {
+			/* out's exactly-once leans on the duplicate window (review #16). */
+			if (opt.out && si->Config && si->Config->Duplicates < 30LL * 1000000000LL)
+				logmsg("warning: stream %s drops duplicates over only %" PRId64
+				       " ms: a round republished after a longer outage relies on "
+				       "the stream's last message alone (2 minutes or more is "
+				       "advised)", opt.stream, si->Config->Duplicates / 1000000);
 			return si;
+		}
 		if (s == NATS_NOT_FOUND)
 			break;
 		if (s == NATS_NOT_PERMITTED || auth_failure(s))
