@@ -158,8 +158,13 @@ static natsSubscription *setup_consumer(struct bridge_nats *bn, const char *subj
 		if (!have_state)
 			st->last = ci->AckFloor.Stream;
 		if (ci->AckFloor.Stream == st->last && ci->NumAckPending == 0) {
+			/*
+			 * Nothing beyond last delivered: its first delivery is the
+			 * next message (any consumer seq; the following ones must
+			 * follow it).
+			 */
 			create = false;
-			next_cseq = ci->Delivered.Consumer + 1;
+			next_cseq = 0;
 		} else
 			logmsg("consumer %s: acked up to %" PRIu64 " with %" PRId64 " pending; "
 			       "recreating it after %" PRIu64 ", the last message committed",
