@@ -504,6 +504,22 @@ static void test_dir_lock(void)
 		skip(1, "not root: cannot make another user's directory");
 	}
 
+	{
+		char st1[192], st2[192], keep[192], state[160];
+
+		snprintf(state, sizeof(state), "%s/state", priv);
+		snprintf(st1, sizeof(st1), "%s.Ab12Cd", state);
+		snprintf(st2, sizeof(st2), "%s.zzzzzz", state);
+		snprintf(keep, sizeof(keep), "%s.lock", state);
+		if (bridge_write_file(st1, "x", 1) || bridge_write_file(st2, "x", 1) ||
+		    bridge_write_file(keep, "x", 1) || bridge_write_file(state, "x", 1))
+			bail_out("stale files");
+		is_int(bridge_remove_stale_tmp(state), 2, "two stale STATE.XXXXXX removed");
+		ok(access(st1, F_OK) && access(st2, F_OK), "they are gone");
+		ok(!access(keep, F_OK) && !access(state, F_OK), "STATE and STATE.lock stay");
+		unlink(keep);
+		unlink(state);
+	}
 	snprintf(lock, sizeof(lock), "%s/state.lock", priv);
 	a = bridge_lock_file(lock);
 	ok(a >= 0, "lock taken");

@@ -197,6 +197,9 @@ void lock_state(const char *state)
 		    opt.out ? "out" : "in", state, path);
 	if (fd < 0)
 		die(EXIT_RUNTIME, "%s: %s", path, bridge_file_error(fd));
+	/* Ours alone now: temporary files a kill -9 left can go. */
+	if (bridge_remove_stale_tmp(state) > 0)
+		vlog("%s: removed temporary files a killed bridge left", state);
 	/* Kept open (and locked) until exit. */
 }
 

@@ -2,6 +2,7 @@
 /*
  * shmring-bridge: the pure parts (see util.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -687,4 +688,43 @@ int bridge_resume_check(uint64_t id_seq, const char *hdr_seq, uint64_t head_seq)
 	if (id_seq >= head_seq)
 		return -2;
 	return 0;
+}
+
+int bridge_remove_stale_tmp(const char *path)
+{
+	char dir[4096], full[8192];
+	const char *base = strrchr(path, '/');
+	size_t bl;
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	if (base) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(base - path), path);
+		if (!dir[0])
+			snprintf(dir, sizeof(dir), "/");
+		base++;
+	} else {
+		snprintf(dir, sizeof(dir), ".");
+		base = path;
+	}
+	bl = strlen(base);
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		struct stat st;
+
+		/* Exactly BASE.XXXXXX (mkostemp's six characters). */
+		if (strlen(e->d_name) != bl + 7 || strncmp(e->d_name, base, bl) ||
+		    e->d_name[bl] != '.')
+			continue;
+		snprintf(full, sizeof(full), "%s/%s", dir, e->d_name);
+		if (lstat(full, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		if (!unlink(full))
+			n++;
+	}
+	closedir(d);
+	return n;
 }

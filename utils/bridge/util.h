@@ -227,4 +227,10 @@ int bridge_lock_file(const char *path);
  */
 int bridge_resume_check(uint64_t id_seq, const char *hdr_seq, uint64_t head_seq);
 
+/*
+ * Remove PATH.XXXXXX temporary files of bridge_write_file() that a kill -9
+ * left (regular files of our euid only). How many, or -errno.
+ */
+int bridge_remove_stale_tmp(const char *path);
+
 #endif /* SHMRING_BRIDGE_UTIL_H */
