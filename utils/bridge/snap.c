@@ -310,7 +310,7 @@ bool snap_in_bootstrap(struct bridge_nats *bn, struct shmring *ring,
 	kvStore_Destroy(kv);
 	if (ret == -ENOENT) {
 		logmsg("--bootstrap: no snapshot of ring %s in KV " BRIDGE_KV_BUCKET ": the "
-		       "stream from its start", skip->ring[0] ? skip->ring : opt.ring);
+		       "stream from its start", key);	/* escaped: the header is untrusted */
 		free(buf);
 		return false;
 	}
