@@ -74,6 +74,21 @@ struct snap_out *snap_out_start(struct bridge_nats *bn)
 	if (bridge_escape(opt.ring, so->key, sizeof(so->key)) < 0)
 		die(EXIT_RUNTIME, "bad ring name '%s'", opt.ring);
 	so->kv = bucket(bn, true);
+	if (so->kv) {
+		/* The manifest a previous run put: its chunks go once a new one is in (#15). */
+		kvEntry *e = NULL;
+		struct bridge_snap_manifest m;
+
+		if (kvStore_Get(&e, so->kv, so->key) == NATS_OK) {
+			if (!bridge_snap_manifest_parse(kvEntry_Value(e),
+							(size_t)kvEntry_ValueLen(e), &m) &&
+			    !strcmp(m.ring, so->key)) {
+				so->prev_gen = m.gen;
+				so->prev_chunks = m.chunks;
+			}
+			kvEntry_Destroy(e);
+		}
+	}
 	return so;
 }
 
