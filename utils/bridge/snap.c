@@ -96,7 +96,8 @@ static void purge_chunks(struct snap_out *so, uint64_t gen, uint32_t chunks)
 {
 	char key[sizeof(so->key) + 48];
 
-	for (uint32_t i = 0; i < chunks; i++) {
+	/* Each purge may wait for the server (5 s): a stop signal cuts it short. */
+	for (uint32_t i = 0; i < chunks && !stop_sig; i++) {
 		natsStatus s;
 
 		snprintf(key, sizeof(key), "%s.%" PRIu64 ".%" PRIu32, so->key, gen, i);
