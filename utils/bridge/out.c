@@ -211,6 +211,7 @@ static void rewind_tap(struct shmring *tap, struct shmring *sub)
 static bool chain;		/* the stream holds only SUBJ: chain the rounds */
 static uint64_t chain_last;	/* stream seq of SUBJ's last message (0: none) */
 static bool need_sync = true;	/* learn chain_last and skip what is stored */
+static int chain_refused;	/* failed rounds in a row with refusals */
 
 /*
  * Where the stream says we are: its last message on SUBJ. Records of this
@@ -487,8 +488,13 @@ int run_out(void)
 				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? " " : "",
 						      si->Config->Subjects[i]);
 		}
+		/*
+		 * Not with replicas: a clustered stream checks the expected
+		 * sequence against what it applied, which lags a pipeline
+		 * (nats-server 2.9 refuses every message but the first).
+		 */
 		chain = si->Config && si->Config->SubjectsLen == 1 &&
-			!strcmp(si->Config->Subjects[0], subject);
+			!strcmp(si->Config->Subjects[0], subject) && si->Config->Replicas <= 1;
 		jsStreamInfo_Destroy(si);
 		if (!takes)
 			die(EXIT_RUNTIME, "stream %s does not take subject %s (its subjects: %s): "
@@ -552,12 +558,19 @@ int run_out(void)
 			continue;
 		}
 		if (!round_trip(&bn)) {
+			/* Refused rounds again and again: the server cannot chain. */
+			if (chain && atomic_load(&pub_errors) && ++chain_refused >= 5) {
+				chain = false;
+				logmsg("stream %s refuses chained publishes: publishing without "
+				       "the order guard (docs/bridge.md)", opt.stream);
+			}
 			need_sync = true;
 			npend = 0;
 			sleep_ms(bridge_backoff_ms(++attempt));
 			continue;
 		}
 		attempt = 0;
+		chain_refused = 0;
 		advance_sub(sub, pend[npend - 1].seq);
 		{
 			uint64_t ar, as;
