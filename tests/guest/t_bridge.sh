@@ -82,9 +82,12 @@ produce br.a 1 500 1
 printf 'binary\000\001\377' | shmring-ctl write br.a -t 9 -
 produce br.a 501 1000 2
 bridge out out -s "$URL" -r br.a --stream BR --create-stream --stats=1
+# in needs the stream, which out creates (on a slow kernel in could ask first).
+wait_until 60 grep -q 'created stream BR' "$tmp/out.log" ||
+	echo "# out did not create stream BR: $(logtail out)"
 bridge in in -s "$URL" --stream BR -r br.b --stats=1
 if wait_until 60 caught_up br.a br.b; then pass "1001 records reach ring B"
-else fail "1001 records reach ring B" "B has $(ring_written br.b); out: $(logtail out) in: $(logtail in)"; fi
+else fail "1001 records reach ring B" "B has $(ring_written br.b); in: $(logtail in) out: $(logtail out)"; fi
 same br.a br.b
 check "ring B = ring A: order, types, lengths, payloads (binary too)" $? "$(why_differ)"
 [ "$(nats_stream_msgs BR)" = 1001 ]
