@@ -82,8 +82,9 @@ produce br.a 1 500 1
 printf 'binary\000\001\377' | shmring-ctl write br.a -t 9 -
 produce br.a 501 1000 2
 bridge out out -s "$URL" -r br.a --stream BR --create-stream --stats=1
+wait_until 30 stream_exists BR
 bridge in in -s "$URL" --stream BR -r br.b --stats=1
-if wait_until 60 caught_up br.a br.b; then pass "1001 records reach ring B"
+if settle br.a br.b 60 out in; then pass "1001 records reach ring B"
 else fail "1001 records reach ring B" "B has $(ring_written br.b); out: $(logtail out) in: $(logtail in)"; fi
 same br.a br.b
 check "ring B = ring A: order, types, lengths, payloads (binary too)" $? "$(why_differ)"
@@ -103,7 +104,7 @@ sleep 0.5
 bridge out out -s "$URL" -r br.a --stream BR --stats=1
 wait "$prod"
 prod=""
-wait_until 90 caught_up br.a br.b
+settle br.a br.b 90 out in
 same br.a br.b
 check "kill -9 of out while records flow: ring B = ring A" $? "$(why_differ)"
 [ "$(nats_stream_msgs BR)" = "$(ring_written br.a)" ]
@@ -118,7 +119,7 @@ sleep 0.5
 bridge in in -s "$URL" --stream BR -r br.b --stats=1
 wait "$prod"
 prod=""
-wait_until 90 caught_up br.a br.b
+settle br.a br.b 90 out in
 same br.a br.b
 check "kill -9 of in while records flow: ring B = ring A, nothing twice" $? "$(why_differ)"
 
@@ -136,7 +137,7 @@ check "in reports state=disconnected" $? "$(logtail in)"
 wait "$prod"
 prod=""
 nats_start single && nats_wait_ready 60
-wait_until 90 caught_up br.a br.b
+settle br.a br.b 90 out in
 same br.a br.b
 check "server back: both catch up, ring B = ring A" $? "$(why_differ); out: $(logtail out)"
 [ "$(nats_stream_msgs BR)" = "$(ring_written br.a)" ]
@@ -158,6 +159,7 @@ produce br.sa 1 100 3
 printf 'state after record 60\n' >"$tmp/snap"
 snap_publish br.sa 59 "$tmp/snap"
 bridge sout out -s "$URL" -r br.sa --stream BRS --create-stream --snapshots
+wait_until 30 stream_exists BRS
 wait_until 60 kv_has_snapshot
 bridge sin in -s "$URL" --stream BRS -r br.sb --bootstrap
 wait_until 60 has_at_least br.sb 40
