@@ -42,7 +42,8 @@ IMPL_NOTES = {      # known impls, in display order
     "shmring-zc-batch": "shmring, zero-copy ring: a batch of records "
                         "reserved in place and copied, then one "
                         "shmring_zc_commit(3) (early where a chunk ends), "
-                        "lossless ring",
+                        "lossless ring; readers woken per chunk "
+                        "(shmring_set_zc_wake(3)) in throughput runs",
     "pipe": "a pipe per writer–reader pair, one write(2) per record and reader",
     "pipe-batch": "a pipe per writer–reader pair, a batch of records per "
                   "write(2) and reader",

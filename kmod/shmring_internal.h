@@ -109,6 +109,14 @@ struct shmring_cursor {
 	struct mutex read_lock;		/* serialises read(2) on this file */
 	u64 wm_bytes;			/* wake when this many bytes pending */
 	u64 wm_recs;			/* wake when this many records pending */
+	/*
+	 * Zero-copy rings, SHMRING_OPT_ZC_WAKE: this reader sleeps without
+	 * asking writers to kick (not in hdr->zc_sleepers) and is woken when
+	 * a chunk closes or by the idle work. zc_lazy is the option (under
+	 * ring->lock), waits_lazy how the cursor joined the waiters.
+	 */
+	bool zc_lazy;
+	bool waits_lazy;
 	pid_t pid;			/* tgid of the opener, for the view */
 	bool tap;			/* never holds writers back */
 	bool other;			/* not owner nor capable: max_readers */
@@ -212,8 +220,8 @@ struct shmring_ring {
 	 * Zero-copy rings (zc_chunk != 0), shmring_zc.c. Under wlock:
 	 * zc_open lists the writers holding a chunk, by position; every
 	 * chunk below zc_closed is closed and zc_recs[] holds its records,
-	 * indexed by (pos / zc_chunk) % zc_nr. nr_waiters (ring->lock)
-	 * mirrors the waiters list into hdr->zc_sleepers.
+	 * indexed by (pos / zc_chunk) % zc_nr. nr_waiters - nr_lazy
+	 * (ring->lock) mirrors the waiters list into hdr->zc_sleepers.
 	 */
 	u32 zc_chunk;
 	u32 zc_nr;
@@ -223,6 +231,7 @@ struct shmring_ring {
 	u64 zc_closed;
 	u64 zc_closed_seq;
 	u32 nr_waiters;
+	u32 nr_lazy;			/* of them SHMRING_ZC_WAKE_CHUNK, ring->lock */
 	struct delayed_work zc_idle_work;
 };
 

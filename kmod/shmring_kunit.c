@@ -2307,6 +2307,59 @@ static void shmring_zc_kick_wakes_sleepers(struct kunit *test)
 	__set_current_state(TASK_RUNNING);
 }
 
+/*
+ * A lazy reader (SHMRING_ZC_WAKE_CHUNK) waits without counting in
+ * zc_sleepers, so writers never kick for it; a wake after a commit (what
+ * a chunk close and the idle work do) still wakes it once it is ready.
+ */
+static void shmring_zc_lazy_sleepers_not_counted(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_zc_ring(test, SZ_16K, SZ_4K,
+							 SHMRING_POLICY_OVERWRITE);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_test_reader *e = shmring_test_reader(test, ring, false);
+	struct shmring_test_zcw *zw = shmring_test_zcw(test, ring);
+	struct wait_queue_entry wqe, wqe2;
+	unsigned int idle = shmring_zc_idle_ms;
+	u64 pos;
+	int err;
+
+	shmring_zc_idle_ms = 10;
+	r->c.zc_lazy = true;
+	init_waitqueue_entry(&wqe, current);
+	add_wait_queue(&r->c.wq, &wqe);
+	shmring_cursor_will_wait(ring, &r->c);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->zc_sleepers), 0);
+	KUNIT_EXPECT_EQ(test, ring->nr_waiters, 1);
+	KUNIT_EXPECT_EQ(test, ring->nr_lazy, 1);
+	/* An eager reader beside it is counted. */
+	init_waitqueue_entry(&wqe2, current);
+	add_wait_queue(&e->c.wq, &wqe2);
+	shmring_cursor_will_wait(ring, &e->c);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->zc_sleepers), 1);
+	pos = shmring_test_zc_fill(test, zw, 10, &err);
+	KUNIT_ASSERT_EQ(test, err, 0);
+	KUNIT_ASSERT_TRUE(test, shmring_test_zc_commit(ring, pos));
+	shmring_zc_wake(ring);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->zc_sleepers), 0);
+	KUNIT_EXPECT_EQ(test, ring->nr_waiters, 0);
+	KUNIT_EXPECT_EQ(test, ring->nr_lazy, 0);
+	KUNIT_EXPECT_TRUE(test, list_empty(&r->c.wnode));
+	/* With zc_idle_ms 0 a lazy reader joins as an eager one. */
+	shmring_zc_idle_ms = 0;
+	remove_wait_queue(&e->c.wq, &wqe2);
+	shmring_cursor_will_wait(ring, &r->c);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->zc_sleepers), 1);
+	KUNIT_EXPECT_EQ(test, ring->nr_lazy, 0);
+	spin_lock(&ring->lock);
+	shmring_waiter_del(ring, &r->c);
+	spin_unlock(&ring->lock);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->zc_sleepers), 0);
+	shmring_zc_idle_ms = idle;
+	remove_wait_queue(&r->c.wq, &wqe);
+	__set_current_state(TASK_RUNNING);
+}
+
 static int shmring_test_init(struct kunit *test)
 {
 	struct shmring_test_ctx *ctx;
@@ -2375,6 +2428,7 @@ static struct kunit_case shmring_ring_cases[] = {
 	KUNIT_CASE(shmring_zc_garbage_is_skipped),
 	KUNIT_CASE(shmring_zc_lossless_waits_for_readers),
 	KUNIT_CASE(shmring_zc_kick_wakes_sleepers),
+	KUNIT_CASE(shmring_zc_lazy_sleepers_not_counted),
 	{}
 };
 

@@ -657,6 +657,18 @@ static long shmring_ioc_set_opt(struct file *file, struct shmring_ring *ring,
 		if (opt->val > 1)
 			return -EINVAL;
 		return shmring_cursor_set_manual(&sf->cursor, opt->val);
+	case SHMRING_OPT_ZC_WAKE:
+		if (!(sf->oflags & SHMRING_O_READ))
+			return -EBADF;
+		if (opt->val > SHMRING_ZC_WAKE_CHUNK)
+			return -EINVAL;
+		if (!shmring_is_zc(ring) && opt->val)
+			return -EOPNOTSUPP;
+		/* Taken at the next wait: shmring_cursor_will_wait(). */
+		spin_lock(&ring->lock);
+		sf->cursor.zc_lazy = opt->val == SHMRING_ZC_WAKE_CHUNK;
+		spin_unlock(&ring->lock);
+		return 0;
 	}
 	return -EINVAL;
 }

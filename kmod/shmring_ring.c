@@ -632,7 +632,14 @@ static void shmring_unblock(struct shmring_ring *ring)
  */
 u64 shmring_need_pos(struct shmring_ring *ring, u64 total)
 {
-	u64 slack = min(ring->data_size >> 4, ring->data_size - total);
+	/*
+	 * Zero-copy rings are granted by the chunk (a sixteenth of the
+	 * ring by default), and every writer holds one: room for a
+	 * quarter lets one kick serve several blocked writers in turn
+	 * (the baton) instead of one kick per chunk from every reader.
+	 */
+	u64 slack = min(ring->data_size >> (shmring_is_zc(ring) ? 2 : 4),
+			ring->data_size - total);
 
 	return READ_ONCE(ring->head) + total + slack - ring->data_size;
 }
@@ -798,14 +805,24 @@ void shmring_cursor_will_wait(struct shmring_ring *ring, struct shmring_cursor *
 	if (list_empty(&c->wnode) && !list_empty(&c->node)) {
 		list_add_tail(&c->wnode, &ring->waiters);
 		ring->nr_waiters++;
+		/*
+		 * A lazy reader is woken by chunk closes and the idle work,
+		 * which runs only while zc_idle_ms is set: else it asks for
+		 * kicks as every reader does.
+		 */
+		c->waits_lazy = c->zc_lazy && READ_ONCE(shmring_zc_idle_ms);
+		if (c->waits_lazy)
+			ring->nr_lazy++;
 		/* Zero-copy writers kick only while someone sleeps ([W9]). */
 		if (shmring_is_zc(ring))
-			WRITE_ONCE(ring->hdr->zc_sleepers, ring->nr_waiters);
+			WRITE_ONCE(ring->hdr->zc_sleepers,
+				   ring->nr_waiters - ring->nr_lazy);
 	}
 	spin_unlock(&ring->lock);
 	if (shmring_is_zc(ring))
 		shmring_zc_waiting(ring);
 }
+EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_will_wait);
 
 /* Off the waiters list. Under ring->lock. */
 void shmring_waiter_del(struct shmring_ring *ring, struct shmring_cursor *c)
@@ -815,10 +832,13 @@ void shmring_waiter_del(struct shmring_ring *ring, struct shmring_cursor *c)
 		return;
 	list_del_init(&c->wnode);
 	ring->nr_waiters--;
+	if (c->waits_lazy)
+		ring->nr_lazy--;
+	c->waits_lazy = false;
 	if (shmring_is_zc(ring))
-		WRITE_ONCE(ring->hdr->zc_sleepers, ring->nr_waiters);
+		WRITE_ONCE(ring->hdr->zc_sleepers, ring->nr_waiters - ring->nr_lazy);
 }
-EXPORT_SYMBOL_IF_KUNIT(shmring_cursor_will_wait);
+EXPORT_SYMBOL_IF_KUNIT(shmring_waiter_del);
 
 /*
  * Records [old_head, head) with sequence numbers [old_seq, head_seq)

@@ -34,6 +34,7 @@ static DEFINE_IDA(shmring_zc_ida);
 #define SHMRING_ZC_MAX_CHUNKS	65536U		/* chunks per ring */
 
 unsigned int shmring_zc_idle_ms = 10;
+EXPORT_SYMBOL_IF_KUNIT(shmring_zc_idle_ms);
 module_param_named(zc_idle_ms, shmring_zc_idle_ms, uint, 0644);
 MODULE_PARM_DESC(zc_idle_ms, "zero-copy rings: revoke a chunk whose writer committed nothing for this long while someone waits (ms, 0: never; default 10)");
 
@@ -510,10 +511,13 @@ EXPORT_SYMBOL_IF_KUNIT(shmring_zc_ready);
  * something to do, and drop them from the waiters (they join again when
  * they next wait), so hdr->zc_sleepers counts only readers that sleep.
  */
+static void zc_arm_idle(struct shmring_ring *ring);
+
 void shmring_zc_wake(struct shmring_ring *ring)
 {
 	struct shmring_cursor *c, *next;
 	u64 pos, seq;
+	u32 lazy;
 
 	spin_lock(&ring->lock);
 	/*
@@ -533,9 +537,33 @@ void shmring_zc_wake(struct shmring_ring *ring)
 		shmring_waiter_del(ring, c);
 		wake_up_interruptible_poll(&c->wq, EPOLLIN | EPOLLRDNORM);
 	}
+	lazy = ring->nr_lazy;
 	spin_unlock(&ring->lock);
+	/*
+	 * Lazy readers still asleep need the idle work while a chunk is
+	 * open. A grant calls us after it counted its chunk open, and a
+	 * lazy reader looks at nr_zc_open after it joined under the lock:
+	 * one of the two arms it.
+	 */
+	if (lazy)
+		zc_arm_idle(ring);
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_zc_wake);
+
+/* zc_idle_ms went to 0: lazy readers join again, asking for kicks. */
+static void zc_wake_lazy(struct shmring_ring *ring)
+{
+	struct shmring_cursor *c, *next;
+
+	spin_lock(&ring->lock);
+	list_for_each_entry_safe(c, next, &ring->waiters, wnode) {
+		if (!c->waits_lazy)
+			continue;
+		shmring_waiter_del(ring, c);
+		wake_up_interruptible_poll(&c->wq, EPOLLIN | EPOLLRDNORM);
+	}
+	spin_unlock(&ring->lock);
+}
 
 static void zc_arm_idle(struct shmring_ring *ring)
 {
@@ -566,8 +594,10 @@ static void shmring_zc_idle_fn(struct work_struct *work)
 	struct shmring_zc_writer *w, *next;
 	bool revoked = false, waiting;
 
-	if (!idle)
+	if (!idle) {
+		zc_wake_lazy(ring);
 		return;
+	}
 	mutex_lock(&ring->wlock);
 	list_for_each_entry_safe(w, next, &ring->zc_open, node) {
 		/*
@@ -582,10 +612,15 @@ static void shmring_zc_idle_fn(struct work_struct *work)
 		}
 	}
 	mutex_unlock(&ring->wlock);
-	if (revoked) {
+	/*
+	 * Lazy readers (SHMRING_ZC_WAKE_CHUNK) asked no writer to kick:
+	 * records committed into a chunk that stays open reach them here,
+	 * within zc_idle_ms / 2 of their commit.
+	 */
+	if (revoked || READ_ONCE(ring->nr_lazy))
 		shmring_zc_wake(ring);
+	if (revoked)
 		shmring_wake_writers(ring);
-	}
 	spin_lock(&ring->lock);
 	waiting = ring->nr_waiters || ring->nr_blocked;
 	spin_unlock(&ring->lock);

@@ -44,6 +44,15 @@ struct shmring_rd {
 	uint64_t peek_ns;		/* when peek returned it: last_read_ns */
 	uint64_t kicked_gen;		/* hdr->wait_gen we last kicked for */
 	int consumed;			/* moved since the last kick check */
+	/*
+	 * Inside a bulk drain of a lossless ring (drain_batch()): rp is a
+	 * private shadow of the reader page that nobody else reads, so a
+	 * consume stores its fields plainly (no transaction, no swap, no
+	 * fence), and peek stamps every record with the clock read once
+	 * for the batch (batch_ns). The real page gets one transaction.
+	 */
+	int shadowed;
+	uint64_t batch_ns;
 
 	/*
 	 * Zero-copy rings (SHMRING_ATTR_ZEROCOPY in hdr->flags at attach):

@@ -278,7 +278,7 @@ int shmring_rd_peek(struct shmring_rd *rd, struct shmring_record *out)
 			continue;
 		}
 		fill_record(rd, out, &h, at + sizeof(h));
-		rd->peek_ns = now_ns();
+		rd->peek_ns = rd->shadowed ? rd->batch_ns : now_ns();
 		return 0;
 	}
 }
@@ -302,6 +302,21 @@ int shmring_rd_consume(struct shmring_rd *rd)
 	seq = rd->peek_seq + 1;
 	nread = load_relaxed(&rp->records_read) + (uint64_t)!stale;
 	nlost = load_relaxed(&rp->records_lost) + lost;
+	if (rd->shadowed && !stale) {
+		/*
+		 * The shadow of drain_batch(): nobody else sees it, and
+		 * batch_commit() publishes the result in one transaction
+		 * (with the [R4] fence), so plain stores do.
+		 */
+		rp->pos = pos;
+		rp->seq = seq;
+		rp->records_read = nread;
+		rp->records_lost = nlost;
+		if (rd->peek_ns)
+			rp->last_read_ns = rd->peek_ns;
+		rd->pos_word = pos;
+		goto moved;
+	}
 	/*
 	 * last_read_ns is when peek returned the record: the clock is read
 	 * there, so a consume is a short, fixed run of instructions (and
@@ -312,14 +327,15 @@ int shmring_rd_consume(struct shmring_rd *rd)
 		cursor_moved(rd, rd->pos_word);
 		return -ESTALE;
 	}
+	/* [R4] pairs with [W4]: pos is visible before we look for writers. */
+	atomic_thread_fence(memory_order_seq_cst);
+moved:
 	rd->lost += lost;
 	rd->pos = pos;
 	rd->seq = seq;
 	rd->zc_seq = seq;
 	rd->peek_total = 0;
 	rd->consumed = 1;
-	/* [R4] pairs with [W4]: pos is visible before we look for writers. */
-	atomic_thread_fence(memory_order_seq_cst);
 	return stale ? -ESTALE : 0;
 }
 
@@ -615,7 +631,7 @@ static int zc_peek(struct shmring_rd *rd, struct shmring_record *out)
 			}
 			h.seq = rd->zc_seq;
 			fill_record(rd, out, &h, at + sizeof(h));
-			rd->peek_ns = now_ns();
+			rd->peek_ns = rd->shadowed ? rd->batch_ns : now_ns();
 			return 0;
 		}
 		if (state == SHMRING_ZC_END || state == SHMRING_ZC_VOID) {
@@ -781,6 +797,8 @@ static int drain_batch(struct shmring_rd *rd, struct shmring_rd_drain *d, int li
 
 	shadow.pos = word;	/* the shadow's swaps start where ours will */
 	rd->rp = &shadow;
+	rd->shadowed = 1;
+	rd->batch_ns = now_ns();
 	while (n < limit) {
 		ret = shmring_rd_peek(rd, &rec);
 		if (ret == -EAGAIN)
@@ -797,6 +815,7 @@ static int drain_batch(struct shmring_rd *rd, struct shmring_rd_drain *d, int li
 		n++;
 		if (n < limit && writer_wants_room(rd, committed)) {
 			rd->rp = rp;
+			rd->shadowed = 0;
 			if (!batch_commit(rd, d, &shadow, &word)) {
 				rd->zc_discarded = discarded;
 				rd->zc_corrupt = corrupt;
@@ -807,9 +826,11 @@ static int drain_batch(struct shmring_rd *rd, struct shmring_rd_drain *d, int li
 			discarded = rd->zc_discarded;
 			corrupt = rd->zc_corrupt;
 			rd->rp = &shadow;
+			rd->shadowed = 1;
 		}
 	}
 	rd->rp = rp;
+	rd->shadowed = 0;
 	if (!batch_commit(rd, d, &shadow, &word)) {
 		rd->zc_discarded = discarded;
 		rd->zc_corrupt = corrupt;

@@ -352,6 +352,15 @@ int shmring_set_watermark(struct shmring *r, uint64_t bytes, uint64_t records)
 	return shmring_sys_ioctl(r->fd, SHMRING_IOC_SET_OPT, &opt);
 }
 
+int shmring_set_zc_wake(struct shmring *r, unsigned int mode)
+{
+	struct shmring_opt opt = {
+		.size = sizeof(opt), .opt = SHMRING_OPT_ZC_WAKE, .val = mode
+	};
+
+	return shmring_sys_ioctl(r->fd, SHMRING_IOC_SET_OPT, &opt);
+}
+
 int shmring_info(struct shmring *r, struct shmring_info *info)
 {
 	memset(info, 0, sizeof(*info));
@@ -398,6 +407,19 @@ int shmring_record_csum_ok(const struct shmring_record *rec)
 	return shmring_crc32c(rec->data, rec->len) == rec->csum;
 }
 
+/*
+ * Is it /dev/shmring itself that refuses us (a udev rule's 0660 and
+ * group), rather than a ring's mode? errno is left as it was.
+ */
+static int device_refuses(void)
+{
+	int saved = errno, ret;
+
+	ret = access(SHMRING_DEVICE, R_OK | W_OK) && errno == EACCES;
+	errno = saved;
+	return ret;
+}
+
 const char *shmring_strerror(int err)
 {
 	switch (err) {
@@ -410,6 +432,9 @@ const char *shmring_strerror(int err)
 	case -EEXIST:
 		return "a ring by that name already exists";
 	case -EACCES:
+		if (device_refuses())
+			return "permission denied by " SHMRING_DEVICE " itself: its group and mode "
+			       "(`ls -l " SHMRING_DEVICE "`) leave you out; join its group";
 		return "permission denied by the ring's mode (or the subscription belongs to another user)";
 	case -EPERM:
 		return "only the ring's owner (or the subscription's creator) may do that";

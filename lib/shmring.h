@@ -95,6 +95,7 @@ int shmring_read(struct shmring *r, struct shmring_record *rec, void *buf,
 int shmring_wait(struct shmring *r, int timeout_ms);
 uint64_t shmring_lost(const struct shmring *r);
 int shmring_set_watermark(struct shmring *r, uint64_t bytes, uint64_t records);
+int shmring_set_zc_wake(struct shmring *r, unsigned int mode);
 
 /*
  * Bulk reads. A handler gets each record in place (as shmring_peek()

@@ -28,7 +28,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-echo "1..44"
+echo "1..45"
 
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
 fail() {
@@ -131,6 +131,10 @@ if as_nobody "test \$(id -u) = 65534" 2>/dev/null; then
 	expect "device 0660, nobody not in its group: the device refuses, exit 4" 4 \
 		"devmode: permission denied by /dev/shmring itself (group root, mode 0660): join its group (\`usermod -aG root USER\`, then log in again)" \
 		as_nobody "$CTL" write devmode x
+	# libshmring's own text says the same, for every tool (shmring-dump).
+	expect "device 0660: shmring-dump names the device, not the ring's mode" 1 \
+		"devmode: permission denied by /dev/shmring itself: its group and mode" \
+		as_nobody "$(command -v shmring-dump)" devmode
 	chmod 0664 /dev/shmring
 	expect "device 0664: read-only for nobody, said so, exit 4" 4 \
 		"devmode: permission denied: /dev/shmring is read-only for you (group root, mode 0664), or the ring's mode refuses (\`shmring-ctl stat devmode\` shows it)" \
@@ -143,6 +147,7 @@ else
 	skip "unload as nobody" "cannot switch to user nobody"
 	skip "status as nobody" "cannot switch to user nobody"
 	skip "device 0660: the device refuses" "cannot switch to user nobody"
+	skip "device 0660: shmring-dump names the device" "cannot switch to user nobody"
 	skip "device 0664: read-only for nobody" "cannot switch to user nobody"
 	skip "device open again" "cannot switch to user nobody"
 fi

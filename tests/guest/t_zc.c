@@ -27,7 +27,8 @@
  *      writer enters the kernel only when zc_sleepers says so, with
  *      random delays on both sides: no wakeup is lost; and a lossless
  *      writer asleep in ZC_CHUNK for room, woken by a libshmring reader
- *      consuming in place.
+ *      consuming in place; and a reader in SHMRING_ZC_WAKE_CHUNK mode that
+ *      no writer kicks, woken by chunk releases and the idle work.
  *
  * usage: t_zc [scale] (default 1: sized for the stock VM; the debug VM
  * passes less through SHMRING_TEST_SCALE). T_ZC_ONLY=wake runs case 6
@@ -549,6 +550,34 @@ static void test_errnos(void)
 	is_int(xioctl(rfd, SHMRING_IOC_SET_OPT, &opt), -EOPNOTSUPP, "byte watermark: EOPNOTSUPP");
 	opt.val = 0;
 	is_int(xioctl(rfd, SHMRING_IOC_SET_OPT, &opt), 0, "watermark 0 (the default) is fine");
+	/* SHMRING_OPT_ZC_WAKE: readers only, two modes, zero-copy rings only. */
+	opt.opt = SHMRING_OPT_ZC_WAKE;
+	opt.val = SHMRING_ZC_WAKE_CHUNK;
+	is_int(xioctl(wfd, SHMRING_IOC_SET_OPT, &opt), -EBADF, "ZC_WAKE on a writer: EBADF");
+	opt.val = 2;
+	is_int(xioctl(rfd, SHMRING_IOC_SET_OPT, &opt), -EINVAL, "ZC_WAKE mode 2: EINVAL");
+	opt.val = SHMRING_ZC_WAKE_CHUNK;
+	is_int(xioctl(rfd, SHMRING_IOC_SET_OPT, &opt), 0, "ZC_WAKE_CHUNK on a reader");
+	opt.val = SHMRING_ZC_WAKE_COMMIT;
+	is_int(xioctl(rfd, SHMRING_IOC_SET_OPT, &opt), 0, "ZC_WAKE_COMMIT on a reader");
+	{
+		struct shmring_attr ca = { .data_size = 65536 };
+		struct shmring *ch;
+
+		shmring_unlink("zc-copyring");
+		is_int(shmring_open("zc-copyring", SHMRING_O_CREAT | SHMRING_O_READ, 0600,
+				    &ca, &ch), 0, "a copy ring to compare");
+		opt.val = SHMRING_ZC_WAKE_CHUNK;
+		is_int(xioctl(shmring_fd(ch), SHMRING_IOC_SET_OPT, &opt), -EOPNOTSUPP,
+		       "ZC_WAKE_CHUNK on a copy ring: EOPNOTSUPP");
+		opt.val = SHMRING_ZC_WAKE_COMMIT;
+		is_int(xioctl(shmring_fd(ch), SHMRING_IOC_SET_OPT, &opt), 0,
+		       "ZC_WAKE_COMMIT (the default) on a copy ring is fine");
+		is_int(shmring_set_zc_wake(ch, SHMRING_ZC_WAKE_CHUNK), -EOPNOTSUPP,
+		       "shmring_set_zc_wake() on a copy ring: -EOPNOTSUPP");
+		shmring_close(ch);
+		shmring_unlink("zc-copyring");
+	}
 	sk.whence = SHMRING_SEEK_SEQ;
 	is_int(xioctl(rfd, SHMRING_IOC_SEEK, &sk), -EOPNOTSUPP, "SEEK_SEQ: EOPNOTSUPP");
 	sk.whence = SHMRING_SEEK_TIME;
@@ -1334,6 +1363,101 @@ static void test_wakeups(void)
 }
 
 /*
+ * The same hunt for a reader in SHMRING_ZC_WAKE_CHUNK mode: writers never
+ * kick it (zc_sleepers stays 0), so a record committed into a chunk that
+ * stays open must reach it through the idle work within about zc_idle_ms,
+ * and a chunk the writer releases or leaves (its next grant) at once. A
+ * poll() that times out after 3 s with a record readable is a lost
+ * wakeup; the slowest wake is reported and bounded.
+ */
+static void test_lazy_wakeups(void)
+{
+	const char *name = "zc-lazy";
+	uint64_t n = (uint64_t)(400 * scale) + 100, i, seed = 7, lost = 0;
+	uint64_t sleeps = 0, slow = 0, worst = 0, t0, dt;
+	unsigned int idle = get_idle_ms();
+	struct hunt *h = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	uint64_t *kicks = (uint64_t *)(h + 1);
+	struct shmring_opt opt = { .size = sizeof(opt), .opt = SHMRING_OPT_ZC_WAKE,
+				   .val = SHMRING_ZC_WAKE_CHUNK };
+	static uint8_t buf[4096];
+	struct pollfd pfd;
+	struct zcw w;
+	pid_t pid;
+	int st, rfd;
+
+	if (!idle)
+		set_idle_ms(10);
+	is_int(zc_create(name, 1 << 16, SHMRING_POLICY_OVERWRITE, 0, 0), 0,
+	       "create %s", name);
+	rfd = raw_open(name, SHMRING_O_READ, 0, 0);
+	fcntl(rfd, F_SETFL, O_NONBLOCK);
+	is_int(xioctl(rfd, SHMRING_IOC_SET_OPT, &opt), 0, "the reader wakes per chunk");
+	pid = fork();
+	if (pid == 0) {
+		zcw_open(&w, name);
+		for (i = 0; i < n; i++) {
+			if (zcw_write(&w, 16, 0, (uint32_t)i))
+				_exit(1);
+			/* One in four: leave the chunk now (the reader must wake at once). */
+			if (rnd(&seed) % 4 == 0)
+				zcw_grant(&w, SHMRING_ZC_RELEASE, NULL);
+			while (h->acked < i + 1 && !h->lost)
+				sched_yield();
+			if (h->lost)
+				_exit(2);
+			spin_ns(&seed, 20000);
+		}
+		*kicks = w.kicks;
+		_exit(0);
+	}
+	pfd.fd = rfd;
+	pfd.events = POLLIN;
+	for (i = 0; i < n; i++) {
+		ssize_t r;
+
+		spin_ns(&seed, 20000);
+		t0 = now_mono_ns();
+		for (;;) {
+			r = read(rfd, buf, sizeof(buf));
+			if (r > 0)
+				break;
+			sleeps++;
+			if (poll(&pfd, 1, 3000) == 0) {
+				lost++;
+				break;
+			}
+		}
+		if (lost)
+			break;
+		dt = now_mono_ns() - t0;
+		if (dt > worst)
+			worst = dt;
+		/* The idle work runs every zc_idle_ms / 2, in jiffies: 10x slack. */
+		if (dt > 100000000ULL)
+			slow++;
+		h->acked = i + 1;
+	}
+	if (lost)
+		h->lost = 1;
+	waitpid(pid, &st, 0);
+	is_int(lost, 0, "no lost wakeup in %llu records, %llu of them waited for in poll()",
+	       (unsigned long long)i, (unsigned long long)sleeps);
+	ok(sleeps > i / 10, "the reader really slept (%llu times)", (unsigned long long)sleeps);
+	ok(WIFEXITED(st) && !WEXITSTATUS(st), "the writer finished");
+	is_int(*kicks, 0, "the writer never entered the kernel to wake it");
+	ok(slow <= i / 100, "woken within 100 ms (zc_idle_ms %u) in %llu of %llu waits; the slowest %.1f ms",
+	   idle ? idle : 10, (unsigned long long)(i - slow), (unsigned long long)i,
+	   worst / 1e6);
+	close(rfd);
+	munmap(h, 4096);
+	zc_unlink(name);
+	if (!idle)
+		set_idle_ms(0);
+}
+
+/*
  * The other blocking path: a lossless writer asleep in ZC_CHUNK for room,
  * woken by a libshmring reader that consumes in place and kicks only when
  * the header says a writer waits for its position ([W4]/[R4]); random
@@ -1421,6 +1545,7 @@ int main(int argc, char **argv)
 	/* T_ZC_ONLY=wake: the lost-wakeup hunt alone (t_zc 10: 200,500 cycles). */
 	if (getenv("T_ZC_ONLY") && !strcmp(getenv("T_ZC_ONLY"), "wake")) {
 		test_wakeups();
+		test_lazy_wakeups();
 		test_room_wakeups();
 		return done_testing();
 	}
@@ -1451,6 +1576,7 @@ int main(int argc, char **argv)
 	test_stopped();
 	test_hostile();
 	test_wakeups();
+	test_lazy_wakeups();
 	test_room_wakeups();
 	return done_testing();
 }

@@ -56,6 +56,32 @@ static void test_escape(void)
 	is_int(bridge_escape("a.", small, sizeof(small)), -1, "escape does not fit");
 }
 
+static void test_subject_match(void)
+{
+	static const struct { const char *pat, *subj; bool match; } t[] = {
+		{ "shmring.orders", "shmring.orders", true },
+		{ "shmring.orders", "shmring.order", false },
+		{ "shmring.orders", "shmring.orders.x", false },
+		{ "shmring.*", "shmring.orders", true },
+		{ "shmring.*", "shmring.a.b", false },
+		{ "shmring.>", "shmring.a.b", true },
+		{ "shmring.>", "shmring.a", true },
+		{ "shmring.>", "shmring", false },
+		{ ">", "anything.at.all", true },
+		{ "*.orders", "shmring.orders", true },
+		{ "*.orders", "orders", false },
+		{ "a.*.c", "a.b.c", true },
+		{ "a.*.c", "a.b.d", false },
+		{ "shmring.x=2Ey", "shmring.x=2Ey", true },
+		{ "a.b", "a..b", false },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		ok(bridge_subject_match(t[i].pat, t[i].subj) == t[i].match,
+		   "subject '%s' %s '%s'", t[i].subj, t[i].match ? "matches" : "does not match",
+		   t[i].pat);
+}
+
 static void test_msgid(void)
 {
 	char id[128], ring[64], inc[32];
@@ -328,6 +354,7 @@ int main(void)
 {
 	plan_no_plan();
 	test_escape();
+	test_subject_match();
 	test_msgid();
 	test_numbers();
 	test_urls();

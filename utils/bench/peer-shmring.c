@@ -188,6 +188,16 @@ static int shm_r_open(struct run *run, unsigned int r)
 	ret = shmring_open(run->name, SHMRING_O_READ, 0, NULL, &me.h);
 	if (ret)
 		return ret;
+	/*
+	 * Zero-copy batches, throughput: readers that drain in bulk are
+	 * woken per chunk (or zc_idle_ms), so writers make no call for
+	 * them. Latency runs keep the wakeup per commit.
+	 */
+	if (!strcmp(run->impl->path, "zc-batch") && run->mode != M_LATENCY) {
+		ret = shmring_set_zc_wake(me.h, SHMRING_ZC_WAKE_CHUNK);
+		if (ret)
+			return ret;
+	}
 	return epoll_ctl(me.ep, EPOLL_CTL_ADD, shmring_fd(me.h), &ev) ? -errno : 0;
 }
 

@@ -415,7 +415,23 @@ int run_out(void)
 	si = bridge_stream(&bn, subject);
 	if (!si)
 		goto out;
-	jsStreamInfo_Destroy(si);
+	{
+		bool takes = false;
+		char list[512] = "";
+		size_t o = 0;
+
+		for (int i = 0; si->Config && i < si->Config->SubjectsLen; i++) {
+			takes |= bridge_subject_match(si->Config->Subjects[i], subject);
+			if (o < sizeof(list))
+				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? " " : "",
+						      si->Config->Subjects[i]);
+		}
+		jsStreamInfo_Destroy(si);
+		if (!takes)
+			die(EXIT_RUNTIME, "stream %s does not take subject %s (its subjects: %s): "
+			    "give --subject, or another stream", opt.stream, subject,
+			    *list ? list : "none");
+	}
 	resume_from_stream(&bn, sub, &so_seed);
 	rewind_tap(tap, sub);
 	if (opt.snapshots)
@@ -437,6 +453,9 @@ int run_out(void)
 		}
 		if (!fill(tap)) {
 			ret = shmring_wait(tap, 200);
+			if (ret == -EIDRM)
+				die(EXIT_RUNTIME, "ring %s was deleted (everything it held is "
+				    "published)", opt.ring);
 			if (ret < 0 && ret != -EINTR && ret != -ETIMEDOUT && ret != -EAGAIN)
 				die(EXIT_RUNTIME, "ring %s: %s", opt.ring, shmring_strerror(ret));
 			continue;

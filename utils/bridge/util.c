@@ -42,6 +42,28 @@ int bridge_escape(const char *name, char *out, size_t cap)
 	return (int)o;
 }
 
+bool bridge_subject_match(const char *pattern, const char *subj)
+{
+	const char *p = pattern, *q = subj;
+
+	for (;;) {
+		const char *pe = strchr(p, '.'), *qe = strchr(q, '.');
+		size_t pl = pe ? (size_t)(pe - p) : strlen(p);
+		size_t ql = qe ? (size_t)(qe - q) : strlen(q);
+
+		if (pl == 1 && *p == '>' && !pe)
+			return ql > 0;
+		if (!ql)
+			return false;
+		if (!(pl == 1 && *p == '*') && (pl != ql || memcmp(p, q, pl)))
+			return false;
+		if (!pe || !qe)
+			return !pe && !qe;
+		p = pe + 1;
+		q = qe + 1;
+	}
+}
+
 int bridge_msgid_format(char *out, size_t cap, const char *ring, const char *inc,
 			uint64_t seq)
 {

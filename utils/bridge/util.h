@@ -36,6 +36,12 @@
  */
 int bridge_escape(const char *name, char *out, size_t cap);
 
+/*
+ * Whether subject SUBJ matches the stream subject PATTERN (tokens split
+ * at '.'; '*' matches one token, '>' as the last token one or more).
+ */
+bool bridge_subject_match(const char *pattern, const char *subj);
+
 /* "<ring>:<inc>:<seq>"; the length, or -1 if it does not fit. */
 int bridge_msgid_format(char *out, size_t cap, const char *ring, const char *inc,
 			uint64_t seq);

@@ -48,6 +48,7 @@
 #define SHMRING_FEAT_CLOCK	(1U << 13)	/* SHMRING_REC_CLOCK timestamps */
 #define SHMRING_FEAT_LAP	(1U << 14)	/* SHMRING_POS_LAPPED, commits by CAS */
 #define SHMRING_FEAT_ZEROCOPY	(1U << 15)	/* SHMRING_ATTR_ZEROCOPY rings */
+#define SHMRING_FEAT_ZC_WAKE	(1U << 16)	/* SHMRING_OPT_ZC_WAKE */
 #define SHMRING_FEAT_ALL	(SHMRING_FEAT_BATCH | SHMRING_FEAT_SUBS | \
 				 SHMRING_FEAT_CSUM | SHMRING_FEAT_WATERMARK | \
 				 SHMRING_FEAT_WAIT_POS | SHMRING_FEAT_SUB_OWNER | \
@@ -55,7 +56,8 @@
 				 SHMRING_FEAT_SETATTR | SHMRING_FEAT_LIST | \
 				 SHMRING_FEAT_TAP | SHMRING_FEAT_SEEK | \
 				 SHMRING_FEAT_READ_COMMIT | SHMRING_FEAT_CLOCK | \
-				 SHMRING_FEAT_LAP | SHMRING_FEAT_ZEROCOPY)
+				 SHMRING_FEAT_LAP | SHMRING_FEAT_ZEROCOPY | \
+				 SHMRING_FEAT_ZC_WAKE)
 
 /*
  * Fixed limits of this ABI. Memory and reader caps that an administrator
@@ -210,6 +212,19 @@ struct shmring_info {
  * once); what was read and not committed is read again.
  */
 #define SHMRING_OPT_READ_COMMIT		4
+/*
+ * Zero-copy rings: when a reader that sleeps (poll, epoll, blocking
+ * read(2)) is woken. SHMRING_ZC_WAKE_COMMIT (the default): by the commit
+ * that makes a record readable at its position (the writer kicks).
+ * SHMRING_ZC_WAKE_CHUNK: writers do not kick for it; it is woken when a
+ * chunk closes (its writer moves on, releases it, dies or is revoked)
+ * and otherwise within zc_idle_ms of the commit (the module parameter;
+ * with 0, as COMMIT). Fewer wakeups and system calls for readers that
+ * drain in bulk, a bounded delay for the rest. EOPNOTSUPP on other rings.
+ */
+#define SHMRING_OPT_ZC_WAKE		5
+#define SHMRING_ZC_WAKE_COMMIT		0
+#define SHMRING_ZC_WAKE_CHUNK		1
 
 struct shmring_opt {
 	__u32 size;		/* sizeof(struct shmring_opt) */
