@@ -23,7 +23,7 @@ cleanup() {
 	[ -n "${prod:-}" ] && kill "$prod" 2>/dev/null
 	nats_stop_all
 	for r in bc.a bc.b; do shmring-ctl delete "$r" 2>/dev/null; done
-	rm -f /dev/shm/shmring-bridge-in.bc.*
+	rm -f /dev/shm/shmring-bridge-*.bc.* /dev/shm/shmring-bridge-*.bc=2E*
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
