@@ -97,7 +97,8 @@ bridge_stop() {
 	brc=""
 	[ -n "$pid" ] || return 0
 	kill -"${2:-TERM}" "$pid" 2>/dev/null
-	wait "$pid"
+	# 2>/dev/null: busybox sh would print "Killed" into the TAP output.
+	wait "$pid" 2>/dev/null
 	brc=$?
 	rm -f "$tmp/$1.pid"
 }
