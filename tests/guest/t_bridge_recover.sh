@@ -14,7 +14,9 @@
 #     untouched;
 #   - in: a message larger than the ring's max_record is reported and
 #     passed over, the next ones are written;
-#   - out with a subject the stream does not take: exit 1, a message.
+#   - out with a subject the stream does not take: exit 1, a message;
+#   - in stopped by SIGTERM while its (lossless) ring is full: exit 0 at
+#     once, and a restart after the ring drained delivers the rest.
 # Rings are named br.*; they are deleted at the end. TAP.
 
 BR=$(command -v shmring-bridge) || { echo "1..0 # SKIP shmring-bridge not built (no libnats)"; exit 0; }
@@ -37,7 +39,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-echo "1..14"
+echo "1..16"
 
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
 fail() {
@@ -153,5 +155,43 @@ rc=$?
 	"$tmp/outs.log"
 check "out with a subject the stream does not take: exit 1, the stream's subjects" $? \
 	"exit $rc: $(cat "$tmp/outs.log")"
+
+# --- in: SIGTERM while the ring is full ---------------------------------------------
+# A lossless ring held by a subscription nobody reads: in fills it and
+# waits; SIGTERM must still stop it (exit 0) with the state file saying
+# what was committed, and a restart after the ring is drained goes on
+# from there: every message once, in order.
+lines 13 300 | "$CTL" write br.a -t 5 --lines
+run_for 4 "$tmp/out5.log" out -s $S -r br.a --stream BR --sub brsub
+"$CTL" create br.f -s 4k -p lossless -r 128
+"$DUMP" -s hold br.f >/dev/null 2>&1	# the subscription that holds the writers
+"$BR" in -s $S --stream BR -r br.f --durable ff --state "$tmp/state.f" 2>"$tmp/inf.log" &
+p=$!
+sleep 4
+t0=$(date +%s)
+kill "$p"
+wait "$p"
+rc=$?
+t1=$(date +%s)
+held=$(payloads br.f | wc -l)
+[ $rc = 0 ] && [ $((t1 - t0)) -le 3 ] && [ "$held" -gt 0 ] && [ "$held" -lt 302 ]
+check "SIGTERM while the ring is full: exit 0 at once ($held records in)" $? \
+	"exit $rc after $((t1 - t0)) s, $held records"
+"$DUMP" -s hold br.f 2>/dev/null | awk '{ print $NF }' >"$tmp/f"
+"$BR" in -s $S --stream BR -r br.f --durable ff --state "$tmp/state.f" 2>"$tmp/inf2.log" &
+p=$!
+i=0
+while [ "$(wc -l <"$tmp/f")" -lt 302 ] && [ $i -lt 30 ]; do
+	sleep 1
+	"$DUMP" -s hold br.f 2>/dev/null | awk '{ print $NF }' >>"$tmp/f"	# drain
+	i=$((i + 1))
+done
+kill "$p"
+wait "$p"
+"$DUMP" -s hold br.f 2>/dev/null | awk '{ print $NF }' >>"$tmp/f"
+{ lines 1 12; printf '%s\n' xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx after-big; lines 13 300; } >"$tmp/want.f"
+cmp -s "$tmp/f" "$tmp/want.f"
+check "after a restart the ring got every message once, in order ($(wc -l <"$tmp/f") of 302)" $? \
+	"$(diff "$tmp/want.f" "$tmp/f" | head -n 6 | tr '\n' ' ')"
 
 exit $((failed > 0))

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "../tap.h"
 #include "../../utils/bridge/util.h"
@@ -342,8 +343,47 @@ static void test_files(void)
 	is_int(bridge_read_file(path, buf, 4), -EFBIG, "file larger than the buffer: -EFBIG");
 	is_int(bridge_write_file(path, "a\0b", 3), 0, "write a NUL");
 	is_int(bridge_read_file(path, buf, sizeof(buf)), -EBADMSG, "a NUL inside: -EBADMSG");
-	snprintf(buf, sizeof(buf), "%s/state.tmp", dir);
-	ok(access(buf, F_OK) != 0, "no temporary file left");
+	{
+		char cmd[256];
+		FILE *p;
+
+		snprintf(cmd, sizeof(cmd), "ls %s | grep -c tmp\\|state\\.", dir);
+		p = popen(cmd, "r");
+		ok(p && fgets(buf, sizeof(buf), p) && atoi(buf) == 0, "no temporary file left");
+		if (p)
+			pclose(p);
+	}
+	/* Planted by someone else (/dev/shm is everyone's). */
+	is_int(bridge_write_file(path, "ok\n", 3), 0, "write again");
+	chmod(path, 0666);
+	is_int(bridge_read_file(path, buf, sizeof(buf)), -EPERM, "a state file others may write: -EPERM");
+	chmod(path, 0600);
+	if (geteuid() == 0) {
+		ok(!chown(path, 65534, 65534), "give the file to nobody");
+		is_int(bridge_read_file(path, buf, sizeof(buf)), -EPERM,
+		       "a state file of another user: -EPERM");
+		ok(!chown(path, 0, 0), "and back");
+	} else {
+		skip(3, "another user's file needs root");
+	}
+	snprintf(buf, sizeof(buf), "%s/link", dir);
+	ok(!symlink(path, buf), "a symlink to it");
+	{
+		char b2[64];
+
+		is_int(bridge_read_file(buf, b2, sizeof(b2)), -ELOOP, "a symlink is not followed: -ELOOP");
+	}
+	unlink(buf);
+	ok(!mkdir(buf, 0700), "a directory where a state file would be");
+	{
+		char b2[64];
+
+		is_int(bridge_read_file(buf, b2, sizeof(b2)), -EPERM, "not a regular file: -EPERM");
+	}
+	ok(strstr(bridge_file_error(-EPERM), "remove it") != NULL, "-EPERM explained");
+	ok(strstr(bridge_file_error(-ELOOP), "symbolic link") != NULL, "-ELOOP explained");
+	ok(!strcmp(bridge_file_error(-ENOENT), strerror(ENOENT)), "others: strerror");
+	rmdir(buf);
 	snprintf(buf, sizeof(buf), "%s/nodir/state", dir);
 	is_int(bridge_write_file(buf, "x", 1), -ENOENT, "missing directory: -ENOENT");
 	unlink(path);

@@ -207,7 +207,7 @@ int run_once(const struct impl *im, enum mode mode, unsigned int writers,
 	     unsigned int readers, uint32_t size, uint64_t count, struct outcome *o);
 
 void throughput_cell(const struct impl *im, unsigned int w, unsigned int r, uint32_t size);
-void latency_cell(const struct impl *im, uint32_t size);
+int latency_cell(const struct impl *im, uint32_t size, unsigned int rep);
 void idle_cell(const struct impl *im);
 void print_meta(int argc, char **argv);
 

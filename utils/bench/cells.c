@@ -183,17 +183,22 @@ static double pct_us(const uint64_t *s, uint64_t n, double p)
 	return (double)s[i < n ? i : n - 1] / 1e3;
 }
 
-void latency_cell(const struct impl *im, uint32_t size)
+/*
+ * One repetition (@rep) of a latency cell: the caller interleaves them
+ * (every implementation's rep 0, then every rep 1...), so that a drift
+ * of the host's load during the run favours no implementation. -1: it
+ * failed (reported), do not repeat it.
+ */
+int latency_cell(const struct impl *im, uint32_t size, unsigned int rep)
 {
 	struct outcome o;
-	unsigned int rep;
 	uint64_t *s, n, skip;
 	struct json j;
 
-	for (rep = 0; rep < opt.reps; rep++) {
+	{
 		if (run_once(im, M_LATENCY, 1, 1, size, opt.samples, &o)) {
 			json_error(im, 1, 1, size, "latency", o.err);
-			return;
+			return -1;
 		}
 		/* The first records warm the path up; they do not count. */
 		skip = o.n_lat / 20;
@@ -202,7 +207,7 @@ void latency_cell(const struct impl *im, uint32_t size)
 		if (!n) {
 			free(o.lat_ns);
 			json_error(im, 1, 1, size, "latency", "no record arrived");
-			return;
+			return -1;
 		}
 		qsort(s, n, sizeof(*s), cmp_u64);
 		json_head(&j, "latency", im, 1, 1, size, rep);
@@ -217,6 +222,7 @@ void latency_cell(const struct impl *im, uint32_t size)
 				pct_us(s, n, 0.5), pct_us(s, n, 0.99));
 		free(o.lat_ns);
 	}
+	return 0;
 }
 
 void idle_cell(const struct impl *im)

@@ -355,11 +355,22 @@ int main(int argc, char **argv)
 					if (use[i])
 						throughput_cell(impl_get(i), scen[j][0], scen[j][1],
 								sizes[k]);
-	if (metrics & 2)
-		for (k = 0; k < n_lat; k++)
-			for (i = 0; i < impl_count(); i++)
-				if (use[i] && !impl_get(i)->no_readers)
-					latency_cell(impl_get(i), lat_sizes[k]);
+	if (metrics & 2) {
+		/* Interleaved by repetition (latency_cell()); a cell that failed stops. */
+		bool *lat_bad = calloc((size_t)n_lat * impl_count() + 1, sizeof(*lat_bad));
+		unsigned int rep;
+
+		if (!lat_bad)
+			die(EXIT_RUNTIME, "out of memory");
+		for (rep = 0; rep < opt.reps; rep++)
+			for (k = 0; k < n_lat; k++)
+				for (i = 0; i < impl_count(); i++)
+					if (use[i] && !impl_get(i)->no_readers &&
+					    !lat_bad[k * impl_count() + i] &&
+					    latency_cell(impl_get(i), lat_sizes[k], rep))
+						lat_bad[k * impl_count() + i] = true;
+		free(lat_bad);
+	}
 	if (metrics & 4)
 		for (i = 0; i < impl_count(); i++)
 			if (use[i] && !impl_get(i)->no_readers)

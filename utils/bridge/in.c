@@ -40,7 +40,7 @@ static void save_state(void)
 		die(EXIT_RUNTIME, "%s: state too large", state_path);
 	ret = bridge_write_file(state_path, state_buf, (size_t)len);
 	if (ret)
-		die(EXIT_RUNTIME, "%s: %s", state_path, strerror(-ret));
+		die(EXIT_RUNTIME, "%s: %s", state_path, bridge_file_error(ret));
 }
 
 /* Records written by PID from seq HEAD on (what the ring still holds). */
@@ -91,7 +91,7 @@ static bool load_state(void)
 	if (ret == -ENOENT)
 		return false;
 	if (ret < 0)
-		die(EXIT_RUNTIME, "%s: %s", state_path, strerror(-ret));
+		die(EXIT_RUNTIME, "%s: %s", state_path, bridge_file_error(ret));
 	if (bridge_in_state_parse(state_buf, st))
 		die(EXIT_RUNTIME, "%s: not a state file of " PROG " in (remove it to start "
 		    "over; messages may then be written twice)", state_path);
@@ -180,10 +180,16 @@ static uint32_t msg_type(natsMsg *m, uint64_t sseq)
 	return 0;
 }
 
-/* Write MSGS[0..N) (stream sequences SSEQ) into the ring, committing st. */
-static void commit(struct shmring *ring, struct shmring_msg *msgs, uint64_t *sseq,
-		   unsigned int n)
+/*
+ * Write MSGS[0..N) (stream sequences SSEQ) into the ring, committing st;
+ * how many were committed: N, or fewer if a signal came while the ring
+ * was full (the handle is non-blocking: a full lossless ring is waited
+ * for here, in steps that look at stop_sig).
+ */
+static unsigned int commit(struct shmring *ring, struct shmring_msg *msgs, uint64_t *sseq,
+			   unsigned int n)
 {
+	static uint64_t rl;
 	struct shmring_info info = { .size = sizeof(info) };
 	unsigned int done = 0;
 	int ret;
@@ -198,15 +204,23 @@ static void commit(struct shmring *ring, struct shmring_msg *msgs, uint64_t *sse
 	save_state();
 	while (done < n) {
 		ret = shmring_write_batch(ring, msgs + done, n - done);
-		if (ret == -EINTR || ret == -EAGAIN)
+		if (ret == -EINTR)
 			continue;
+		if (ret == -EAGAIN) {
+			if (stop_sig)
+				break;
+			logrl(&rl, "ring %s is full: waiting for its readers", opt.ring);
+			sleep_ms(10);
+			continue;
+		}
 		if (ret < 0)
 			die(EXIT_RUNTIME, "ring %s: write: %s (stream seq %" PRIu64 ")", opt.ring,
 			    shmring_strerror(ret), sseq[done]);
 		done += (unsigned int)ret;
 	}
-	bridge_in_state_resolve(st, n);
+	bridge_in_state_resolve(st, done);
 	save_state();
+	return done;
 }
 
 /* The ring the stream's messages come from (its last message says). */
@@ -256,7 +270,7 @@ int run_in(void)
 		snprintf(defdur, sizeof(defdur), "bridge-%s", esc_ring);
 		opt.durable = defdur;
 	}
-	ret = shmring_open(opt.ring, SHMRING_O_WRITE, 0, NULL, &ring);
+	ret = shmring_open(opt.ring, SHMRING_O_WRITE | SHMRING_O_NONBLOCK, 0, NULL, &ring);
 	if (ret == -ENODEV)
 		return not_loaded();
 	if (ret == -ENOENT)
@@ -364,7 +378,8 @@ int run_in(void)
 			todo[n++] = m;
 		}
 		if (n) {
-			commit(ring, msgs, sseq, n);
+			/* Stopped while the ring was full: the rest is not acked. */
+			n = commit(ring, msgs, sseq, n);
 			for (unsigned int i = 0; i < n; i++) {
 				s = natsMsg_Ack(todo[i], NULL);
 				if (s != NATS_OK)

@@ -137,7 +137,7 @@ static void load_incarnation(struct shmring *tap)
 			return;
 		warn_msg("%s: %s; a new ring incarnation: records of ring %s that the stream "
 			 "already holds may be published again", path,
-			 ret < 0 ? strerror(-ret) : "not an incarnation file", opt.ring);
+			 ret < 0 ? bridge_file_error(ret) : "not an incarnation file", opt.ring);
 	}
 	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
 		die(EXIT_RUNTIME, "getrandom: %s", strerror(errno));
@@ -145,7 +145,7 @@ static void load_incarnation(struct shmring *tap)
 	ret = bridge_out_state_format(text, sizeof(text), inc);
 	ret = bridge_write_file(path, text, (size_t)ret);
 	if (ret)
-		die(EXIT_RUNTIME, "%s: %s", path, strerror(-ret));
+		die(EXIT_RUNTIME, "%s: %s", path, bridge_file_error(ret));
 	vlog("ring %s: incarnation %s", opt.ring, inc);
 }
 
@@ -200,9 +200,26 @@ static void rewind_tap(struct shmring *tap, struct shmring *sub)
 	npend = 0;
 }
 
-/* Where the stream says we were: skip what it holds of this incarnation. */
-static void resume_from_stream(struct bridge_nats *bn, struct shmring *sub, bool *seeded)
+/*
+ * Order (docs/bridge.md, "Order"): when the stream holds only SUBJ, each
+ * message of a round carries ExpectLastSubjectSeq = the stream seq its
+ * predecessor gets, so the server stores a round only as an unbroken
+ * prefix, in order: a record lost in a broken connection makes every later
+ * one of the round fail too (libnats would otherwise send those it
+ * buffered while reconnecting, ahead of the lost one published again).
+ */
+static bool chain;		/* the stream holds only SUBJ: chain the rounds */
+static uint64_t chain_last;	/* stream seq of SUBJ's last message (0: none) */
+static bool need_sync = true;	/* learn chain_last and skip what is stored */
+
+/*
+ * Where the stream says we are: its last message on SUBJ. Records of this
+ * incarnation it holds are skipped (consumed from SUB). false if the
+ * stream cannot be asked now.
+ */
+static bool sync_with_stream(struct bridge_nats *bn, struct shmring *sub)
 {
+	static uint64_t rl;
 	char ring[SHMRING_NAME_MAX + 1], minc[BRIDGE_INC_LEN + 2];
 	natsMsg *m = NULL;
 	jsErrCode jerr = 0;
@@ -211,29 +228,33 @@ static void resume_from_stream(struct bridge_nats *bn, struct shmring *sub, bool
 	natsStatus s;
 
 	s = js_GetLastMsg(&m, bn->js, opt.stream, subject, NULL, &jerr);
-	if (s == NATS_NOT_FOUND)
-		return;
-	if (s != NATS_OK) {
-		warn_msg("stream %s: the last message on %s: %s (relying on the duplicate "
-			 "window)", opt.stream, subject, NERR(s));
-		return;
+	if (s == NATS_NOT_FOUND) {
+		chain_last = 0;
+		return true;
 	}
+	if (s != NATS_OK) {
+		logrl(&rl, "stream %s: the last message on %s: %s; retrying", opt.stream,
+		      subject, NERR(s));
+		return false;
+	}
+	chain_last = natsMsg_GetSequence(m);
 	if (natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK &&
 	    !bridge_msgid_parse(id, ring, sizeof(ring), minc, sizeof(minc), &seq) &&
 	    !strcmp(ring, opt.ring) && !strcmp(minc, inc)) {
-		uint64_t sseq = natsMsg_GetSequence(m);
+		uint64_t sseq = chain_last;
 
 		/* The stream seq of that record: for a snapshot that reflects it. */
 		if (sseq) {
 			pthread_mutex_lock(&ack_lock);
-			acked_ring_seq = seq;
-			acked_stream_seq = sseq;
+			if (acked_ring_seq == UINT64_MAX || seq >= acked_ring_seq) {
+				acked_ring_seq = seq;
+				acked_stream_seq = sseq;
+			}
 			if (ack_map) {
 				ack_map[seq % ACK_MAP_SIZE].ring_seq = seq;
 				ack_map[seq % ACK_MAP_SIZE].stream_seq = sseq;
 			}
 			pthread_mutex_unlock(&ack_lock);
-			*seeded = true;
 		}
 		next = sub_next(sub);
 		if (seq >= next) {
@@ -243,6 +264,7 @@ static void resume_from_stream(struct bridge_nats *bn, struct shmring *sub, bool
 		}
 	}
 	natsMsg_Destroy(m);
+	return true;
 }
 
 /* Copy up to --batch records from the tap into pend[]. */
@@ -293,7 +315,7 @@ static int fill(struct shmring *tap)
 	return npend;
 }
 
-static natsStatus publish(struct bridge_nats *bn, const struct pend *p)
+static natsStatus publish(struct bridge_nats *bn, const struct pend *p, int i)
 {
 	char id[SHMRING_NAME_MAX + BRIDGE_INC_LEN + 32], num[24];
 	jsPubOptions po;
@@ -324,6 +346,9 @@ static natsStatus publish(struct bridge_nats *bn, const struct pend *p)
 	if (s == NATS_OK) {
 		bridge_msgid_format(id, sizeof(id), opt.ring, inc, p->seq);
 		po.MsgId = id;
+		/* 0: the subject has no message yet; the first goes unguarded. */
+		if (chain && chain_last + (uint64_t)i)
+			po.ExpectLastSubjectSeq = chain_last + (uint64_t)i;
 		s = js_PublishMsgAsync(bn->js, &m, &po);
 	}
 	natsMsg_Destroy(m);	/* NULL once the library owns it */
@@ -349,7 +374,7 @@ static bool round_trip(struct bridge_nats *bn)
 
 	atomic_store(&pub_errors, 0);
 	for (i = 0; i < npend && s == NATS_OK; i++)
-		s = publish(bn, &pend[i]);
+		s = publish(bn, &pend[i], i);
 	if (s != NATS_OK) {
 		logrl(&rl, "publish to %s: %s; retrying", subject, NERR(s));
 		drop_pending(bn);
@@ -378,7 +403,6 @@ int run_out(void)
 	struct shmring *tap = NULL, *sub = NULL;
 	struct snap_out *so = NULL;
 	char defsub[SHMRING_SUB_NAME_MAX + 16];
-	bool so_seed = false;
 	jsStreamInfo *si;
 	int ret, attempt = 0;
 
@@ -406,6 +430,9 @@ int run_out(void)
 		return ring_error(ret, "cannot open ring");
 	load_incarnation(tap);
 	ret = shmring_subscribe(opt.ring, opt.sub, 0, &sub);
+	if (ret == -EINVAL)
+		die(EXIT_RUNTIME, "'%s' cannot name a ring subscription (1 to 31 bytes of "
+		    "[A-Za-z0-9._-])%s", opt.sub, opt.sub == defsub ? ": give one with --sub" : "");
 	if (ret < 0)
 		die(EXIT_RUNTIME, "ring %s: subscription %s: %s", opt.ring, opt.sub,
 		    shmring_strerror(ret));
@@ -426,13 +453,21 @@ int run_out(void)
 				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? " " : "",
 						      si->Config->Subjects[i]);
 		}
+		chain = si->Config && si->Config->SubjectsLen == 1 &&
+			!strcmp(si->Config->Subjects[0], subject);
 		jsStreamInfo_Destroy(si);
 		if (!takes)
 			die(EXIT_RUNTIME, "stream %s does not take subject %s (its subjects: %s): "
 			    "give --subject, or another stream", opt.stream, subject,
 			    *list ? list : "none");
 	}
-	resume_from_stream(&bn, sub, &so_seed);
+	while (!sync_with_stream(&bn, sub)) {
+		sleep_ms(bridge_backoff_ms(++attempt));
+		if (stop_sig)
+			goto out;
+	}
+	need_sync = false;
+	attempt = 0;
 	rewind_tap(tap, sub);
 	if (opt.snapshots)
 		so = snap_out_start(&bn);
@@ -451,6 +486,15 @@ int run_out(void)
 			sleep_ms(100);
 			continue;
 		}
+		if (need_sync) {
+			/* After a failed round: skip what the stream stored of it. */
+			if (!sync_with_stream(&bn, sub)) {
+				sleep_ms(bridge_backoff_ms(++attempt));
+				continue;
+			}
+			need_sync = false;
+			rewind_tap(tap, sub);
+		}
 		if (!fill(tap)) {
 			ret = shmring_wait(tap, 200);
 			if (ret == -EIDRM)
@@ -461,12 +505,22 @@ int run_out(void)
 			continue;
 		}
 		if (!round_trip(&bn)) {
-			rewind_tap(tap, sub);
+			need_sync = true;
+			npend = 0;
 			sleep_ms(bridge_backoff_ms(++attempt));
 			continue;
 		}
 		attempt = 0;
 		advance_sub(sub, pend[npend - 1].seq);
+		{
+			uint64_t ar, as;
+
+			out_acked_pos(&ar, &as);
+			if (ar == pend[npend - 1].seq)
+				chain_last = as;
+			else
+				need_sync = true;
+		}
 		stats.acked += (uint64_t)npend;
 		for (int i = 0; i < npend; i++) {
 			stats.records++;

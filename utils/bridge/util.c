@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,14 +421,20 @@ uint32_t bridge_snap_chunks(uint64_t len, uint32_t chunk)
 	return n ? (uint32_t)n : 1;
 }
 
+/*
+ * The files live in /dev/shm, a directory every user may write: the
+ * temporary file gets a fresh name, created exclusively (never a file or
+ * a symlink someone put there), and the rename does not replace a file
+ * another user owns there (the directory is sticky: EPERM).
+ */
 int bridge_write_file(const char *path, const char *text, size_t len)
 {
 	char tmp[4096];
 	int fd, err = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = mkostemp(tmp, O_CLOEXEC);	/* O_CREAT | O_EXCL, mode 0600 */
 	if (fd < 0)
 		return -errno;
 	for (size_t o = 0; o < len;) {
@@ -452,13 +459,41 @@ int bridge_write_file(const char *path, const char *text, size_t len)
 	return err;
 }
 
+/*
+ * Only a regular file of ours that nobody else may write is read (not a
+ * symlink: -ELOOP; another owner's, or writable by others: -EPERM), so
+ * another user cannot make the bridge skip or repeat messages by planting
+ * a state file.
+ */
+const char *bridge_file_error(int err)
+{
+	switch (err) {
+	case -EPERM:
+		return "not a regular file of this user that only it may write, or another "
+		       "user's file in the way (planted?): check it and remove it";
+	case -ELOOP:
+		return "a symbolic link, refused: remove it";
+	default:
+		return strerror(-err);
+	}
+}
+
 int bridge_read_file(const char *path, char *buf, size_t cap)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), err = 0;
+	struct stat st;
 	size_t o = 0;
 
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st))
+		err = -errno;
+	else if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+		err = -EPERM;
+	if (err) {
+		close(fd);
+		return err;
+	}
 	for (;;) {
 		ssize_t r;
 

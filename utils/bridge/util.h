@@ -139,9 +139,15 @@ uint32_t bridge_snap_chunks(uint64_t len, uint32_t chunk);
 
 /* --- files -------------------------------------------------------------- */
 
-/* Write TEXT to PATH atomically (PATH.tmp, fsync, rename). 0 or -errno. */
+/* Write TEXT to PATH atomically (PATH.XXXXXX made exclusively, fsync, rename). 0 or -errno. */
 int bridge_write_file(const char *path, const char *text, size_t len);
-/* Read a small file (at most CAP - 1 bytes) NUL-terminated. length or -errno. */
+/*
+ * Read a small file (at most CAP - 1 bytes) NUL-terminated. length or
+ * -errno: -ELOOP for a symlink, -EPERM unless a regular file of our euid
+ * that group and others may not write.
+ */
 int bridge_read_file(const char *path, char *buf, size_t cap);
+/* What an error of the two above means, as text for "PATH: TEXT". */
+const char *bridge_file_error(int err);
 
 #endif /* SHMRING_BRIDGE_UTIL_H */
