@@ -2025,6 +2025,24 @@ static void shmring_zc_attr_check_chunks(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, shmring_attr_check(&a, &shmring_test_limits), 0);
 	KUNIT_EXPECT_EQ(test, a.zc_chunk, SZ_256K);
 	KUNIT_EXPECT_EQ(test, a.max_record, SZ_128K);
+	/*
+	 * 64 records of max_record per chunk, where 16 such chunks fit
+	 * (larger than the test limits: the zero-copy check alone).
+	 */
+	a = (struct shmring_attr){ .data_size = SZ_16M, .max_record = SZ_4K,
+				   .flags = SHMRING_ATTR_ZEROCOPY };
+	KUNIT_EXPECT_EQ(test, shmring_zc_attr_check(&a, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, a.zc_chunk, SZ_512K);
+	/* ...not where they would not: a 1 MiB ring keeps a sixteenth. */
+	a = (struct shmring_attr){ .data_size = SZ_1M, .max_record = SZ_4K,
+				   .flags = SHMRING_ATTR_ZEROCOPY };
+	KUNIT_EXPECT_EQ(test, shmring_zc_attr_check(&a, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, a.zc_chunk, SZ_64K);
+	/* Small records change nothing. */
+	a = (struct shmring_attr){ .data_size = SZ_16M, .max_record = 64,
+				   .flags = SHMRING_ATTR_ZEROCOPY };
+	KUNIT_EXPECT_EQ(test, shmring_zc_attr_check(&a, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, a.zc_chunk, SZ_256K);
 	/* Not a power of two, below a page, more than half the ring. */
 	a = (struct shmring_attr){ .data_size = SZ_64K, .zc_chunk = 12288,
 				   .flags = SHMRING_ATTR_ZEROCOPY };

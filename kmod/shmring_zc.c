@@ -28,6 +28,12 @@
 #include "shmring_trace.h"
 
 #define SHMRING_ZC_MAX_AUTO	(256U << 10)	/* largest default chunk */
+/*
+ * ...unless that leaves fewer records of max_record than this in a chunk
+ * (one chunk request per record count: system calls per record) while
+ * the ring still holds 16 chunks of the larger size.
+ */
+#define SHMRING_ZC_AUTO_RECS	64
 #define SHMRING_ZC_MAX_WRITERS	(1 << 20)	/* writer files at once */
 
 static DEFINE_IDA(shmring_zc_ida);
@@ -86,9 +92,15 @@ int shmring_zc_attr_check(struct shmring_attr *attr, u64 page_size)
 	if (!chunk) {
 		chunk = clamp_t(u64, attr->data_size / 16, page_size,
 				SHMRING_ZC_MAX_AUTO);
-		if (attr->max_record &&
-		    shmring_rec_total(attr->max_record) > chunk)
-			chunk = roundup_pow_of_two(shmring_rec_total(attr->max_record));
+		if (attr->max_record) {
+			u64 total = shmring_rec_total(attr->max_record);
+			u64 want = roundup_pow_of_two(total * SHMRING_ZC_AUTO_RECS);
+
+			if (want > chunk && want <= attr->data_size / 16)
+				chunk = want;
+			if (total > chunk)
+				chunk = roundup_pow_of_two(total);
+		}
 	}
 	if (!is_power_of_2(chunk) || chunk < page_size ||
 	    chunk > attr->data_size / 2 ||

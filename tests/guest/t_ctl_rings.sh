@@ -34,7 +34,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-echo "1..201"
+echo "1..203"
 
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
 fail() {
@@ -751,7 +751,15 @@ expect "write --lines to a zero-copy ring" 0 "" "$CTL" write ctl.zc --lines <"$t
 run "$CTL" stat ctl.zc
 check "stat: 4 records, 11 payload bytes written (the chunks were released at exit)" \
 	"$([ "$(field written)" = "4 records, 11 payload bytes" ] && echo 0)"
+check "stat: zero-copy, chunks of 4 KiB, none open" \
+	"$([ "$(field zero-copy)" = "chunks of 4096 bytes (4K), 0 open" ] && echo 0)"
 "$CTL" delete ctl.zc
+# The default chunk holds 64 records of max_record where 16 such chunks fit.
+"$CTL" create ctl.zbig -z -s 16M -r 4096 --exclusive >/dev/null 2>&1
+run "$CTL" stat ctl.zbig
+check "a 16M zero-copy ring for 4 KiB records: 512 KiB chunks by default" \
+	"$([ "$(field zero-copy)" = "chunks of 524288 bytes (512K), 0 open" ] && echo 0)"
+"$CTL" delete ctl.zbig
 
 # --- module not loaded ---------------------------------------------------------
 

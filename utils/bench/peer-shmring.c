@@ -34,7 +34,8 @@ static int shm_setup(struct run *run)
 		.policy = lossless(run) ? SHMRING_POLICY_LOSSLESS : SHMRING_POLICY_OVERWRITE,
 		/*
 		 * Zero-copy: the default chunk, data_size / 16 within [page,
-		 * 256 KiB], raised to fit max_record; max_record is the run's
+		 * 256 KiB], raised to hold 64 records where 16 such chunks
+		 * fit, and to fit max_record; max_record is the run's
 		 * record size, or its default (a quarter of the ring) would
 		 * raise the chunk to half the ring.
 		 */

@@ -700,6 +700,9 @@ static int stat_text(const struct pring *r)
 	stat_line("policy:", "%s", r->policy);
 	stat_line("max record:", "%" PRIu64 " bytes", r->max_record);
 	stat_line("checksums:", "%s", r->flags & SHMRING_ATTR_CSUM ? "crc32c" : "no");
+	if (r->zc_chunk)
+		stat_line("zero-copy:", "chunks of %" PRIu64 " bytes (%s), %" PRIu64 " open",
+			  r->zc_chunk, size_str(r->zc_chunk, sz, sizeof(sz)), r->zc_open);
 	stat_line("mode:", "%04" PRIo64, r->mode);
 	stat_line("owner:", "%s (uid %" PRIu64 "), group %s (gid %" PRIu64 ")",
 		  user_str(r->uid, a, sizeof(a)), r->uid, group_str(r->gid, b, sizeof(b)),

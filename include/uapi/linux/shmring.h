@@ -93,7 +93,9 @@ struct shmring_attr {
 	/*
 	 * ZEROCOPY: bytes per chunk, a power of two >= the page size and
 	 * <= data_size / 2; 0 = data_size / 16 clamped to [page size,
-	 * 256 KiB], raised to fit max_record. Must be 0 otherwise.
+	 * 256 KiB], raised to hold 64 records of max_record where the ring
+	 * still has 16 such chunks, and raised to fit max_record. Must be 0
+	 * otherwise.
 	 */
 	__u32 zc_chunk;
 	__u64 __reserved1[2];	/* must be 0 */
