@@ -84,7 +84,7 @@ produce bs.a 501 1000 2
 bridge out out -s "$URL" -r bs.a --stream BR --create-stream --stats=1
 wait_until 30 stream_exists BR
 bridge in in -s "$URL" --stream BR -r bs.b --stats=1
-if settle bs.a bs.b 60 out in; then pass "1001 records reach ring B"
+if settle bs.a bs.b 45 out in; then pass "1001 records reach ring B"
 else fail "1001 records reach ring B" "B has $(ring_written bs.b); out: $(logtail out) in: $(logtail in)"; fi
 same bs.a bs.b
 check "ring B = ring A: order, types, lengths, payloads (binary too)" $? "$(why_differ)"
@@ -104,7 +104,7 @@ sleep 0.5
 bridge out out -s "$URL" -r bs.a --stream BR --stats=1
 wait "$prod"
 prod=""
-settle bs.a bs.b 90 out in
+settle bs.a bs.b 45 out in
 same bs.a bs.b
 check "kill -9 of out while records flow: ring B = ring A" $? "$(why_differ)"
 [ "$(nats_stream_msgs BR)" = "$(ring_written bs.a)" ]
@@ -119,7 +119,7 @@ sleep 0.5
 bridge in in -s "$URL" --stream BR -r bs.b --stats=1
 wait "$prod"
 prod=""
-settle bs.a bs.b 90 out in
+settle bs.a bs.b 45 out in
 same bs.a bs.b
 check "kill -9 of in while records flow: ring B = ring A, nothing twice" $? "$(why_differ)"
 
@@ -137,7 +137,7 @@ check "in reports state=disconnected" $? "$(logtail in)"
 wait "$prod"
 prod=""
 nats_start single && nats_wait_ready 60
-settle bs.a bs.b 90 out in
+settle bs.a bs.b 45 out in
 same bs.a bs.b
 check "server back: both catch up, ring B = ring A" $? "$(why_differ); out: $(logtail out)"
 [ "$(nats_stream_msgs BR)" = "$(ring_written bs.a)" ]
