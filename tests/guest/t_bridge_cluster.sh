@@ -42,7 +42,7 @@ connected_node() {
 	esac
 }
 check_equal() {
-	settle bc.a bc.b 50 out in
+	settle bc.a bc.b 40 out in
 	same bc.a bc.b
 	check "$1" $? "$(why_differ); out: $(logtail out); in: $(logtail in)"
 }
