@@ -94,14 +94,16 @@ for size in 64 4096; do
 		in0=$(varz_in)
 		sampler JSBENCH "$tmp/s" &
 		sp=$!
-		jsbench -s "$URL" --stream JSBENCH -n "$n" --size "$size" --mode "$mode" \
+		jsbench -s "$URL" --stream JSBENCH -n "$n" --size "$size" --mode "$mode" --keep \
 			>"$tmp/j" 2>"$tmp/jerr" || { say "jsbench failed: $(cat "$tmp/jerr")"; }
 		sleep 0.3
 		kill $sp; wait $sp 2>/dev/null
 		cs=$(sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' "$tmp/j")
-		# jsbench deleted the stream: its count is the samples' largest.
 		emit "jsbench-$mode" "$size" "$n" "${cs:-0}" "$tmp/s" "$in0" \
-			"$(awk '$2 > m { m = $2 } END { print m + 0 }' "$tmp/s")"
+			"$(nats_stream_msgs JSBENCH single)"
+		# Deleted before the next run's sampler starts (a purge at the
+		# start of the run would leave it seeing the old count first).
+		jsbench -s "$URL" --stream JSBENCH --delete
 		say "jsbench $mode ${size}B: $(cat "$tmp/j")"
 	done
 	n=$N64

@@ -6,6 +6,7 @@
  *
  *   jsbench -s URL [--stream NAME] [--subject SUBJ] [-n N] [--size B]...
  *           [--mode sync|async|async-hdr]... [--replicas R] [--keep]
+ *   jsbench -s URL [--stream NAME] --delete
  *
  * For every size and mode, publishes N records of that size to SUBJ (the
  * stream is created if missing, file storage, and purged before each run)
@@ -61,6 +62,7 @@ static void usage(FILE *f)
 		"      --pending=N         async: unacknowledged at most (default 256)\n"
 		"      --replicas=R        replicas of a created stream (default 1)\n"
 		"      --keep              do not delete the stream at the end\n"
+		"      --delete            only delete the stream, then exit\n"
 		"  -h, --help              this help\n");
 }
 
@@ -162,13 +164,14 @@ int main(int argc, char **argv)
 		{ "pending", required_argument, NULL, 'p' },
 		{ "replicas", required_argument, NULL, 'R' },
 		{ "keep", no_argument, NULL, 'k' },
+		{ "delete", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *url = NULL, *stream = "JSBENCH", *subj = "jsbench.records";
 	const char *modes[MAX_LIST];
 	size_t sizes[MAX_LIST];
-	int nmodes = 0, nsizes = 0, replicas = 1, keep = 0, c;
+	int nmodes = 0, nsizes = 0, replicas = 1, keep = 0, delete_only = 0, c;
 	long n = 10000, pending = 256;
 	natsConnection *nc = NULL;
 	natsOptions *no = NULL;
@@ -188,6 +191,7 @@ int main(int argc, char **argv)
 		case 'p': pending = strtol(optarg, NULL, 0); break;
 		case 'R': replicas = atoi(optarg); break;
 		case 'k': keep = 1; break;
+		case 'D': delete_only = 1; break;
 		case 'z':
 			if (nsizes == MAX_LIST) {
 				fprintf(stderr, "jsbench: at most %d sizes\n", MAX_LIST);
@@ -249,6 +253,17 @@ int main(int argc, char **argv)
 	s = natsConnection_JetStream(&js, nc, &jo);
 	if (s != NATS_OK)
 		die_nats("JetStream context", s, 0);
+
+	if (delete_only) {
+		s = js_DeleteStream(js, stream, NULL, &jerr);
+		if (s != NATS_OK && s != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr)
+			die_nats(stream, s, jerr);
+		jsCtx_Destroy(js);
+		natsConnection_Destroy(nc);
+		natsOptions_Destroy(no);
+		nats_Close();
+		return 0;
+	}
 
 	jsStreamConfig_Init(&cfg);
 	cfg.Name = stream;

@@ -87,7 +87,7 @@ bridge() {
 }
 
 # bridge_alive NAME
-bridge_alive() { kill -0 "$(cat "$tmp/$1.pid")" 2>/dev/null; }
+bridge_alive() { kill -0 "$(cat "$tmp/$1.pid" 2>/dev/null)" 2>/dev/null; }
 
 # bridge_stop NAME [SIG]: signal it (TERM by default), wait; its exit
 # status in $brc.
@@ -97,10 +97,32 @@ bridge_stop() {
 	brc=""
 	[ -n "$pid" ] || return 0
 	kill -"${2:-TERM}" "$pid" 2>/dev/null
-	wait "$pid"
+	# 2>/dev/null: busybox sh would print "Killed" into the TAP output.
+	wait "$pid" 2>/dev/null
 	brc=$?
 	rm -f "$tmp/$1.pid"
 }
 
-# logtail NAME: the last lines of a bridge's stderr, for diagnostics.
-logtail() { tail -n 4 "$tmp/$1.log" 2>/dev/null | tr '\n' '|'; }
+# logtail NAME: for diagnostics, the last lines of a bridge's stderr that
+# are not --stats lines, then the last --stats line.
+logtail() {
+	{ grep -v ' records=[0-9]* bytes=' "$tmp/$1.log" | tail -n 3
+	  grep ' records=[0-9]* bytes=' "$tmp/$1.log" | tail -n 1
+	  bridge_alive "$1" || echo "(not running)"; } 2>/dev/null | tr '\n' '|'
+}
+
+# stream_exists STREAM: the server knows it (through /jsz).
+stream_exists() { [ -n "$(nats_stream_msgs "$1")" ]; }
+
+# settle RING_A RING_B SECS BRIDGE...: wait until B has as many records as
+# A, at most SECS; gives up at once when one of the bridges has exited.
+settle() {
+	local a=$1 b=$2 limit=$(($3 * 5)) i=0 name
+	shift 3
+	until caught_up "$a" "$b"; do
+		for name in "$@"; do bridge_alive "$name" || return 1; done
+		i=$((i + 1))
+		[ $i -ge $limit ] && return 1
+		sleep 0.2
+	done
+}

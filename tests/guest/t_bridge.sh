@@ -14,7 +14,7 @@
 #     then gets only the records after it;
 #   - errors: usage (2), bad URL, missing stream (out and in), missing ring,
 #     authorization failure (1, one line each).
-# Skips when nats-server or shmring-bridge is missing. Rings are br.*.
+# Skips when nats-server or shmring-bridge is missing. Rings are bs.*.
 
 command -v shmring-bridge >/dev/null || { echo "1..0 # SKIP shmring-bridge not built (libnats-dev)"; exit 0; }
 . "$(dirname "$0")/nats-lib.sh"
@@ -26,8 +26,9 @@ cleanup() {
 	for f in "$tmp"/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
 	[ -n "${prod:-}" ] && kill "$prod" 2>/dev/null
 	nats_stop_all
-	for r in br.a br.b br.sa br.sb br.x; do shmring-ctl delete "$r" 2>/dev/null; done
-	rm -f /dev/shm/shmring-snap.br.* /dev/shm/shmring-bridge-*/*br=2E*
+	for r in bs.a bs.b bs.sa bs.sb bs.x; do shmring-ctl delete "$r" 2>/dev/null; done
+	rm -f /dev/shm/shmring-snap.bs.* /dev/shm/shmring-bridge-*.bs.* /dev/shm/shmring-bridge-*.bs=2E* \
+		/dev/shm/shmring-bridge-*/*bs=2E*
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -61,34 +62,32 @@ stream_has() { [ "$(nats_stream_msgs "$1")" = "$2" ]; }
 
 nats_start_single || { echo "Bail out! nats-server did not start"; exit 1; }
 URL=$(nats_url)
-shmring-ctl create br.a -s 1M -p lossless || { echo "Bail out! create br.a"; exit 1; }
-shmring-ctl create br.b -s 4M -p lossless || { echo "Bail out! create br.b"; exit 1; }
+shmring-ctl create bs.a -s 1M -p lossless || { echo "Bail out! create bs.a"; exit 1; }
+shmring-ctl create bs.b -s 4M -p lossless || { echo "Bail out! create bs.b"; exit 1; }
 
 # --- Errors first (nothing is running yet) ---------------------------------
 expect "usage error: exit 2" 2 "unknown direction" shmring-bridge sideways -s "$URL"
 expect "bad URL: exit 1, one line naming it" 1 "bad server URL 'nats://127.0.0.1:port'" \
-	shmring-bridge out -s nats://127.0.0.1:port -r br.a --stream BR
+	shmring-bridge out -s nats://127.0.0.1:port -r bs.a --stream BR
 expect "out, missing stream without --create-stream: exit 1" 1 "NOSUCH" \
-	shmring-bridge out -s "$URL" -r br.a --stream NOSUCH
+	shmring-bridge out -s "$URL" -r bs.a --stream NOSUCH
 expect "in, missing stream: exit 1" 1 "stream NOSUCH does not exist" \
-	shmring-bridge in -s "$URL" --stream NOSUCH -r br.b
-expect "in, missing ring: exit 1, says how to create it" 1 "shmring-ctl create br.x" \
-	shmring-bridge in -s "$URL" --stream NOSUCH -r br.x
-expect "out, missing ring: exit 1" 1 "ring br.x does not exist" \
-	shmring-bridge out -s "$URL" -r br.x --stream BR --create-stream
+	shmring-bridge in -s "$URL" --stream NOSUCH -r bs.b
+expect "in, missing ring: exit 1, says how to create it" 1 "shmring-ctl create bs.x" \
+	shmring-bridge in -s "$URL" --stream NOSUCH -r bs.x
+expect "out, missing ring: exit 1" 1 "ring bs.x does not exist" \
+	shmring-bridge out -s "$URL" -r bs.x --stream BR --create-stream
 
 # --- The flow -----------------------------------------------------------------
-produce br.a 1 500 1
-printf 'binary\000\001\377' | shmring-ctl write br.a -t 9 -
-produce br.a 501 1000 2
-bridge out out -s "$URL" -r br.a --stream BR --create-stream --stats=1
-# in needs the stream, which out creates (on a slow kernel in could ask first).
-wait_until 60 grep -q 'created stream BR' "$tmp/out.log" ||
-	echo "# out did not create stream BR: $(logtail out)"
-bridge in in -s "$URL" --stream BR -r br.b --stats=1
-if wait_until 60 caught_up br.a br.b; then pass "1001 records reach ring B"
-else fail "1001 records reach ring B" "B has $(ring_written br.b); in: $(logtail in) out: $(logtail out)"; fi
-same br.a br.b
+produce bs.a 1 500 1
+printf 'binary\000\001\377' | shmring-ctl write bs.a -t 9 -
+produce bs.a 501 1000 2
+bridge out out -s "$URL" -r bs.a --stream BR --create-stream --stats=1
+wait_until 30 stream_exists BR
+bridge in in -s "$URL" --stream BR -r bs.b --stats=1
+if settle bs.a bs.b 45 out in; then pass "1001 records reach ring B"
+else fail "1001 records reach ring B" "B has $(ring_written bs.b); out: $(logtail out) in: $(logtail in)"; fi
+same bs.a bs.b
 check "ring B = ring A: order, types, lengths, payloads (binary too)" $? "$(why_differ)"
 [ "$(nats_stream_msgs BR)" = 1001 ]
 check "the stream holds each record once" $? "stream: $(nats_stream_msgs BR)"
@@ -99,34 +98,34 @@ wait_until 10 logged out 'state=connected records=[0-9]* bytes=[0-9]* acked=[0-9
 check "--stats lines: state=connected records=..." $? "$(logtail out)"
 
 # --- kill -9 out mid-stream ---------------------------------------------------
-producer br.a 8 250 0.4	# records 1..2000 again, types 1..8, over ~3 s
+producer bs.a 8 250 0.4	# records 1..2000 again, types 1..8, over ~3 s
 sleep 1
 bridge_stop out KILL
 sleep 0.5
-bridge out out -s "$URL" -r br.a --stream BR --stats=1
+bridge out out -s "$URL" -r bs.a --stream BR --stats=1
 wait "$prod"
 prod=""
-wait_until 90 caught_up br.a br.b
-same br.a br.b
+settle bs.a bs.b 45 out in
+same bs.a bs.b
 check "kill -9 of out while records flow: ring B = ring A" $? "$(why_differ)"
-[ "$(nats_stream_msgs BR)" = "$(ring_written br.a)" ]
+[ "$(nats_stream_msgs BR)" = "$(ring_written bs.a)" ]
 check "... and the stream holds each record exactly once" $? \
-	"stream $(nats_stream_msgs BR), ring A $(ring_written br.a)"
+	"stream $(nats_stream_msgs BR), ring A $(ring_written bs.a)"
 
 # --- kill -9 in mid-stream ----------------------------------------------------
-producer br.a 8 250 0.4
+producer bs.a 8 250 0.4
 sleep 1
 bridge_stop in KILL
 sleep 0.5
-bridge in in -s "$URL" --stream BR -r br.b --stats=1
+bridge in in -s "$URL" --stream BR -r bs.b --stats=1
 wait "$prod"
 prod=""
-wait_until 90 caught_up br.a br.b
-same br.a br.b
+settle bs.a bs.b 45 out in
+same bs.a bs.b
 check "kill -9 of in while records flow: ring B = ring A, nothing twice" $? "$(why_differ)"
 
 # --- the server goes away for a while -----------------------------------------
-producer br.a 4 250 0.3
+producer bs.a 4 250 0.3
 sleep 0.5
 nats_stop single
 sleep 4
@@ -139,11 +138,11 @@ check "in reports state=disconnected" $? "$(logtail in)"
 wait "$prod"
 prod=""
 nats_start single && nats_wait_ready 60
-wait_until 90 caught_up br.a br.b
-same br.a br.b
+settle bs.a bs.b 45 out in
+same bs.a bs.b
 check "server back: both catch up, ring B = ring A" $? "$(why_differ); out: $(logtail out)"
-[ "$(nats_stream_msgs BR)" = "$(ring_written br.a)" ]
-check "... each record once in the stream" $? "stream $(nats_stream_msgs BR), ring A $(ring_written br.a)"
+[ "$(nats_stream_msgs BR)" = "$(ring_written bs.a)" ]
+check "... each record once in the stream" $? "stream $(nats_stream_msgs BR), ring A $(ring_written bs.a)"
 
 # --- SIGTERM ------------------------------------------------------------------
 bridge_stop out TERM
@@ -152,25 +151,26 @@ bridge_stop in TERM
 check "SIGTERM: in exits 0" "$brc" "status $brc: $(logtail in)"
 
 # --- bootstrap from a snapshot ------------------------------------------------
-# br.sa: 100 records; a snapshot reflecting seq 59 (the 60th record); out
-# --snapshots puts it into the KV bucket. br.sb joins late: it gets the
+# bs.sa: 100 records; a snapshot reflecting seq 59 (the 60th record); out
+# --snapshots puts it into the KV bucket. bs.sb joins late: it gets the
 # snapshot, then only records 61..100.
-shmring-ctl create br.sa -s 1M -p lossless
-shmring-ctl create br.sb -s 1M -p lossless
-produce br.sa 1 100 3
+shmring-ctl create bs.sa -s 1M -p lossless
+shmring-ctl create bs.sb -s 1M -p lossless
+produce bs.sa 1 100 3
 printf 'state after record 60\n' >"$tmp/snap"
-snap_publish br.sa 59 "$tmp/snap"
-bridge sout out -s "$URL" -r br.sa --stream BRS --create-stream --snapshots
+snap_publish bs.sa 59 "$tmp/snap"
+bridge sout out -s "$URL" -r bs.sa --stream BRS --create-stream --snapshots
+wait_until 30 stream_exists BRS
 wait_until 60 kv_has_snapshot
-bridge sin in -s "$URL" --stream BRS -r br.sb --bootstrap
-wait_until 60 has_at_least br.sb 40
+bridge sin in -s "$URL" --stream BRS -r bs.sb --bootstrap
+wait_until 60 has_at_least bs.sb 40
 sleep 1
-content br.sa | tail -n 40 >"$tmp/want"
-content br.sb >"$tmp/got"
+content bs.sa | tail -n 40 >"$tmp/want"
+content bs.sb >"$tmp/got"
 cmp -s "$tmp/want" "$tmp/got"
 check "bootstrap: the late ring gets exactly the 40 records after the snapshot" $? \
 	"got $(wc -l <"$tmp/got") records, first: $(head -n 1 "$tmp/got"); in: $(logtail sin)"
-shmring-dump --snapshot br.sb --snapshot-out "$tmp/snapb" >"$tmp/snapinfo" 2>&1 &&
+shmring-dump --snapshot bs.sb --snapshot-out "$tmp/snapb" >"$tmp/snapinfo" 2>&1 &&
 	cmp -s "$tmp/snap" "$tmp/snapb"
 check "bootstrap: the late ring's local snapshot has the same bytes" $? "$(cat "$tmp/snapinfo")"
 bridge_stop sout
@@ -180,9 +180,9 @@ bridge_stop sin
 nats_stop_all
 nats_start_single alice s3cret || { echo "Bail out! nats-server with auth did not start"; exit 1; }
 expect "authorization failure: exit 1, one line" 1 "authorization failed" \
-	shmring-bridge out -s "$URL" --user alice --password wrong -r br.a --stream BR --create-stream
-bridge aout out -s "$URL" --user alice --password s3cret -r br.a --stream BRA --create-stream
-wait_until 60 stream_has BRA "$(ring_written br.a)"
+	shmring-bridge out -s "$URL" --user alice --password wrong -r bs.a --stream BR --create-stream
+bridge aout out -s "$URL" --user alice --password s3cret -r bs.a --stream BRA --create-stream
+wait_until 60 stream_has BRA "$(ring_written bs.a)"
 check "the right password: out publishes the ring" $? "$(logtail aout)"
 bridge_stop aout
 

@@ -1,0 +1,109 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# shmring-bridge against a three-node JetStream cluster on the guest's
+# loopback, with an R3 stream (issue 12; docs/bridge.md), busybox sh, TAP:
+#   - ring A -> out -> R3 stream -> in -> ring B: every record in order;
+#   - the node out is connected to is stopped while records flow: the flow
+#     continues on the other two (the node stays down meanwhile);
+#   - the stream's leader is stopped while records flow: a new leader, the
+#     flow continues;
+#   - kill -9 of out in the cluster: nothing lost, nothing twice;
+#   - in the end the stream holds each record of ring A exactly once.
+# Skips when nats-server or shmring-bridge is missing. Rings are bc.*.
+
+command -v shmring-bridge >/dev/null || { echo "1..0 # SKIP shmring-bridge not built (libnats-dev)"; exit 0; }
+. "$(dirname "$0")/nats-lib.sh"
+nats_have || { echo "1..0 # SKIP nats-server is not installed"; exit 0; }
+tmp=$(mktemp -d)
+. "$(dirname "$0")/bridge-lib.sh"
+
+cleanup() {
+	for f in "$tmp"/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
+	[ -n "${prod:-}" ] && kill "$prod" 2>/dev/null
+	nats_stop_all
+	for r in bc.a bc.b; do shmring-ctl delete "$r" 2>/dev/null; done
+	rm -f /dev/shm/shmring-bridge-*.bc.* /dev/shm/shmring-bridge-*.bc=2E*
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+echo "1..10"
+
+stream_count_is() { [ "$(nats_stream_msgs "$1")" = "$2" ]; }
+stream_leader() { nats_stream_field BC leader "$(nats_first_up)" | tr -d '"'; }
+# connected_node NAME: the node the bridge's last (re)connect line names.
+connected_node() {
+	case $(grep -o 'connected to nats://127.0.0.1:[0-9]*' "$tmp/$1.log" | tail -n 1) in
+	*4231) echo n1 ;;
+	*4232) echo n2 ;;
+	*4233) echo n3 ;;
+	esac
+}
+check_equal() {
+	settle bc.a bc.b 40 out in
+	same bc.a bc.b
+	check "$1" $? "$(why_differ); out: $(logtail out); in: $(logtail in)"
+}
+
+nats_start_cluster || { echo "Bail out! the cluster did not start"; exit 1; }
+URL=$(nats_url)
+shmring-ctl create bc.a -s 1M -p lossless || { echo "Bail out! create bc.a"; exit 1; }
+shmring-ctl create bc.b -s 4M -p lossless || { echo "Bail out! create bc.b"; exit 1; }
+
+produce bc.a 1 500 1
+bridge out out -s "$URL" -r bc.a --stream BC --create-stream --replicas 3 --stats=1
+wait_until 60 stream_exists BC
+bridge in in -s "$URL" --stream BC -r bc.b --stats=1
+check_equal "R3: ring B = ring A (500 records)"
+r=$(nats_jsz "$(nats_first_up)" "streams=true&config=true" | grep -c '"num_replicas": *3')
+[ "$r" -ge 1 ]
+check "the stream was created with 3 replicas" $? "num_replicas 3 seen $r times"
+
+# --- stop the node out is connected to, keep it down ---------------------------
+victim=$(connected_node out)
+[ -n "$victim" ]
+check "out names the node it is connected to" $? "$(logtail out)"
+producer bc.a 6 200 0.3
+sleep 0.6
+nats_stop "${victim:-n1}"
+wait "$prod"
+prod=""
+check_equal "node ${victim:-?} (out's) stopped mid-stream: the flow continues on the other two"
+bridge_alive out && bridge_alive in
+check "... and both bridges are still running" $? "out: $(logtail out); in: $(logtail in)"
+nats_start "${victim:-n1}"
+nats_wait_ready 90
+
+# --- stop the stream leader ------------------------------------------------------
+leader=$(stream_leader)
+[ -n "$leader" ]
+check "the stream has a leader (${leader:-none})" $?
+producer bc.a 6 200 0.3
+sleep 0.6
+nats_stop "${leader:-n2}"
+wait "$prod"
+prod=""
+check_equal "stream leader ${leader:-?} stopped mid-stream: a new leader, the flow continues"
+nats_start "${leader:-n2}"
+nats_wait_ready 90
+
+# --- kill -9 out in the cluster ------------------------------------------------
+producer bc.a 6 200 0.3
+sleep 0.8
+bridge_stop out KILL
+sleep 0.3
+bridge out out -s "$URL" -r bc.a --stream BC --stats=1
+wait "$prod"
+prod=""
+check_equal "kill -9 of out: ring B = ring A"
+wait_until 30 stream_count_is BC "$(ring_written bc.a)" 2>/dev/null
+[ "$(nats_stream_msgs BC)" = "$(ring_written bc.a)" ]
+check "the R3 stream holds each record of ring A exactly once" $? \
+	"stream $(nats_stream_msgs BC), ring A $(ring_written bc.a)"
+bridge_stop out
+bridge_stop in
+check "SIGTERM: in exits 0" "$brc" "status $brc"
+
+exit $((failed > 0))
