@@ -131,9 +131,10 @@ nats_stop single
 sleep 4
 bridge_alive out && bridge_alive in
 check "server stopped: both bridges keep running" $? "out: $(logtail out) in: $(logtail in)"
-grep -q 'state=disconnected' "$tmp/out.log"
+# A publish round in flight waits for its acknowledgments (10 s) first.
+wait_until 20 grep -q 'state=disconnected' "$tmp/out.log"
 check "out reports state=disconnected" $? "$(logtail out)"
-grep -q 'state=disconnected' "$tmp/in.log"
+wait_until 20 grep -q 'state=disconnected' "$tmp/in.log"
 check "in reports state=disconnected" $? "$(logtail in)"
 wait "$prod"
 prod=""
