@@ -142,6 +142,24 @@ static bool fresh, contiguous;
 		logmsg(__VA_ARGS__);					\
 		return NULL;						\
 	} while (0)
+/*
+ * Idle (a fetch found nothing): deliveries lost at the stream's end show
+ * no later message to reveal the gap, so ask the consumer whether it
+ * delivered or acked past the last message committed. true: recreate it.
+ */
+static bool consumer_moved_on(struct bridge_nats *bn)
+{
+	jsConsumerInfo *ci = NULL;
+	jsErrCode jerr = 0;
+	bool moved;
+
+	if (js_GetConsumerInfo(&ci, bn->js, opt.stream, opt.durable, NULL, &jerr) != NATS_OK)
+		return false;	/* a fetch error will tell */
+	moved = ci->AckFloor.Stream != st->last || ci->NumAckPending != 0;
+	jsConsumerInfo_Destroy(ci);
+	return moved;
+}
+
 static natsSubscription *setup_consumer(struct bridge_nats *bn, const char *subject,
 					const char *durable, bool have_state, bool fatal)
 {
@@ -408,8 +426,13 @@ int run_in(void)
 			}
 		}
 		s = natsSubscription_Fetch(&list, sub, opt.batch, 1000, &jerr);
-		if (s == NATS_TIMEOUT)
+		if (s == NATS_TIMEOUT) {
+			if (consumer_moved_on(&bn)) {
+				natsSubscription_Destroy(sub);
+				sub = NULL;	/* setup_consumer() says why */
+			}
 			continue;
+		}
 		if (s != NATS_OK) {
 			logrl(&rl, "fetch from %s: %s; checking the consumer and retrying",
 			      opt.durable, NERR(s));

@@ -242,7 +242,15 @@ static bool trusted(struct shmring *sub, natsMsg *m, uint64_t seq)
 	return ret == 0;
 }
 
-static bool sync_with_stream(struct bridge_nats *bn, struct shmring *sub)
+/*
+ * Learn the stream's last message on SUBJ (chain_last) and, if @skip,
+ * skip the ring records it says the stream holds. After a failed round
+ * skipping is right only under the order guard (chain): without it the
+ * server may have stored the end of the round and lost the middle, and
+ * the round is published again instead (the duplicate window drops what
+ * was stored).
+ */
+static bool sync_with_stream(struct bridge_nats *bn, struct shmring *sub, bool skip)
 {
 	static uint64_t rl;
 	char ring[SHMRING_NAME_MAX + 1], minc[BRIDGE_INC_LEN + 2];
@@ -282,7 +290,7 @@ static bool sync_with_stream(struct bridge_nats *bn, struct shmring *sub)
 			pthread_mutex_unlock(&ack_lock);
 		}
 		next = sub_next(sub);
-		if (seq >= next) {
+		if (skip && seq >= next) {
 			logmsg("stream %s holds ring %s up to seq %" PRIu64 ": resuming after it",
 			       opt.stream, opt.ring, seq);
 			advance_sub(sub, seq);
@@ -514,7 +522,7 @@ int run_out(void)
 			       "will stop " PROG " out (raise the server's max_payload)",
 			       opt.ring, info.attr.max_record, max_payload - hdr_bytes);
 	}
-	while (!sync_with_stream(&bn, sub)) {
+	while (!sync_with_stream(&bn, sub, true)) {
 		sleep_ms(bridge_backoff_ms(++attempt));
 		if (stop_sig)
 			goto out;
@@ -541,7 +549,7 @@ int run_out(void)
 		}
 		if (need_sync) {
 			/* After a failed round: skip what the stream stored of it. */
-			if (!sync_with_stream(&bn, sub)) {
+			if (!sync_with_stream(&bn, sub, chain)) {
 				sleep_ms(bridge_backoff_ms(++attempt));
 				continue;
 			}
