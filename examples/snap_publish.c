@@ -41,7 +41,7 @@ int main(int argc, char **argv)
 	}
 	for (;;) {
 		if (len == cap) {
-			char *b = realloc(buf, cap = cap ? cap * 2 : 65536);
+			char *b = (char *)realloc(buf, cap = cap ? cap * 2 : 65536);
 
 			if (!b) {
 				fprintf(stderr, "snap_publish: out of memory\n");
