@@ -177,12 +177,13 @@ static natsSubscription *setup_consumer(struct bridge_nats *bn, const char *subj
 			st->last = ci->AckFloor.Stream;
 		if (ci->AckFloor.Stream == st->last && ci->NumAckPending == 0) {
 			/*
-			 * Nothing beyond last delivered: its first delivery is the
-			 * next message (any consumer seq; the following ones must
-			 * follow it).
+			 * Nothing beyond last delivered: its next delivery is the
+			 * next message, with the consumer sequence after the last
+			 * one it delivered. Another consumer of the durable taking
+			 * deliveries before our first fetch shows as a gap there.
 			 */
 			create = false;
-			next_cseq = 0;
+			next_cseq = ci->Delivered.Consumer + 1;
 		} else
 			logmsg("consumer %s: acked up to %" PRIu64 " with %" PRId64 " pending; "
 			       "recreating it after %" PRIu64 ", the last message committed",
