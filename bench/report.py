@@ -93,7 +93,7 @@ REQUIRED = {        # kind -> fields a line of that kind must have
 }
 TEXT_FIELDS = ("impl", "message")
 META_SHOWN = ("kind", "tool", "version", "argv", "kernel", "cpus", "ring_size",
-              "reps", "batch", "emulated", "limits")
+              "ring_records", "reps", "batch", "emulated", "limits")
 BEGIN, END = "<!-- bench-headline-begin -->", "<!-- bench-headline-end -->"
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 MISSING = "—"
@@ -418,6 +418,13 @@ def latency_headline(res):
 def setup_section(res, date, cmd):
     m = res.meta
     ring = size_label(m["ring_size"]) if is_num(m.get("ring_size")) else "?"
+    if is_num(m.get("ring_records")) and m["ring_records"]:
+        grown = sorted({(c["size"], c["ring_size"]) for c in res.raw
+                        if is_num(c.get("ring_size")) and c["ring_size"] != m.get("ring_size")})
+        ring += (f", grown for each record size to hold {m['ring_records']} records "
+                 "(up to 16 MiB), the same for every transport"
+                 + (": " + ", ".join(f"{size_label(sz)} records in {size_label(r)}"
+                                     for sz, r in grown) if grown else ""))
     lines = [
         ("These numbers come from a QEMU TCG guest: the CPU is emulated in "
          "software, so absolute times and rates mean nothing."

@@ -118,6 +118,16 @@ t "a zero-copy writer of 300 16-byte records asks for one chunk (1x1), or a few"
 	'grep "\"kind\":\"throughput\",\"impl\":\"shmring-zc\".*\"writers\":1,\"readers\":1,\"size\":16," "$tmp/out" |
 	 sed -n "s/.*\"ioctl_zc_chunk\":\([0-9]*\).*/\1/p" | awk "{ n++; if (\$1 < 1 || \$1 > 4) bad = 1 } END { exit bad || n != 1 }"'
 
+# Every transport gets the same buffer, grown for large records
+# (--ring-records, default 2048 records, up to 16 MiB).
+r16=$(grep '"kind":"throughput"' "$tmp/out" | grep '"size":16,' | field ring_size | sort -u)
+r4k=$(grep '"kind":"throughput"' "$tmp/out" | grep '"size":4096,' | field ring_size | sort -u)
+t "16 B records: every transport measured with the 1 MiB buffer" '[ "$r16" = 1048576 ]'
+t "4 KiB records: every transport measured with a 16 MiB buffer (2048 records)" '[ "$r4k" = 16777216 ]'
+timeout 120 shmring-bench --quick -t pipe-batch -s 4096 -S 1x1 -m throughput --ring-records 0 -o "$tmp/out0" 2>"$tmp/err"
+t "--ring-records 0: 4 KiB records in the 1 MiB buffer" \
+  '[ $? -eq 0 ] && [ "$(grep "\"kind\":\"throughput\"" "$tmp/out0" | field ring_size | sort -u)" = 1048576 ]'
+
 # Bad options: exit 2 and say what is wrong.
 shmring-bench -t nosuch >/dev/null 2>"$tmp/err"
 t "unknown implementation: exit 2" '[ $? -eq 2 ] && grep -q "unknown implementation .nosuch." "$tmp/err"'
@@ -129,8 +139,8 @@ shmring-bench --ring-size 100000 >/dev/null 2>"$tmp/err"
 t "ring size not a power of two: exit 2" '[ $? -eq 2 ] && grep -q "not a power of two" "$tmp/err"'
 shmring-bench -s 8 >/dev/null 2>"$tmp/err"
 t "record smaller than the header: exit 2" '[ $? -eq 2 ] && grep -q "invalid record sizes" "$tmp/err"'
-shmring-bench -s 524288 >/dev/null 2>"$tmp/err"
-t "record too big for the ring: exit 2" '[ $? -eq 2 ] && grep -q "does not fit" "$tmp/err"'
+shmring-bench -s 524288 --ring-records 0 >/dev/null 2>"$tmp/err"
+t "record too big for the ring (--ring-records 0): exit 2" '[ $? -eq 2 ] && grep -q "does not fit" "$tmp/err"'
 shmring-bench --help >"$tmp/err" 2>&1
 t "--help exits 0 and lists the implementations" '[ $? -eq 0 ] && grep -q "seqpacket-batch" "$tmp/err"'
 

@@ -32,10 +32,12 @@
 #define MAX_IMPLS	32
 #define REC_HDR		16	/* writer id, counter, timestamp: smallest record */
 #define RUN_LIMIT_S	120	/* a child still running then has hung */
+#define RING_AUTO_MAX	(16u << 20)	/* --ring-records grows buffers up to this */
 
 /* Options (main.c). */
 struct bench_opts {
-	uint64_t ring_size;	/* bytes of buffer every transport gets */
+	uint64_t ring_size;	/* bytes of buffer every transport gets, at least */
+	unsigned int ring_records; /* ... and room for this many records, up to RING_AUTO_MAX */
 	unsigned int batch;	/* records per batch where the API batches */
 	unsigned int reps;
 	double target_s;	/* calibrated length of one run */
@@ -47,6 +49,7 @@ struct bench_opts {
 	int errors;
 };
 extern struct bench_opts opt;
+uint64_t ring_for(uint32_t size);
 
 /*
  * System calls made by this process since sys_reset() (syscalls.c): in all,
@@ -93,6 +96,7 @@ struct run {
 	enum mode mode;
 	unsigned int writers, readers;
 	uint32_t size;		/* payload bytes of every record */
+	uint64_t ring;		/* bytes of buffer every transport gets: ring_for(size) */
 	uint64_t count;		/* records per writer */
 	unsigned int batch;	/* records per send call */
 	struct shared *sh;

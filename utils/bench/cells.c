@@ -38,6 +38,7 @@ static void json_head(struct json *j, const char *kind, const struct impl *im,
 	json_ku64(j, "writers", w);
 	json_ku64(j, "readers", r);
 	json_ku64(j, "size", size);
+	json_ku64(j, "ring_size", ring_for(size));
 	json_ku64(j, "rep", rep);
 }
 
@@ -267,6 +268,7 @@ void print_meta(int argc, char **argv)
 	json_key(&j, "cpus");
 	json_i64(&j, sysconf(_SC_NPROCESSORS_ONLN));
 	json_ku64(&j, "ring_size", opt.ring_size);
+	json_ku64(&j, "ring_records", opt.ring_records);
 	json_ku64(&j, "reps", opt.reps);
 	json_ku64(&j, "batch", opt.batch);
 	json_kf(&j, "target_s", 3, opt.target_s);

@@ -31,7 +31,7 @@
 #include "bench.h"
 
 struct bench_opts opt = {
-	.ring_size = 1 << 20, .batch = 64, .reps = 5, .target_s = 0.25,
+	.ring_size = 1 << 20, .ring_records = 2048, .batch = 64, .reps = 5, .target_s = 0.25,
 	.samples = 2000, .gap_us = 300, .idle_s = 0.5,
 };
 
@@ -91,14 +91,30 @@ static void raise_to(const char *path, long want)
 	}
 }
 
-static void raise_limits(void)
+/*
+ * The buffer every transport gets for records of SIZE payload bytes:
+ * --ring-size, or more to hold --ring-records of them (a power of two, at
+ * most RING_AUTO_MAX), so that large records are not measured in a
+ * buffer of a few hundred, where every transport wakes its peer every
+ * few records.
+ */
+uint64_t ring_for(uint32_t size)
+{
+	uint64_t want = (uint64_t)opt.ring_records * SHMRING_REC_TOTAL(size), ring = opt.ring_size;
+
+	while (ring < want && ring < RING_AUTO_MAX)
+		ring <<= 1;
+	return ring;
+}
+
+static void raise_limits(uint64_t ring)
 {
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 
-	raise_to("/proc/sys/fs/pipe-max-size", (long)opt.ring_size);
+	raise_to("/proc/sys/fs/pipe-max-size", (long)ring);
 	raise_to("/proc/sys/fs/mqueue/msg_max", 65536);		/* HARD_MSGMAX */
 	raise_to("/proc/sys/fs/mqueue/msgsize_max", 16 << 20);	/* HARD_MSGSIZEMAX */
-	raise_to("/proc/sys/net/core/wmem_max", (long)opt.ring_size);
+	raise_to("/proc/sys/net/core/wmem_max", (long)ring);
 	if (setrlimit(RLIMIT_MSGQUEUE, &rl)) {
 		getrlimit(RLIMIT_MSGQUEUE, &rl);
 		rl.rlim_cur = rl.rlim_max;
@@ -130,6 +146,8 @@ static void usage(FILE *f)
 "  -b, --batch N          records per batch call, and per commit of the\n"
 "                         zero-copy batch path (default 64, at most %u)\n"
 "      --ring-size BYTES  buffer of every transport, k/M suffixes (default 1M)\n"
+"      --ring-records N   ...grown for each record size to hold N records,\n"
+"                         up to 16M (default 2048; 0: --ring-size only)\n"
 "      --latency-sizes L  record sizes for latency (default 64)\n"
 "      --samples N        records per latency run (default 2000)\n"
 "      --gap-us N         pause between latency records (default 300)\n"
@@ -215,6 +233,7 @@ int main(int argc, char **argv)
 		{ "records", required_argument, NULL, 'n' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "ring-size", required_argument, NULL, 'R' },
+		{ "ring-records", required_argument, NULL, 'C' },
 		{ "latency-sizes", required_argument, NULL, 'L' },
 		{ "samples", required_argument, NULL, 'N' },
 		{ "gap-us", required_argument, NULL, 'G' },
@@ -287,6 +306,10 @@ int main(int argc, char **argv)
 				usage_error("ring size %" PRIu64 " is not a power of two",
 					    opt.ring_size);
 			break;
+		case 'C':
+			opt.ring_records = (unsigned int)number_arg(optarg, "ring records", 0, 1 << 20,
+								    false);
+			break;
 		case 'N': opt.samples = (unsigned int)number_arg(optarg, "samples", 20, 1000000, false); break;
 		case 'G': opt.gap_us = (unsigned int)number_arg(optarg, "gap", 1, 1000000, false); break;
 		case 'I': opt.idle_s = parse_secs(optarg, "idle time"); break;
@@ -326,9 +349,9 @@ int main(int argc, char **argv)
 		free(copy);
 	}
 	for (i = 0; i < n_sizes; i++)
-		if (SHMRING_REC_TOTAL(sizes[i]) > opt.ring_size / 4)
+		if (SHMRING_REC_TOTAL(sizes[i]) > ring_for(sizes[i]) / 4)
 			usage_error("record size %u does not fit a ring of %" PRIu64
-				    " bytes (at most a quarter of it)", sizes[i], opt.ring_size);
+				    " bytes (at most a quarter of it)", sizes[i], ring_for(sizes[i]));
 	/* Without the module, the shmring cells could only fail: say so at once. */
 	for (i = 0; i < impl_count(); i++)
 		if (use[i] && is_shmring(impl_get(i)) && access(SHMRING_DEVICE, F_OK) &&
@@ -341,8 +364,17 @@ int main(int argc, char **argv)
 			return EXIT_RUNTIME;
 		}
 	}
-	if (geteuid() == 0)
-		raise_limits();
+	if (geteuid() == 0) {
+		uint64_t ring = opt.ring_size;
+
+		for (i = 0; i < n_sizes; i++)
+			if (ring_for(sizes[i]) > ring)
+				ring = ring_for(sizes[i]);
+		for (i = 0; i < n_lat; i++)
+			if (ring_for(lat_sizes[i]) > ring)
+				ring = ring_for(lat_sizes[i]);
+		raise_limits(ring);
+	}
 	/* Check that counting works: this write goes through the wrapper. */
 	nsys = 0;
 	(void)!write(STDERR_FILENO, "", 0);

@@ -14,7 +14,7 @@
 
 static int memcpy_setup(struct run *run)
 {
-	run->area_len = (size_t)run->writers * run->readers * opt.ring_size;
+	run->area_len = (size_t)run->writers * run->readers * run->ring;
 	run->area = mmap(NULL, run->area_len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (run->area == MAP_FAILED) {
@@ -27,8 +27,8 @@ static int memcpy_setup(struct run *run)
 static int memcpy_w_open(struct run *run, unsigned int w)
 {
 	/* Fault the destination in before the clock starts. */
-	memset(run->area + (size_t)w * run->readers * opt.ring_size, 0,
-	       run->readers * opt.ring_size);
+	memset(run->area + (size_t)w * run->readers * run->ring, 0,
+	       run->readers * run->ring);
 	return 0;
 }
 
@@ -38,10 +38,10 @@ static int memcpy_w_send(struct run *run, unsigned int w, char *const *recs, uns
 	unsigned int i, r;
 
 	for (i = 0; i < n; i++) {
-		if (pos + run->size > opt.ring_size)
+		if (pos + run->size > run->ring)
 			pos = 0;
 		for (r = 0; r < run->readers; r++)
-			memcpy(run->area + ((size_t)w * run->readers + r) * opt.ring_size + pos,
+			memcpy(run->area + ((size_t)w * run->readers + r) * run->ring + pos,
 			       recs[i], run->size);
 		pos += (run->size + 7) & ~7U;
 	}

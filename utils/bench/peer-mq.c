@@ -31,7 +31,7 @@ static int mqb_setup(struct run *run)
 	if (msg_max < 1)
 		msg_max = 10;	/* the kernel's default */
 	/* The same buffer as every other transport, as far as msg_max allows. */
-	run->mq_depth = opt.ring_size / run->size;
+	run->mq_depth = run->ring / run->size;
 	if (run->mq_depth > (uint64_t)msg_max)
 		run->mq_depth = (uint64_t)msg_max;
 	if (run->mq_depth < 1)

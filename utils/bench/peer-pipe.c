@@ -23,7 +23,7 @@ static int pipe_setup(struct run *run)
 
 			if (pipe2(p, O_CLOEXEC))
 				return -errno;
-			if (fcntl(p[1], F_SETPIPE_SZ, (int)opt.ring_size) < 0)
+			if (fcntl(p[1], F_SETPIPE_SZ, (int)run->ring) < 0)
 				return -errno;
 			if (set_nonblock(p[0]))
 				return -errno;

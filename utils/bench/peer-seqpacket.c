@@ -15,7 +15,7 @@
 
 static int sock_setup(struct run *run)
 {
-	int size = (int)opt.ring_size;
+	int size = (int)run->ring;
 	unsigned int w, r;
 
 	for (w = 0; w < run->writers; w++)

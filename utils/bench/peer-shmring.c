@@ -30,7 +30,7 @@ static bool zerocopy(const struct run *run)
 static int shm_setup(struct run *run)
 {
 	struct shmring_attr attr = {
-		.data_size = opt.ring_size,
+		.data_size = run->ring,
 		.policy = lossless(run) ? SHMRING_POLICY_LOSSLESS : SHMRING_POLICY_OVERWRITE,
 		/*
 		 * Zero-copy: the default chunk, data_size / 16 within [page,

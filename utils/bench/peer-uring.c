@@ -96,7 +96,7 @@ static int uring_setup(struct run *run)
 	unsigned int i;
 	int fd;
 
-	run->area_len = sizeof(struct uring) + opt.ring_size;
+	run->area_len = sizeof(struct uring) + run->ring;
 	fd = memfd_create("shmring-bench-uring", MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -219,11 +219,11 @@ static int ur_room(struct run *run, struct uring *u, uint64_t head, uint64_t nee
 	uint64_t v, gen;
 	int ret;
 
-	if (opt.ring_size - (head - u->min_tail) >= need)
+	if (run->ring - (head - u->min_tail) >= need)
 		return 0;
 	for (;;) {
 		u->min_tail = ur_min_tail(run, u);
-		if (opt.ring_size - (head - u->min_tail) >= need)
+		if (run->ring - (head - u->min_tail) >= need)
 			return 0;
 		/* Readers free room only in what they can see. */
 		if (atomic_load_explicit(&u->head, memory_order_relaxed) != head) {
@@ -233,14 +233,14 @@ static int ur_room(struct run *run, struct uring *u, uint64_t head, uint64_t nee
 				return ret;
 		}
 		gen = atomic_load_explicit(&u->wait_gen, memory_order_relaxed) + 1;
-		atomic_store_explicit(&u->wait_pos, head + need - opt.ring_size,
+		atomic_store_explicit(&u->wait_pos, head + need - run->ring,
 				      memory_order_relaxed);
 		atomic_store_explicit(&u->wait_gen, gen, memory_order_relaxed);
 		atomic_store_explicit(&u->writer_waits, 1, memory_order_relaxed);
 		/* [W4] pairs with the readers' [R4]: announced before we look. */
 		atomic_thread_fence(memory_order_seq_cst);
 		u->min_tail = ur_min_tail(run, u);
-		if (opt.ring_size - (head - u->min_tail) < need &&
+		if (run->ring - (head - u->min_tail) < need &&
 		    read(run->efd_w[0], &v, sizeof(v)) < 0 && errno != EINTR)
 			return -errno;
 		atomic_store_explicit(&u->writer_waits, 0, memory_order_relaxed);
@@ -250,8 +250,8 @@ static int ur_room(struct run *run, struct uring *u, uint64_t head, uint64_t nee
 /* Under lock: write one frame at *head (not published yet). */
 static int ur_put(struct run *run, struct uring *u, uint64_t *head, const char *rec)
 {
-	uint64_t need = UR_FRAME(run->size), off = *head & (opt.ring_size - 1);
-	uint64_t pad = off + need > opt.ring_size ? opt.ring_size - off : 0;
+	uint64_t need = UR_FRAME(run->size), off = *head & (run->ring - 1);
+	uint64_t pad = off + need > run->ring ? run->ring - off : 0;
 	uint32_t len = run->size;
 	int ret;
 
@@ -352,11 +352,11 @@ static int ur_drain(struct run *run, unsigned int r, int per_record)
 	if (tail == head)
 		return 0;
 	while (tail != head) {
-		uint64_t off = tail & (opt.ring_size - 1);
+		uint64_t off = tail & (run->ring - 1);
 
 		memcpy(&len, u->data + off, 4);
 		if (len == UR_WRAP) {
-			tail += opt.ring_size - off;
+			tail += run->ring - off;
 			continue;
 		}
 		if (len != run->size || head - tail < UR_FRAME(len))

@@ -145,8 +145,8 @@ unsigned int send_batch(const struct impl *im, uint32_t size, enum mode mode)
 	if (mode != M_THROUGHPUT || !impl_batches(im))
 		return 1;
 	/* At most a quarter of the buffer in one go. */
-	if (b * size > opt.ring_size / 4)
-		b = opt.ring_size / 4 / size;
+	if (b * size > ring_for(size) / 4)
+		b = ring_for(size) / 4 / size;
 	return b ? (unsigned int)b : 1;
 }
 
@@ -366,7 +366,8 @@ int run_once(const struct impl *im, enum mode mode, unsigned int writers,
 		    unsigned int readers, uint32_t size, uint64_t count, struct outcome *o)
 {
 	struct run run = { .impl = im, .mode = mode, .writers = writers,
-			   .readers = readers, .size = size, .count = count };
+			   .readers = readers, .size = size, .count = count,
+			   .ring = ring_for(size) };
 	unsigned int nproc = writers + (im->no_readers ? 0 : readers), i, got = 0;
 	int ready[2], go[2], ret, status, bad = 0;
 	pid_t pids[MAX_W + MAX_R];
