@@ -7,6 +7,7 @@
 #ifndef SHMRING_UTILS_COMMON_H
 #define SHMRING_UTILS_COMMON_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,15 @@ enum {
 
 /* The program's name, for messages: set once at the start of main(). */
 extern const char *prog_name;
+
+/*
+ * Stop signals: catch_stop_signals() makes SIGINT and SIGTERM (and SIGHUP
+ * with hup) set stop_sig to the signal's number, and ignores SIGPIPE (a
+ * closed output shows as EPIPE). restart: SA_RESTART, so that only waits
+ * that never restart (ppoll) end on a signal.
+ */
+extern volatile sig_atomic_t stop_sig;
+void catch_stop_signals(bool restart, bool hup);
 
 /* The version of the tools, the file VERSION. */
 extern const char shmring_tools_version[];

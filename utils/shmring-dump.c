@@ -77,7 +77,6 @@ static struct {
 	struct dump_fmt fmt;
 } opt;
 
-static volatile sig_atomic_t stop_sig;
 static uint64_t start_seq;	/* records (and losses) before it are not shown */
 static uint64_t nr_records, nr_lost;
 static uint64_t nr_discarded, nr_corrupt;	/* zero-copy rings */
@@ -219,27 +218,6 @@ static void emit_lost(uint64_t from, uint64_t to)
 		output_failed(errno);
 	}
 	nr_lost += to - from + 1;
-}
-
-static void on_signal(int sig)
-{
-	stop_sig = sig;
-}
-
-static void setup_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = on_signal;
-	/* Writes restart; ppoll() never does, so a signal ends a wait. */
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
 }
 
 /* --- Capture output ------------------------------------------------------ */
@@ -1276,7 +1254,8 @@ int main(int argc, char **argv)
 	}
 	if (opt.dir)
 		dir_setup();
-	setup_signals();
+	/* Writes restart; ppoll() never does, so a signal ends a wait. */
+	catch_stop_signals(true, true);
 	if (snap_name)
 		return run_snapshot();
 	return opt.rfile ? run_capture() : run_ring();

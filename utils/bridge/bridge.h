@@ -41,7 +41,6 @@ struct bridge_opts {
 };
 
 extern struct bridge_opts opt;
-extern volatile sig_atomic_t stop_sig;
 
 /* Shared counters, for --stats. */
 struct bridge_stats {

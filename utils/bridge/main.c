@@ -23,7 +23,6 @@
 #include "../common.h"
 
 struct bridge_opts opt = { .replicas = 1, .batch = 256 };
-volatile sig_atomic_t stop_sig;
 struct bridge_stats stats;
 
 static void usage(FILE *f)
@@ -201,24 +200,6 @@ void lock_state(const char *state)
 	if (bridge_remove_stale_tmp(state) > 0)
 		vlog("%s: removed temporary files a killed bridge left", state);
 	/* Kept open (and locked) until exit. */
-}
-
-static void on_signal(int sig)
-{
-	stop_sig = sig;
-}
-
-static void setup_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 }
 
 static int parse_int_opt(const char *name, const char *arg, int min, int max)
@@ -407,7 +388,7 @@ int main(int argc, char **argv)
 		opt.password = getenv("NATS_PASSWORD");
 	if (!opt.creds && !opt.user && getenv("NATS_TOKEN") && *getenv("NATS_TOKEN"))
 		opt.token = getenv("NATS_TOKEN");
-	setup_signals();
+	catch_stop_signals(false, false);
 	ret = opt.out ? run_out() : run_in();
 	for (int i = 0; i < opt.nurls; i++)
 		free(opt.urls[i]);
