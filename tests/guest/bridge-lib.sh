@@ -1,13 +1,39 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Helpers of t_bridge.sh and t_bridge_cluster.sh (busybox sh, sourced; not
-# a test): TAP results, waiting, ring contents, and shmring-bridge
-# processes whose stderr goes to $tmp/NAME.log.  The caller sets $tmp and
-# sources nats-lib.sh first.
+# Helpers of the t_bridge*.sh tests (busybox sh, sourced after nats-lib.sh;
+# not a test): the common start (bridge_begin), TAP results, waiting, ring
+# contents, and shmring-bridge processes whose stderr goes to
+# $tmp/NAME.log.
 
 n=0
 failed=0
+
+# bridge_begin "RINGS" "FILES": skip (TAP plan 1..0) without shmring-bridge
+# or nats-server; else make $tmp and, at exit, kill the bridges and the
+# producer ($prod), stop the servers, delete RINGS and remove FILES (shell
+# patterns: the bridges' state files).
+bridge_begin() {
+	command -v shmring-bridge >/dev/null ||
+		{ echo "1..0 # SKIP shmring-bridge not built (libnats-dev)"; exit 0; }
+	nats_have || { echo "1..0 # SKIP nats-server is not installed"; exit 0; }
+	bridge_rings=$1
+	bridge_files=$2
+	tmp=$(mktemp -d)
+	trap bridge_cleanup EXIT
+	trap 'exit 1' INT TERM
+}
+
+bridge_cleanup() {
+	local f r
+	for f in "$tmp"/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
+	[ -n "${prod:-}" ] && kill "$prod" 2>/dev/null
+	nats_stop_all
+	for r in $bridge_rings; do shmring-ctl delete "$r" 2>/dev/null; done
+	# shellcheck disable=SC2086 # patterns, expanded here
+	rm -f $bridge_files
+	rm -rf "$tmp"
+}
 
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
 fail() {

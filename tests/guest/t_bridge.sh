@@ -16,23 +16,10 @@
 #     authorization failure (1, one line each).
 # Skips when nats-server or shmring-bridge is missing. Rings are bs.*.
 
-command -v shmring-bridge >/dev/null || { echo "1..0 # SKIP shmring-bridge not built (libnats-dev)"; exit 0; }
 . "$(dirname "$0")/nats-lib.sh"
-nats_have || { echo "1..0 # SKIP nats-server is not installed"; exit 0; }
-tmp=$(mktemp -d)
 . "$(dirname "$0")/bridge-lib.sh"
-
-cleanup() {
-	for f in "$tmp"/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
-	[ -n "${prod:-}" ] && kill "$prod" 2>/dev/null
-	nats_stop_all
-	for r in bs.a bs.b bs.sa bs.sb bs.x; do shmring-ctl delete "$r" 2>/dev/null; done
-	rm -f /dev/shm/shmring-snap.bs.* /dev/shm/shmring-bridge-*.bs.* /dev/shm/shmring-bridge-*.bs=2E* \
-		/dev/shm/shmring-bridge-*/*bs=2E*
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+bridge_begin "bs.a bs.b bs.sa bs.sb bs.x" \
+	"/dev/shm/shmring-snap.bs.* /dev/shm/shmring-bridge-*.bs.* /dev/shm/shmring-bridge-*.bs=2E* /dev/shm/shmring-bridge-*/*bs=2E*"
 
 echo "1..24"
 

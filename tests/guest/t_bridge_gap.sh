@@ -17,22 +17,10 @@
 #     file, ring untouched.
 # Skips when nats-server or shmring-bridge is missing. Rings are br.g*.
 
-command -v shmring-bridge >/dev/null || { echo "1..0 # SKIP shmring-bridge not built (libnats-dev)"; exit 0; }
 . "$(dirname "$0")/nats-lib.sh"
-nats_have || { echo "1..0 # SKIP nats-server is not installed"; exit 0; }
-tmp=$(mktemp -d)
 . "$(dirname "$0")/bridge-lib.sh"
-
-cleanup() {
-	for f in "$tmp"/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
-	[ -n "${prod:-}" ] && kill "$prod" 2>/dev/null
-	nats_stop_all
-	for r in br.ga br.gb br.gc br.gd; do shmring-ctl delete "$r" 2>/dev/null; done
-	rm -f /dev/shm/shmring-bridge-*/*br=2Eg*
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+bridge_begin "br.ga br.gb br.gc br.gd" \
+	"/dev/shm/shmring-bridge-*/*br=2Eg*"
 
 echo "1..8"
 
