@@ -1,10 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Helpers of the t_bridge*.sh tests (busybox sh, sourced after nats-lib.sh;
-# not a test): the common start (bridge_begin), TAP results, waiting, ring
-# contents, and shmring-bridge processes whose stderr goes to
-# $tmp/NAME.log.
+# Helpers of the t_bridge*.sh tests (busybox sh, sourced, after nats-lib.sh
+# where a test uses its servers; not a test): the common start
+# (bridge_begin), TAP results (a failure shows the tail of every
+# $tmp/*.log), waiting, ring contents, and shmring-bridge processes whose
+# stderr goes to $tmp/NAME.log.
 
 n=0
 failed=0
@@ -41,6 +42,7 @@ fail() {
 	failed=$((failed + 1))
 	echo "not ok $n - $1"
 	[ -n "${2:-}" ] && echo "#   $2"
+	for f in "$tmp"/*.log; do [ -s "$f" ] && sed "s|^|#   ${f##*/}: |" "$f" | tail -n 8; done
 	return 0
 }
 check() { if [ "$2" = 0 ]; then pass "$1"; else fail "$1" "${3:-}"; fi; }

@@ -26,8 +26,6 @@ DUMP=$(command -v shmring-dump) || { echo "Bail out! shmring-dump is not on PATH
 tmp=$(mktemp -d)
 PORT=14322
 S=nats://127.0.0.1:$PORT
-n=0
-failed=0
 nspid=""
 
 cleanup() {
@@ -41,15 +39,8 @@ trap 'exit 1' INT TERM
 
 echo "1..16"
 
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	[ -n "${2:-}" ] && echo "#   $2"
-	for f in "$tmp"/*.log; do [ -s "$f" ] && sed "s|^|#   ${f##*/}: |" "$f" | tail -n 8; done
-}
-check() { if [ "$2" = 0 ]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
+# pass, fail (with the tail of every log in $tmp), check
+. "$(dirname "$0")/bridge-lib.sh"
 # payloads RING: the payloads of RING's records, one per line
 payloads() { "$DUMP" "$1" | awk '{ print $NF }'; }
 lines() {
