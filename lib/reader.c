@@ -776,6 +776,82 @@ static int drain_each(struct shmring_rd *rd, struct shmring_rd_drain *d, int lim
 }
 
 /*
+ * The bulk drain's fast path on a zero-copy ring (drain_batch(), on the
+ * shadow): the committed records that follow pos in its chunk, each
+ * checked as zc_peek() checks it (its word DONE and naming pos, the
+ * header within max_record and the chunk, not torn by a reclaim), handed
+ * to d->fn and consumed with no transaction; the shadow gets the result
+ * once. Head, tail and the chunk's bounds are looked at once per run, as
+ * zc_where() does, not once per record. The run stops at anything else
+ * (the chunk's end, a word not DONE, a DISCARD record, a bad header, a
+ * lap, a sequence gap to count) and zc_peek() deals with it; it also
+ * stops after each record while a writer waits for room, so that
+ * drain_batch() can commit early for it. Returns the
+ * records consumed; *err is a handler's error, whose record stays
+ * peeked as zc_peek() would leave it.
+ */
+static int zc_run(struct shmring_rd *rd, struct shmring_rd_drain *d, int limit,
+		  int *err)
+{
+	struct shmring_reader *rp = rd->rp;
+	struct shmring_record rec;
+	const unsigned char *at;
+	struct shmring_rec h;
+	uint64_t head, end = 0;
+	int k = 0, stale = 0;
+
+	*err = 0;
+	if (!rd->shadowed || rd->zc_lap || rd->peek_total || rd->zc_seq != rd->seq)
+		return 0;
+	head = load_acquire(&rd->hdr->head);	/* [R1]: the grant frontier */
+	if (zc_where(rd, head, &end) != ZC_AT_WORD)
+		return 0;
+	while (k < limit && end - rd->pos >= sizeof(h)) {
+		at = rd->data + (rd->pos & rd->mask);
+		if ((zc_word(at) ^ rd->pos) != SHMRING_ZC_DONE)	/* [R7] */
+			break;
+		memcpy(&h, at, sizeof(h));
+		if (overwritten(rd) || !zc_rec_ok(rd, &h) ||	/* [R2] */
+		    (h.flags & SHMRING_REC_DISCARD))
+			break;
+		h.seq = rd->seq;
+		fill_record(rd, &rec, &h, at + sizeof(h));
+		rd->peek_total = SHMRING_REC_TOTAL(h.len);
+		rd->peek_seq = rd->seq;
+		rd->peek_ns = rd->batch_ns;
+		*err = d->fn(d->ctx, &rec);
+		if (*err < 0)
+			break;		/* not consumed: still peeked */
+		*err = 0;
+		if (overwritten(rd)) {
+			stale = 1;	/* shmring_rd_consume() counts it */
+			break;
+		}
+		rd->pos += rd->peek_total;
+		rd->zc_seq = ++rd->seq;
+		rd->peek_total = 0;
+		k++;
+		/* A writer waits for room: drain_batch() may commit early. */
+		if (__atomic_load_n(&rd->hdr->writers_waiting, __ATOMIC_RELAXED))
+			break;
+	}
+	if (k) {
+		rd->pos_word = rd->pos;
+		rp->pos = rd->pos;
+		rp->seq = rd->seq;
+		rp->records_read += (uint64_t)k;
+		rp->last_read_ns = rd->batch_ns;
+		rd->consumed = 1;
+	}
+	if (stale) {
+		if (shmring_rd_consume(rd) == -ESTALE)
+			d->stale++;
+		k++;
+	}
+	return k;
+}
+
+/*
  * Lossless rings, non-tap readers: the kernel reuses no byte at or after
  * the stored position, so the position is stored once, after the batch.
  * The records are peeked and consumed by the very functions of a single
@@ -793,26 +869,32 @@ static int drain_batch(struct shmring_rd *rd, struct shmring_rd_drain *d, int li
 	uint64_t discarded = rd->zc_discarded, corrupt = rd->zc_corrupt;
 	__u64 word = rd->pos_word;
 	struct shmring_record rec;
-	int n = 0, ret = 0;
+	int n = 0, k, ret = 0;
 
 	shadow.pos = word;	/* the shadow's swaps start where ours will */
 	rd->rp = &shadow;
 	rd->shadowed = 1;
 	rd->batch_ns = now_ns();
 	while (n < limit) {
-		ret = shmring_rd_peek(rd, &rec);
-		if (ret == -EAGAIN)
-			d->drained = 1;
-		if (ret)
-			break;
-		ret = d->fn(d->ctx, &rec);
+		k = rd->zc_chunk ? zc_run(rd, d, limit - n, &ret) : 0;
+		n += k;
 		if (ret < 0)
 			break;		/* not consumed: still peeked */
-		ret = 0;
-		/* -ESTALE cannot be (nothing is reused); counted if it were. */
-		if (shmring_rd_consume(rd) == -ESTALE)
-			d->stale++;
-		n++;
+		if (!k) {
+			ret = shmring_rd_peek(rd, &rec);
+			if (ret == -EAGAIN)
+				d->drained = 1;
+			if (ret)
+				break;
+			ret = d->fn(d->ctx, &rec);
+			if (ret < 0)
+				break;	/* not consumed: still peeked */
+			ret = 0;
+			/* -ESTALE cannot be (nothing is reused); counted if it were. */
+			if (shmring_rd_consume(rd) == -ESTALE)
+				d->stale++;
+			n++;
+		}
 		if (n < limit && writer_wants_room(rd, committed)) {
 			rd->rp = rp;
 			rd->shadowed = 0;

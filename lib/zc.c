@@ -253,7 +253,7 @@ static int lens_room(struct shmring_zw *zw)
 }
 
 /* The header of a record we reserved at @pos: everything but the commit word. */
-static void *rec_fill(struct shmring_zw *zw, uint64_t pos, uint32_t len, uint32_t type)
+static inline __attribute__((always_inline)) void *rec_fill(struct shmring_zw *zw, uint64_t pos, uint32_t len, uint32_t type)
 {
 	struct shmring_rec *h = rec_at(zw, pos);
 	uint64_t total = SHMRING_REC_TOTAL(len);
@@ -287,8 +287,18 @@ static int chunk_room(struct shmring_zw *zw, uint64_t total)
 	return chunk_get(zw, 0);
 }
 
-int shmring_zw_reserve(struct shmring_zw *zw, uint32_t len, uint32_t type,
-		       void **payload)
+/* Take the @total bytes at the fill point for a record (its word claimed). */
+static inline __attribute__((always_inline)) void *fill_take(struct shmring_zw *zw, uint32_t len, uint32_t type, uint64_t total)
+{
+	void *payload = rec_fill(zw, zw->fill, len, type);
+
+	zw->lens[zw->nres++] = len;
+	zw->fill += total;
+	return payload;
+}
+
+static __attribute__((noinline)) int reserve_slow(struct shmring_zw *zw, uint32_t len, uint32_t type,
+			void **payload)
 {
 	uint64_t total = SHMRING_REC_TOTAL(len);
 	int tries, ret;
@@ -329,10 +339,30 @@ int shmring_zw_reserve(struct shmring_zw *zw, uint32_t len, uint32_t type,
 	}
 	if (tries == 3)
 		return -ETIMEDOUT;
-	*payload = rec_fill(zw, zw->fill, len, type);
-	zw->lens[zw->nres++] = len;
-	zw->fill += total;
+	*payload = fill_take(zw, len, type, total);
 	return 0;
+}
+
+/*
+ * The common case first: a batch under way (nres: a chunk is open and
+ * its gate claimed) with room for the record in the chunk and in lens,
+ * so the word is ours for a plain store, as reserve_slow() would find
+ * after its checks. Anything else (the first record of a batch, the
+ * chunk's end, a reclaim, an error to report) takes reserve_slow().
+ */
+int shmring_zw_reserve(struct shmring_zw *zw, uint32_t len, uint32_t type,
+		       void **payload)
+{
+	uint64_t total = SHMRING_REC_TOTAL(len);
+
+	if (zw->nres && zw->nres < zw->cap && len <= zw->max_record &&
+	    zw->end - zw->fill >= total && !chunk_reclaimed(zw)) {
+		__atomic_store_n(word_at(zw, zw->fill), zw->fill | SHMRING_ZC_BUSY,
+				 __ATOMIC_RELAXED);
+		*payload = fill_take(zw, len, type, total);
+		return 0;
+	}
+	return reserve_slow(zw, len, type, payload);
 }
 
 /*

@@ -1334,6 +1334,120 @@ static void test_equivalence(void)
 	zi_free(&b);
 }
 
+/* A handler that turns a record down now and then (the drain stops there). */
+struct fussy {
+	struct seen *s;
+	unsigned int refused;
+};
+
+static int fussy_handler(void *ctx, const struct shmring_record *r)
+{
+	struct fussy *f = ctx;
+
+	if (!rnd(4)) {
+		f->refused++;
+		return -1;	/* not consumed: handed over again next time */
+	}
+	check_rec(f->s, r);
+	return 0;
+}
+
+/*
+ * A drain whose handler fails: the record stays peeked, the page holds
+ * everything before it, and the next drain starts with that record. In
+ * the end the records, the page and the counts are a peek/consume loop's.
+ */
+static void test_refusals(void)
+{
+	static struct zimg a, b;
+	struct shmring_rd_drain d;
+	struct seen sa, sb;
+	struct fussy f;
+	int round, rounds = quick ? 60 : 600, diff = 0, bad_seen = 0, left = 0, i;
+	unsigned int refused = 0;
+
+	for (round = 0; round < rounds; round++) {
+		zi_init(&a, SIZE, CHUNK, 0, 1);
+		zi_attach(&a);
+		random_image(&a);
+		zi_clone(&b, &a);
+		seen_init(&sa, &a, 1);
+		seen_init(&sb, &b, 1);
+		f.s = &sa;
+		f.refused = 0;
+		memset(&d, 0, sizeof(d));
+		d.fn = fussy_handler;
+		d.ctx = &f;
+		do {
+			uint64_t before_pos = a.rd.pos;
+
+			i = shmring_rd_consume_n(&a.rd, &d, (int)rnd(40) - 1);
+			/* Refused: still peeked, and the page is where the cursor is. */
+			if (i < 0 && (!a.rd.peek_total || a.rp.pos != a.rd.pos ||
+				      before(a.rd.pos, before_pos)))
+				left++;
+		} while (i == -1 || (i >= 0 && !d.drained));
+		refused += f.refused;
+		read_all(&b, &sb);
+		if (i < 0 || a.rd.lost != b.rd.lost || a.rd.zc_discarded != b.rd.zc_discarded ||
+		    a.rd.zc_corrupt != b.rd.zc_corrupt || sa.calls != sb.calls) {
+			diff++;
+		} else {
+			struct shmring_reader x = a.rp, y = b.rp;
+
+			x.last_read_ns = y.last_read_ns = 0;
+			if (memcmp(&x, &y, sizeof(x)))
+				diff++;
+		}
+		if (sa.bad || sb.bad)
+			bad_seen++;
+	}
+	ok(left == 0 && refused > 0,
+	   "a refused record stays peeked, with the page at it (%u refusals)", refused);
+	is_int(diff, 0, "%d random images drained by a fussy handler: the page and the counts "
+	       "a peek/consume loop leaves", rounds);
+	is_int(bad_seen, 0, "and each record handed over once it is taken, in order");
+	zi_free(&a);
+	zi_free(&b);
+}
+
+/*
+ * A writer waiting for room at a position in the middle of a chunk of
+ * committed records: the batch commits once it reaches that position and
+ * kicks once, then goes on to the end.
+ */
+static void test_early_commit(void)
+{
+	struct shmring_rd_drain d;
+	struct zchunk *c;
+	struct seen s;
+	unsigned int i, kicks = 0;
+	int ret;
+
+	zi_init(&m, SIZE, CHUNK, 0, 1);
+	zi_attach(&m);
+	c = k_grant(&m);
+	for (i = 0; i < 20; i++)
+		put(&m, c, 8, i + 1);
+	w_end(&m, c);
+	m.rd.wait_pos = 1;
+	m.hdr.writers_waiting = 1;
+	m.hdr.wait_pos = 5 * TOTAL(8);
+	m.hdr.wait_gen = 1;
+	seen_init(&s, &m, 1);
+	memset(&d, 0, sizeof(d));
+	d.fn = handler;
+	d.ctx = &s;
+	d.kick = kick_count;
+	d.kick_arg = &kicks;
+	ret = shmring_rd_consume_n(&m.rd, &d, -1);
+	ok(ret == 20 && s.bad == 0 && d.commits == 2 && kicks == 1,
+	   "a writer waiting mid-chunk: 20 records, 2 commits, 1 kick (%d, %u, %u; %s)",
+	   ret, d.commits, kicks, s.why);
+	ok(s.page_pos[4] == 0 && s.page_pos[5] == 5 * TOTAL(8) && m.rp.pos == CHUNK,
+	   "committed early right at the waiting writer's position, then at the end");
+}
+
 /* ---- copies and the public functions --------------------------------------- */
 
 static void test_read(void)
@@ -1852,6 +1966,8 @@ int main(void)
 	test_kick();
 	test_drain();
 	test_equivalence();
+	test_refusals();
+	test_early_commit();
 	test_read();
 	test_public();
 	test_random();
