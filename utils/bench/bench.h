@@ -210,7 +210,15 @@ unsigned int send_batch(const struct impl *im, uint32_t size, enum mode mode);
 int run_once(const struct impl *im, enum mode mode, unsigned int writers,
 	     unsigned int readers, uint32_t size, uint64_t count, struct outcome *o);
 
-void throughput_cell(const struct impl *im, unsigned int w, unsigned int r, uint32_t size);
+/*
+ * A throughput cell: the record count (0: it failed, reported), then
+ * each repetition, which the caller interleaves with other
+ * implementations' (-1: it failed, reported, do not repeat it).
+ */
+uint64_t throughput_calibrate(const struct impl *im, unsigned int w, unsigned int r,
+			      uint32_t size);
+int throughput_rep(const struct impl *im, unsigned int w, unsigned int r, uint32_t size,
+		   uint64_t count, unsigned int rep);
 int latency_cell(const struct impl *im, uint32_t size, unsigned int rep);
 void idle_cell(const struct impl *im);
 void print_meta(int argc, char **argv);

@@ -90,10 +90,17 @@ static void json_error(const struct impl *im, unsigned int w, unsigned int r,
 
 /* --- Cells ----------------------------------------------------------------------- */
 
+/*
+ * The record count per writer for runs of about opt.target_s: a short run
+ * first, and the count it suggests, until a run lasts a quarter of the
+ * target (a shorter one is mostly start-up, whose cost would shrink the
+ * count: the runs would be too short to measure much but noise).
+ */
 static uint64_t calibrate(const struct impl *im, unsigned int w, unsigned int r,
 			  uint32_t size, struct outcome *o)
 {
-	uint64_t n = 2000, want;
+	uint64_t n = 2000, want = 0;
+	int tries;
 
 	if (opt.records)
 		return opt.records;
@@ -102,72 +109,81 @@ static uint64_t calibrate(const struct impl *im, unsigned int w, unsigned int r,
 		n = (4u << 20) / size;
 	if (n < 50)
 		n = 50;
-	if (run_once(im, M_THROUGHPUT, w, r, size, n, o))
-		return 0;
-	if (o->seconds <= 0)
-		return n;
-	want = (uint64_t)((double)n * opt.target_s / o->seconds);
-	if (want < 50)
-		want = 50;
-	if (want > 4000000)
-		want = 4000000;
+	for (tries = 0; tries < 4; tries++) {
+		if (run_once(im, M_THROUGHPUT, w, r, size, n, o))
+			return 0;
+		if (o->seconds <= 0)
+			return n;
+		want = (uint64_t)((double)n * opt.target_s / o->seconds);
+		if (want < 50)
+			want = 50;
+		if (want > 4000000)
+			want = 4000000;
+		if (o->seconds >= opt.target_s / 4 || want <= n)
+			break;
+		n = want;
+	}
 	return want;
 }
 
-void throughput_cell(const struct impl *im, unsigned int w, unsigned int r,
-			    uint32_t size)
+uint64_t throughput_calibrate(const struct impl *im, unsigned int w, unsigned int r,
+			      uint32_t size)
 {
 	struct outcome o;
 	uint64_t count = calibrate(im, w, r, size, &o);
-	unsigned int rep;
+
+	if (!count)
+		json_error(im, w, r, size, "throughput", o.err);
+	return count;
+}
+
+int throughput_rep(const struct impl *im, unsigned int w, unsigned int r, uint32_t size,
+		   uint64_t count, unsigned int rep)
+{
+	struct outcome o;
 	struct json j;
 	double mrec;
 
-	if (!count) {
+	if (run_once(im, M_THROUGHPUT, w, r, size, count, &o)) {
 		json_error(im, w, r, size, "throughput", o.err);
-		return;
+		return -1;
 	}
-	for (rep = 0; rep < opt.reps; rep++) {
-		if (run_once(im, M_THROUGHPUT, w, r, size, count, &o)) {
-			json_error(im, w, r, size, "throughput", o.err);
-			return;
-		}
-		if (o.seconds < 1e-6)
-			o.seconds = 1e-6;
-		mrec = (double)o.delivered / 1e6;
-		json_head(&j, "throughput", im, w, r, size, rep);
-		if (o.depth)
-			json_ku64(&j, "queue_depth", o.depth);
-		json_ku64(&j, "batch", send_batch(im, size, M_THROUGHPUT));
-		json_ku64(&j, "records_written", o.written);
-		json_ku64(&j, "records_delivered", o.delivered);
-		json_ku64(&j, "records_lost", o.lost);
-		json_kf(&j, "seconds", 6, o.seconds);
-		json_kf(&j, "records_per_s", 1, (double)o.delivered / o.seconds);
-		json_kf(&j, "mb_per_s", 3, (double)o.delivered * size / o.seconds / 1e6);
-		json_kf(&j, "write_records_per_s", 1, (double)o.written / o.seconds);
-		json_kf(&j, "cpu_user_s_per_mrec", 4, mrec ? o.utime / mrec : 0);
-		json_kf(&j, "cpu_sys_s_per_mrec", 4, mrec ? o.stime / mrec : 0);
-		json_kf(&j, "syscalls_per_rec", 4, per(o.syscalls, o.delivered));
-		/*
-		 * Writers per record written, readers per record delivered (to
-		 * each reader): what one process pays for one record it handles.
-		 */
-		json_kf(&j, "w_syscalls_per_rec", 4, per(o.w_syscalls, o.written));
-		json_sys_by(&j, "w_syscalls", o.w_sys_by);
-		if (!im->no_readers) {
-			json_kf(&j, "r_syscalls_per_rec", 4, per(o.r_syscalls, o.delivered));
-			json_sys_by(&j, "r_syscalls", o.r_sys_by);
-		}
-		json_line(&j);
-		if (rep == 0)
-			err_msg("%-16s %s %6u B: %10.0f rec/s %8.1f MB/s syscalls/rec: "
-				"writers %.4f readers %.4f", im->name, scen_str(w, r), size,
-				(double)o.delivered / o.seconds,
-				(double)o.delivered * size / o.seconds / 1e6,
-				per(o.w_syscalls, o.written),
-				im->no_readers ? 0 : per(o.r_syscalls, o.delivered));
+	if (o.seconds < 1e-6)
+		o.seconds = 1e-6;
+	mrec = (double)o.delivered / 1e6;
+	json_head(&j, "throughput", im, w, r, size, rep);
+	if (o.depth)
+		json_ku64(&j, "queue_depth", o.depth);
+	json_ku64(&j, "batch", send_batch(im, size, M_THROUGHPUT));
+	json_ku64(&j, "records_written", o.written);
+	json_ku64(&j, "records_delivered", o.delivered);
+	json_ku64(&j, "records_lost", o.lost);
+	json_kf(&j, "seconds", 6, o.seconds);
+	json_kf(&j, "records_per_s", 1, (double)o.delivered / o.seconds);
+	json_kf(&j, "mb_per_s", 3, (double)o.delivered * size / o.seconds / 1e6);
+	json_kf(&j, "write_records_per_s", 1, (double)o.written / o.seconds);
+	json_kf(&j, "cpu_user_s_per_mrec", 4, mrec ? o.utime / mrec : 0);
+	json_kf(&j, "cpu_sys_s_per_mrec", 4, mrec ? o.stime / mrec : 0);
+	json_kf(&j, "syscalls_per_rec", 4, per(o.syscalls, o.delivered));
+	/*
+	 * Writers per record written, readers per record delivered (to
+	 * each reader): what one process pays for one record it handles.
+	 */
+	json_kf(&j, "w_syscalls_per_rec", 4, per(o.w_syscalls, o.written));
+	json_sys_by(&j, "w_syscalls", o.w_sys_by);
+	if (!im->no_readers) {
+		json_kf(&j, "r_syscalls_per_rec", 4, per(o.r_syscalls, o.delivered));
+		json_sys_by(&j, "r_syscalls", o.r_sys_by);
 	}
+	json_line(&j);
+	if (rep == 0)
+		err_msg("%-16s %s %6u B: %10.0f rec/s %8.1f MB/s syscalls/rec: "
+			"writers %.4f readers %.4f", im->name, scen_str(w, r), size,
+			(double)o.delivered / o.seconds,
+			(double)o.delivered * size / o.seconds / 1e6,
+			per(o.w_syscalls, o.written),
+			im->no_readers ? 0 : per(o.r_syscalls, o.delivered));
+	return 0;
 }
 
 static int cmp_u64(const void *a, const void *b)

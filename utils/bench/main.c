@@ -380,13 +380,31 @@ int main(int argc, char **argv)
 	(void)!write(STDERR_FILENO, "", 0);
 	print_meta(argc, argv);
 
-	if (metrics & 1)
+	if (metrics & 1) {
+		/*
+		 * Each scenario and size: every implementation calibrated,
+		 * then their repetitions interleaved as latency's are.
+		 */
+		uint64_t *count = calloc(impl_count() + 1, sizeof(*count));
+		unsigned int rep;
+
+		if (!count)
+			die(EXIT_RUNTIME, "out of memory");
 		for (j = 0; j < n_scen; j++)
-			for (k = 0; k < n_sizes; k++)
+			for (k = 0; k < n_sizes; k++) {
 				for (i = 0; i < impl_count(); i++)
-					if (use[i])
-						throughput_cell(impl_get(i), scen[j][0], scen[j][1],
-								sizes[k]);
+					count[i] = use[i] ? throughput_calibrate(impl_get(i),
+							scen[j][0], scen[j][1], sizes[k]) : 0;
+				for (rep = 0; rep < opt.reps; rep++)
+					for (i = 0; i < impl_count(); i++)
+						if (count[i] &&
+						    throughput_rep(impl_get(i), scen[j][0],
+								   scen[j][1], sizes[k],
+								   count[i], rep))
+							count[i] = 0;
+			}
+		free(count);
+	}
 	if (metrics & 2) {
 		/* Interleaved by repetition (latency_cell()); a cell that failed stops. */
 		bool *lat_bad = calloc((size_t)n_lat * impl_count() + 1, sizeof(*lat_bad));
