@@ -128,6 +128,13 @@ timeout 120 shmring-bench --quick -t pipe-batch -s 4096 -S 1x1 -m throughput --r
 t "--ring-records 0: 4 KiB records in the 1 MiB buffer" \
   '[ $? -eq 0 ] && [ "$(grep "\"kind\":\"throughput\"" "$tmp/out0" | field ring_size | sort -u)" = 1048576 ]'
 
+# Repetitions are interleaved across implementations (a drift of the
+# host's speed favours none): every rep 0, then every rep 1.
+timeout 120 shmring-bench -t pipe,memcpy -s 16 -S 1x1 -m throughput -r 2 -n 200 -o "$tmp/outr" 2>"$tmp/err"
+t "throughput repetitions interleaved: pipe 0, memcpy 0, pipe 1, memcpy 1" \
+  '[ $? -eq 0 ] && [ "$(grep "\"kind\":\"throughput\"" "$tmp/outr" |
+	sed -n "s/.*\"impl\":\"\([a-z]*\)\".*\"rep\":\([0-9]\).*/\1\2/p" | tr "\n" " ")" = "pipe0 memcpy0 pipe1 memcpy1 " ]'
+
 # Bad options: exit 2 and say what is wrong.
 shmring-bench -t nosuch >/dev/null 2>"$tmp/err"
 t "unknown implementation: exit 2" '[ $? -eq 2 ] && grep -q "unknown implementation .nosuch." "$tmp/err"'
