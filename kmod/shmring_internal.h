@@ -208,6 +208,16 @@ struct shmring_ring {
 	u64 head_seq;
 	u64 last_tstamp;		/* tstamp_ns of the last record (wlock) */
 	u64 tail_seq;
+	/*
+	 * Copy rings: records reserved under wlock whose payload is being
+	 * copied from userspace with nothing held (struct shmring_copy, in
+	 * position order, under wlock). Records are complete up to the
+	 * first of them, or up to head: that frontier is what hdr->head
+	 * publishes, and pub/pub_seq mirror it for lockless readers.
+	 */
+	struct list_head copying;
+	u64 pub;
+	u64 pub_seq;
 
 	/* Statistics, written under wlock with WRITE_ONCE. */
 	u64 bytes_written;
@@ -306,6 +316,7 @@ struct shmring_wbatch {
 	u64 now;		/* SHMRING_REC_CLOCK, read before taking wlock */
 	u64 real;		/* CLOCK_REALTIME, read with it */
 	u64 pub_head;		/* hdr->head as last published */
+	u64 pub_seq;		/* hdr->head_seq with it */
 	u64 woken_head;		/* head the readers were last told about */
 	u64 woken_seq;		/* head_seq at woken_head */
 	bool baton;		/* waited for room: wake the next writer */
@@ -344,6 +355,26 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 void shmring_wbatch_end(struct shmring_ring *ring, struct shmring_wbatch *wb);
 int shmring_wbatch_put(struct shmring_ring *ring, struct shmring_wbatch *wb,
 		       struct shmring_stage *st, bool nonblock);
+
+/*
+ * A record being copied with wlock dropped (lossless copy rings, large
+ * records of SHMRING_IOC_WRITE_BATCH): reserved by
+ * shmring_wbatch_reserve(), on ring->copying until shmring_copy_done().
+ */
+struct shmring_copy {
+	struct list_head node;
+	u64 start;		/* the record's position */
+	u64 seq;		/* and sequence number */
+	struct shmring_rec *rec;
+	u32 len;
+};
+
+int shmring_wbatch_reserve(struct shmring_ring *ring, struct shmring_wbatch *wb,
+			   u32 len, u32 type, pid_t pid, bool nonblock,
+			   struct shmring_copy *cp);
+void shmring_copy_done(struct shmring_ring *ring, struct shmring_copy *cp,
+		       bool discard);
+void shmring_frontier(struct shmring_ring *ring, u64 *pos, u64 *seq);
 ssize_t shmring_ring_read(struct shmring_ring *ring, struct shmring_cursor *c,
 			  struct iov_iter *to, bool nonblock);
 void shmring_cursor_init(struct shmring_cursor *c, struct shmring_reader *rp,

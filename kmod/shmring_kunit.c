@@ -1139,6 +1139,80 @@ static void shmring_batch_visible_at_end(struct kunit *test)
 }
 
 /*
+ * Records copied with wlock dropped (shmring_batch_copy()): published in
+ * ring order whatever order their copies end in; a reader attached at
+ * the end meanwhile starts at the first copy in flight; a copy that
+ * faulted leaves a DISCARD record that read(2) skips, with no gap.
+ */
+static void shmring_copies_publish_in_order(struct kunit *test)
+{
+	struct shmring_ring *ring = shmring_test_ring(test, SZ_4K, 0,
+						      SHMRING_POLICY_LOSSLESS, 0);
+	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
+	struct shmring_test_ctx *ctx = test->priv;
+	u64 ta = shmring_rec_total(100), tb = shmring_rec_total(200), pos, seq;
+	struct shmring_test_reader *late;
+	struct shmring_copy a, b;
+	struct shmring_wbatch wb;
+	struct shmring_rec h;
+
+	KUNIT_ASSERT_EQ(test, shmring_wbatch_begin(ring, &wb), 0);
+	KUNIT_ASSERT_EQ(test, shmring_wbatch_reserve(ring, &wb, 100, 7, TEST_PID,
+						     true, &a), 0);
+	KUNIT_ASSERT_EQ(test, shmring_wbatch_reserve(ring, &wb, 200, 8, TEST_PID,
+						     true, &b), 0);
+	shmring_wbatch_end(ring, &wb);
+	KUNIT_EXPECT_EQ(test, ring->head, ta + tb);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head), 0);
+	KUNIT_EXPECT_EQ(test, a.start, 0);
+	KUNIT_EXPECT_EQ(test, b.start, ta);
+	KUNIT_EXPECT_EQ(test, b.seq, 1);
+
+	late = shmring_test_reader(test, ring, true);
+	KUNIT_EXPECT_EQ(test, late->c.rp->pos, 0);
+	KUNIT_EXPECT_EQ(test, late->c.rp->seq, 0);
+	mutex_lock(&ring->wlock);
+	shmring_frontier(ring, &pos, &seq);
+	mutex_unlock(&ring->wlock);
+	KUNIT_EXPECT_EQ(test, pos, 0);
+	KUNIT_EXPECT_EQ(test, seq, 0);
+
+	/* The second copy ends first: nothing is published yet. */
+	memset(b.rec + 1, 0xbb, 200);
+	shmring_copy_done(ring, &b, false);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head), 0);
+	KUNIT_EXPECT_EQ(test, shmring_test_read(test, r, BUF_LEN), -EAGAIN);
+
+	/* The first one faulted: DISCARD; now both are published. */
+	memset(a.rec + 1, 0, 100);
+	a.rec->flags = SHMRING_REC_DISCARD;
+	shmring_copy_done(ring, &a, true);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head), ta + tb);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head_seq), 2);
+	KUNIT_EXPECT_EQ(test, ring->records_written, 1);
+	KUNIT_EXPECT_EQ(test, ring->bytes_written, 200);
+
+	/* read(2) skips the DISCARD record: the other one, numbered 1. */
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), tb);
+	memcpy(&h, ctx->buf, sizeof(h));
+	KUNIT_EXPECT_EQ(test, h.len, 200);
+	KUNIT_EXPECT_EQ(test, h.type, 8);
+	KUNIT_EXPECT_EQ(test, h.seq, 1);
+	KUNIT_EXPECT_EQ(test, h.flags, 0);
+	KUNIT_EXPECT_NULL(test, memchr_inv(ctx->buf + sizeof(h), 0xbb, 200));
+	KUNIT_EXPECT_EQ(test, r->c.rp->records_lost, 0);
+	KUNIT_EXPECT_EQ(test, r->c.rp->seq, 2);
+
+	/* Overwrite rings copy under wlock: their reclaim cannot wait. */
+	ring = shmring_test_ring(test, SZ_4K, 0, SHMRING_POLICY_OVERWRITE, 0);
+	KUNIT_ASSERT_EQ(test, shmring_wbatch_begin(ring, &wb), 0);
+	KUNIT_EXPECT_EQ(test, shmring_wbatch_reserve(ring, &wb, 100, 7, TEST_PID,
+						     true, &a), -EOPNOTSUPP);
+	shmring_wbatch_end(ring, &wb);
+	KUNIT_EXPECT_EQ(test, ring->head, 0);
+}
+
+/*
  * An overwrite batch bigger than the ring: the tail may only move over
  * published records, so readers never find the tail ahead of the head.
  */
@@ -2419,6 +2493,7 @@ static struct kunit_case shmring_ring_cases[] = {
 	KUNIT_CASE(shmring_cursor_start_from_head),
 	KUNIT_CASE(shmring_lossless_nonblock_write_gets_eagain),
 	KUNIT_CASE(shmring_batch_visible_at_end),
+	KUNIT_CASE(shmring_copies_publish_in_order),
 	KUNIT_CASE(shmring_batch_overwrite_tail_never_passes_head),
 	KUNIT_CASE(shmring_batch_lossless_nonblock_keeps_what_fits),
 	KUNIT_CASE(shmring_stage_put_at_every_offset),

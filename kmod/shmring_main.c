@@ -15,6 +15,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/pagemap.h>
 #include <linux/poll.h>
 #include <linux/proc_fs.h>
 #include <linux/sched.h>
@@ -496,10 +497,65 @@ static void shmring_stage_put(struct shmring_file *sf, struct shmring_stage *st)
 		kfree(st->buf);
 }
 
+/* Out-of-lock copies that faulted before a large record goes under wlock. */
+#define SHMRING_COPY_TRIES	2
+
 /*
- * A large record: copied from userspace under wlock, where the copy is
- * the work and a second one would cost more than the lock saves. Runs of
- * them share one hold of wlock (@wb, taken on the first).
+ * A large record of a lossless copy ring: reserved under wlock, copied
+ * from userspace with nothing held (many writers copy at once), and
+ * published when the copies before it are done too (ring->copying,
+ * shmring_wbatch_reserve(), shmring_copy_done()). The source is made
+ * resident first and copied with page faults disabled, so no copy takes
+ * longer than copying: a writer cannot hold others' records back by
+ * stalling a fault. A copy that faults anyway (the buffer changed under
+ * us) leaves a DISCARD record, which readers skip without a gap, and is
+ * tried again. Returns 1 if it was not tried or gave up: the caller
+ * copies under wlock then. 0 or -errno otherwise.
+ */
+static noinline_for_stack int shmring_batch_copy(struct shmring_ring *ring,
+						 const struct shmring_batch_rec *r,
+						 pid_t pid, bool nonblock)
+{
+	void __user *ubuf = u64_to_user_ptr(r->data);
+	struct shmring_wbatch wb;
+	struct shmring_copy cp;
+	unsigned long left;
+	int tries, ret;
+
+	for (tries = 0; tries < SHMRING_COPY_TRIES; tries++) {
+		if (fault_in_readable(ubuf, r->len))
+			return -EFAULT;	/* nothing reserved: nothing lost */
+		ret = shmring_wbatch_begin(ring, &wb);
+		if (ret)
+			return ret;
+		ret = shmring_wbatch_reserve(ring, &wb, r->len, r->type, pid,
+					     nonblock, &cp);
+		shmring_wbatch_end(ring, &wb);
+		if (ret)
+			return ret;
+		pagefault_disable();
+		left = copy_from_user(cp.rec + 1, ubuf, r->len);
+		pagefault_enable();
+		if (!left) {
+			if (ring->flags & SHMRING_ATTR_CSUM) {
+				cp.rec->csum = shmring_crc32c(cp.rec + 1, r->len);
+				cp.rec->flags |= SHMRING_REC_CSUM;
+			}
+			shmring_copy_done(ring, &cp, false);
+			return 0;
+		}
+		memset(cp.rec + 1, 0, r->len);
+		cp.rec->flags = SHMRING_REC_DISCARD;
+		shmring_copy_done(ring, &cp, true);
+	}
+	return 1;
+}
+
+/*
+ * A large record: copied from userspace outside wlock if it can be
+ * (shmring_batch_copy()); else under wlock, where the copy is the work
+ * and a second one would cost more than the lock saves. Runs of those
+ * share one hold of wlock (@wb, taken on the first).
  */
 static int shmring_batch_direct(struct shmring_ring *ring,
 				struct shmring_wbatch *wb, bool *held,
@@ -512,6 +568,17 @@ static int shmring_batch_direct(struct shmring_ring *ring,
 
 	if (!access_ok(ubuf, r->len))
 		return -EFAULT;
+	/* An overwrite ring's reclaim would have to wait for copies. */
+	if (ring->policy == SHMRING_POLICY_LOSSLESS && !shmring_is_zc(ring) &&
+	    r->len <= ring->max_record) {
+		if (*held) {
+			shmring_wbatch_end(ring, wb);
+			*held = false;
+		}
+		ret = shmring_batch_copy(ring, r, pid, nonblock);
+		if (ret <= 0)
+			return ret;
+	}
 	iov_iter_ubuf(&iter, ITER_SOURCE, ubuf, r->len);
 	if (!*held) {
 		ret = shmring_wbatch_begin(ring, wb);

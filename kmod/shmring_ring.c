@@ -154,6 +154,7 @@ struct shmring_ring *shmring_ring_alloc(const struct shmring_attr *attr,
 	INIT_LIST_HEAD(&ring->waiters);
 	INIT_LIST_HEAD(&ring->subs);
 	INIT_LIST_HEAD(&ring->zc_open);
+	INIT_LIST_HEAD(&ring->copying);
 	/* pages[0] is the header; the data pages follow twice. */
 	ring->pages = kvcalloc(1 + 2 * (size_t)nr, sizeof(*ring->pages),
 			       GFP_KERNEL_ACCOUNT);
@@ -202,6 +203,8 @@ void shmring_ring_set_start(struct shmring_ring *ring, u64 pos, u64 seq)
 	ring->tail = pos;
 	ring->head_seq = seq;
 	ring->tail_seq = seq;
+	ring->pub = pos;
+	ring->pub_seq = seq;
 	WRITE_ONCE(ring->hdr->head_seq, seq);
 	WRITE_ONCE(ring->hdr->tail_seq, seq);
 	WRITE_ONCE(ring->hdr->tail, pos);
@@ -235,6 +238,22 @@ void shmring_ring_free(struct shmring_ring *ring)
 EXPORT_SYMBOL_IF_KUNIT(shmring_ring_free);
 
 /*
+ * Copy rings: where records stop being complete, and its sequence number:
+ * the first record still being copied with wlock dropped, or head. Under
+ * wlock (ring->copying).
+ */
+void shmring_frontier(struct shmring_ring *ring, u64 *pos, u64 *seq)
+{
+	struct shmring_copy *cp;
+
+	lockdep_assert_held(&ring->wlock);
+	cp = list_first_entry_or_null(&ring->copying, struct shmring_copy, node);
+	*pos = cp ? cp->start : ring->head;
+	*seq = cp ? cp->seq : ring->head_seq;
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_frontier);
+
+/*
  * A new cursor starts at the oldest record, or at head if asked. Under
  * wlock, so head and tail are stable, and the caller attaches the cursor
  * before dropping it: no writer can reclaim in between.
@@ -242,12 +261,17 @@ EXPORT_SYMBOL_IF_KUNIT(shmring_ring_free);
 void shmring_cursor_place(struct shmring_ring *ring, struct shmring_reader *rp,
 			  bool from_head)
 {
-	/* Zero-copy: "head" is where records are final, not the grants. */
-	u64 head = shmring_is_zc(ring) ? ring->zc_closed : ring->head;
+	/*
+	 * Zero-copy: "head" is where records are final, not the grants;
+	 * copy rings: where they are, short of copies in flight.
+	 */
+	u64 head = ring->zc_closed, head_seq = ring->head_seq;
 
 	lockdep_assert_held(&ring->wlock);
+	if (!shmring_is_zc(ring))
+		shmring_frontier(ring, &head, &head_seq);
 	WRITE_ONCE(rp->txn_pos, SHMRING_TXN_NONE);
-	WRITE_ONCE(rp->seq, from_head ? ring->head_seq : ring->tail_seq);
+	WRITE_ONCE(rp->seq, from_head ? head_seq : ring->tail_seq);
 	/* [R3] seq is in place before the position the kernel reads. */
 	smp_store_release(&rp->pos, from_head ? head : ring->tail);
 }
@@ -898,6 +922,17 @@ static void shmring_wake_readers(struct shmring_ring *ring, u64 old_head,
 	spin_unlock(&ring->lock);
 }
 
+/* wlock was just taken: what is published so far ([W1] below). */
+static void shmring_wbatch_held(struct shmring_ring *ring,
+				struct shmring_wbatch *wb)
+{
+	wb->locked = true;
+	wb->pub_head = ring->pub;
+	wb->pub_seq = ring->pub_seq;
+	wb->woken_head = ring->pub;
+	wb->woken_seq = ring->pub_seq;
+}
+
 /*
  * A batch of writes: records are committed one by one under wlock but
  * made visible together, with one store of head ([W1]) and one pass over
@@ -918,10 +953,7 @@ static int shmring_wbatch_lock(struct shmring_ring *ring,
 	wb->real = ktime_get_real_ns();
 	if (mutex_lock_interruptible(&ring->wlock))
 		return -ERESTARTSYS;
-	wb->locked = true;
-	wb->pub_head = ring->head;
-	wb->woken_head = ring->head;
-	wb->woken_seq = ring->head_seq;
+	shmring_wbatch_held(ring, wb);
 	return 0;
 }
 
@@ -933,19 +965,32 @@ int shmring_wbatch_begin(struct shmring_ring *ring, struct shmring_wbatch *wb)
 EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_begin);
 
 
-/* Under wlock: readers may now see every record committed so far. */
+/*
+ * Under wlock: readers may now see every record committed so far, up to
+ * the first one still being copied (shmring_frontier()).
+ */
 static void shmring_wbatch_publish(struct shmring_ring *ring,
 				   struct shmring_wbatch *wb)
 {
-	if (wb->pub_head == ring->head)
+	u64 head, head_seq;
+
+	shmring_frontier(ring, &head, &head_seq);
+	if (wb->pub_head == head)
 		return;
 	/* Wall time for humans, from the clocks read in begin(). */
 	WRITE_ONCE(ring->hdr->last_write_ns, wb->real);
 	WRITE_ONCE(ring->hdr->realtime_offset_ns, wb->real - wb->now);
-	WRITE_ONCE(ring->hdr->head_seq, ring->head_seq);
-	/* [W1] the records are complete before readers can see them. */
-	smp_store_release(&ring->hdr->head, ring->head);
-	wb->pub_head = ring->head;
+	WRITE_ONCE(ring->hdr->head_seq, head_seq);
+	/*
+	 * [W1] the records are complete before readers can see them: ours,
+	 * and those copied with wlock dropped, whose writers took wlock
+	 * after their copy to take them off ring->copying.
+	 */
+	smp_store_release(&ring->hdr->head, head);
+	WRITE_ONCE(ring->pub_seq, head_seq);
+	WRITE_ONCE(ring->pub, head);
+	wb->pub_head = head;
+	wb->pub_seq = head_seq;
 }
 
 /* Wake the readers that what was published since the last wake made ready. */
@@ -963,12 +1008,10 @@ static void shmring_wbatch_wake(struct shmring_ring *ring,
 static void shmring_wbatch_unlock(struct shmring_ring *ring,
 				  struct shmring_wbatch *wb)
 {
-	u64 head_seq = ring->head_seq;
-
 	shmring_wbatch_publish(ring, wb);
 	wb->locked = false;
 	mutex_unlock(&ring->wlock);
-	shmring_wbatch_wake(ring, wb, wb->pub_head, head_seq);
+	shmring_wbatch_wake(ring, wb, wb->pub_head, wb->pub_seq);
 }
 
 void shmring_wbatch_end(struct shmring_ring *ring, struct shmring_wbatch *wb)
@@ -1043,7 +1086,7 @@ static int shmring_wbatch_room(struct shmring_ring *ring,
 		if (ring->head - wb->pub_head + total > ring->data_size) {
 			/* Under wlock, but rare: a batch larger than the ring. */
 			shmring_wbatch_publish(ring, wb);
-			shmring_wbatch_wake(ring, wb, ring->head, ring->head_seq);
+			shmring_wbatch_wake(ring, wb, wb->pub_head, wb->pub_seq);
 		}
 		ret = shmring_make_room(ring, total);
 		if (!ret)
@@ -1097,6 +1140,28 @@ static u64 shmring_wbatch_tstamp(struct shmring_ring *ring,
 }
 
 /*
+ * Under wlock: the header of the record of @len payload bytes at head,
+ * and its padding (but for the checksum: flags 0, csum 0).
+ */
+static void shmring_rec_init(struct shmring_ring *ring, struct shmring_wbatch *wb,
+			     struct shmring_rec *rec, u32 len, u32 type, pid_t pid)
+{
+	u64 pad = shmring_rec_total(len) - sizeof(*rec) - len;
+
+	if (pad)
+		memset((char *)(rec + 1) + len, 0, pad);
+	rec->len = len;
+	rec->type = type;
+	rec->seq = ring->head_seq;
+	rec->tstamp_ns = shmring_wbatch_tstamp(ring, wb);
+	rec->pid = pid;
+	rec->flags = 0;
+	rec->__reserved0 = 0;
+	rec->csum = 0;
+	rec->__reserved1 = 0;
+}
+
+/*
  * Commit one record gathered from @from (visible at the next publish).
  * Either the whole record is committed or nothing is. Returns the
  * payload length or -errno; on -errno wlock may have been dropped, and
@@ -1109,7 +1174,7 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 {
 	size_t len = iov_iter_count(from);
 	struct shmring_rec *rec;
-	u64 total, pad;
+	u64 total;
 	int ret;
 
 	if (!wb->locked)
@@ -1137,18 +1202,7 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 			return ret;
 	}
 
-	pad = total - sizeof(*rec) - len;
-	if (pad)
-		memset((char *)(rec + 1) + len, 0, pad);
-	rec->len = len;
-	rec->type = type;
-	rec->seq = ring->head_seq;
-	rec->tstamp_ns = shmring_wbatch_tstamp(ring, wb);
-	rec->pid = pid;
-	rec->flags = 0;
-	rec->__reserved0 = 0;
-	rec->csum = 0;
-	rec->__reserved1 = 0;
+	shmring_rec_init(ring, wb, rec, len, type, pid);
 	if (ring->flags & SHMRING_ATTR_CSUM) {
 		rec->csum = shmring_crc32c(rec + 1, len);
 		rec->flags |= SHMRING_REC_CSUM;
@@ -1158,6 +1212,69 @@ ssize_t shmring_wbatch_add(struct shmring_ring *ring, struct shmring_wbatch *wb,
 	return len;
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_add);
+
+/*
+ * Reserve a record of @len payload bytes at head, to be copied with wlock
+ * dropped (lossless copy rings): room as shmring_wbatch_add() makes it
+ * (the caller has the source resident already), the header and padding,
+ * and @cp on ring->copying, which holds what is published short of the
+ * record until shmring_copy_done(). The caller copies the payload to
+ * cp->rec + 1 and checksums it with nothing held. Returns 0, or -errno
+ * (nothing reserved; wlock may have been dropped, end() still due).
+ */
+int shmring_wbatch_reserve(struct shmring_ring *ring, struct shmring_wbatch *wb,
+			   u32 len, u32 type, pid_t pid, bool nonblock,
+			   struct shmring_copy *cp)
+{
+	u64 total = shmring_rec_total(len);
+	int ret;
+
+	if (!wb->locked)
+		return -EINTR;
+	if (len > ring->max_record)
+		return -EMSGSIZE;
+	/* An overwrite ring's reclaim would have to wait for copies. */
+	if (ring->policy != SHMRING_POLICY_LOSSLESS || shmring_is_zc(ring))
+		return -EOPNOTSUPP;
+	ret = shmring_wbatch_room(ring, wb, total, nonblock, NULL, 0);
+	if (ret)
+		return ret;
+	cp->rec = ring->data + (ring->head & ring->mask);
+	shmring_rec_init(ring, wb, cp->rec, len, type, pid);
+	cp->start = ring->head;
+	cp->seq = ring->head_seq;
+	cp->len = len;
+	list_add_tail(&cp->node, &ring->copying);
+	trace_shmring_commit(ring, ring->head_seq, 1, len, type);
+	shmring_wbatch_advance(ring, total, 1, len, len);
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_reserve);
+
+/*
+ * The copy of @cp is over (@discard: it faulted, and the caller made the
+ * record a DISCARD record): take it off ring->copying, publish what that
+ * completes and wake its readers. wlock is taken without giving up: the
+ * record must not stay in flight, and no hold of wlock sleeps on a fault
+ * or for room, so the wait is short.
+ */
+void shmring_copy_done(struct shmring_ring *ring, struct shmring_copy *cp,
+		       bool discard)
+{
+	struct shmring_wbatch wb = { .baton = false };
+
+	wb.now = ktime_get_boottime_ns();
+	wb.real = ktime_get_real_ns();
+	mutex_lock(&ring->wlock);
+	shmring_wbatch_held(ring, &wb);
+	list_del(&cp->node);
+	if (discard) {
+		WRITE_ONCE(ring->records_written, ring->records_written - 1);
+		WRITE_ONCE(ring->bytes_written, ring->bytes_written - cp->len);
+	}
+	shmring_wbatch_unlock(ring, &wb);
+}
+EXPORT_SYMBOL_IF_KUNIT(shmring_copy_done);
 
 /*
  * Room in @st for a record of @len payload bytes: where its payload goes,
@@ -1359,6 +1476,26 @@ static int shmring_copy_records(struct shmring_ring *ring,
 				continue;	/* torn by an overwrite */
 			return -EINVAL;
 		}
+		if (rec.flags & SHMRING_REC_DISCARD) {
+			/*
+			 * Reserved space whose copy failed (shmring_batch_copy()):
+			 * numbered, never a record. Skipped as libshmring skips
+			 * it, unless torn by an overwrite ([R2]).
+			 */
+			smp_rmb();
+			if (pos_before(st->pos, READ_ONCE(ring->hdr->tail)))
+				continue;
+			if (st->rp && !shmring_rstate_commit(st, st->pos + total)) {
+				if (!(st->raw & SHMRING_POS_LAPPED))
+					return st->done ? 0 : -EINVAL;
+				continue;
+			}
+			if (pos_before(st->seq, rec.seq))
+				st->lost += rec.seq - st->seq;
+			st->seq = rec.seq + 1;
+			st->pos += total;
+			continue;
+		}
 		if (total > iov_iter_count(to))
 			return st->done ? 0 : -EMSGSIZE;
 		if (copy_to_iter(ring->data + (st->pos & ring->mask), total,
@@ -1431,7 +1568,7 @@ int shmring_cursor_seek(struct shmring_ring *ring, struct shmring_cursor *c,
 			u32 whence, u64 val)
 {
 	struct shmring_reader *rp = c->rp;
-	u64 pos, seq, n = 0;
+	u64 pos, seq, end, end_seq, n = 0;
 	int ret = 0;
 
 	if (mutex_lock_interruptible(&c->read_lock))
@@ -1446,15 +1583,20 @@ int shmring_cursor_seek(struct shmring_ring *ring, struct shmring_cursor *c,
 	case SHMRING_SEEK_OLDEST:
 		break;
 	case SHMRING_SEEK_END:
-		pos = shmring_is_zc(ring) ? ring->zc_closed : ring->head;
-		seq = ring->head_seq;
+		if (shmring_is_zc(ring)) {
+			pos = ring->zc_closed;
+			seq = ring->head_seq;
+		} else {
+			shmring_frontier(ring, &pos, &seq);
+		}
 		break;
 	case SHMRING_SEEK_SEQ:
 		if (shmring_is_zc(ring)) {
 			ret = -EOPNOTSUPP;
 			break;
 		}
-		if (pos_before(val, seq) || pos_before(ring->head_seq, val)) {
+		shmring_frontier(ring, &end, &end_seq);
+		if (pos_before(val, seq) || pos_before(end_seq, val)) {
 			ret = -ENOENT;
 			break;
 		}
@@ -1469,7 +1611,8 @@ int shmring_cursor_seek(struct shmring_ring *ring, struct shmring_cursor *c,
 			ret = -EOPNOTSUPP;
 			break;
 		}
-		for (; pos != ring->head; seq++, n++) {
+		shmring_frontier(ring, &end, &end_seq);
+		for (; pos != end; seq++, n++) {
 			const struct shmring_rec *rec = ring->data + (pos & ring->mask);
 
 			if (READ_ONCE(rec->tstamp_ns) >= val)

@@ -61,7 +61,7 @@ struct shmring_rd {
 	uint64_t zc_chunk;		/* chunk bytes; 0: not a zero-copy ring */
 	uint64_t zc_seq;		/* the number of the record at pos */
 	int zc_lap;			/* lapped: zc_seq is tail_seq, not known yet */
-	uint64_t zc_discarded;		/* VOID reservations skipped (shmring_discarded) */
+	uint64_t zc_discarded;		/* VOIDs and DISCARD records skipped (shmring_discarded) */
 	uint64_t zc_corrupt;		/* corrupt records skipped (shmring_corrupt) */
 };
 

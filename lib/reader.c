@@ -273,8 +273,15 @@ int shmring_rd_peek(struct shmring_rd *rd, struct shmring_record *out)
 		rd->peek_total = (uint64_t)total;
 		rd->peek_seq = h.seq;
 		if (h.flags & SHMRING_REC_DISCARD) {
+			/*
+			 * Reserved space, never a record: a copy that faulted
+			 * (the writer's buffer changed under the write).
+			 * Numbered, so the next record's seq jumps; counted
+			 * here (shmring_discarded()), not lost.
+			 */
 			rd->peek_ns = 0;	/* not a read */
-			shmring_rd_consume(rd);	/* reserved space, never a record */
+			if (!shmring_rd_consume(rd))
+				rd->zc_discarded++;
 			continue;
 		}
 		fill_record(rd, out, &h, at + sizeof(h));

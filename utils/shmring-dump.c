@@ -735,7 +735,7 @@ static int run_ring(void)
 	struct shmring_record rec, copy;
 	struct shmring_info info;
 	struct seq_track track;
-	uint64_t end_seq, from, to, resume = 0;
+	uint64_t end_seq, from, to, resume = 0, disc = 0;
 	bool resuming = false;
 	struct shmring *r;
 	unsigned char *buf;
@@ -795,8 +795,13 @@ static int run_ring(void)
 		if (opt.dir)
 			dir_tick(track.next);
 		ret = shmring_peek(r, &rec);
-		if (zc)
+		if (zc) {
 			zc_counts(r);
+		} else {
+			/* DISCARD records skipped since the last record (numbered). */
+			disc += shmring_discarded(r) - nr_discarded;
+			nr_discarded = shmring_discarded(r);
+		}
 		if (ret == -EAGAIN) {
 			if (!opt.follow)
 				break;
@@ -832,8 +837,10 @@ static int run_ring(void)
 		}
 		if (ret)
 			die(EXIT_RUNTIME, "%s: %s", opt.ring, shmring_strerror(ret));
-		if (seq_track_see(&track, rec.seq, &from, &to))
-			emit_lost(from, to);
+		/* The numbers of DISCARD records skipped are no loss. */
+		if (seq_track_see(&track, rec.seq, &from, &to) > disc)
+			emit_lost(from, to - disc);
+		disc = 0;
 		if (rec.seq < start_seq || (rec.flags & SHMRING_REC_DISCARD))
 			continue;
 		emit_record(&copy);
