@@ -10,7 +10,9 @@
  * killed with SIGKILL mid-run. Readers through libshmring and through
  * read(2) must see every record each writer committed exactly once, in
  * that writer's order, intact and checksummed, with no loss, and skip
- * the DISCARD records; the ring's counters must agree.
+ * the DISCARD records; the ring's counters must agree, and the reader,
+ * waiting in poll() whenever it has caught up, must never sleep through
+ * a record that was published (a lost wakeup of the copies' publish).
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -155,7 +157,7 @@ int main(int argc, char **argv)
 	unsigned char *rbuf;
 	pid_t wp[NW];
 	uint64_t got_l = 0, got_r = 0, csum_bad = 0, seq_l = 0, skipped = 0;
-	int w, status[NW], exited[NW] = { 0 }, idle = 0, killed = 0;
+	int w, status[NW], exited[NW] = { 0 }, idle = 0, killed = 0, slept = 0, waits = 0;
 
 	if (argc > 1)
 		per_writer = strtoull(argv[1], NULL, 0);
@@ -228,9 +230,20 @@ int main(int argc, char **argv)
 					exited[w] = 1;
 				dead += exited[w];
 			}
-			if (dead == NW && ++idle > 20)
-				break;
-			shmring_wait(lr, 50);
+			if (dead == NW) {
+				if (++idle > 20)
+					break;
+				shmring_wait(lr, 50);
+			} else if (++waits && shmring_wait(lr, 2000) == -ETIMEDOUT &&
+				   shmring_peek(lr, &rec) == 0) {
+				/*
+				 * 2 s asleep with a record there: published,
+				 * and nobody woke us (the copies' publish).
+				 * (A writer may also just take that long: the
+				 * hammered one retries its faulting copies.)
+				 */
+				slept++;
+			}
 		} else {
 			idle = 0;
 		}
@@ -244,6 +257,8 @@ int main(int argc, char **argv)
 			ok(WIFEXITED(status[w]) && WEXITSTATUS(status[w]) == 0 && sh->done[w],
 			   "writer %d finished its %llu records", w, (unsigned long long)per_writer);
 	}
+	ok(slept == 0, "no wait of the reader slept 2 s through a published record "
+	   "(%d of %d waits did)", slept, waits);
 	ok(cl.bad == 0 && cr.bad == 0 && csum_bad == 0,
 	   "libshmring and read(2): every record its writer's next, intact, checksummed "
 	   "(bad %llu/%llu, crc %llu)", (unsigned long long)cl.bad,
