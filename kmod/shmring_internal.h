@@ -357,23 +357,23 @@ int shmring_wbatch_put(struct shmring_ring *ring, struct shmring_wbatch *wb,
 		       struct shmring_stage *st, bool nonblock);
 
 /*
- * A record being copied with wlock dropped (lossless copy rings, large
- * records of SHMRING_IOC_WRITE_BATCH): reserved by
- * shmring_wbatch_reserve(), on ring->copying until shmring_copy_done().
+ * Records being copied with wlock dropped (lossless copy rings, runs of
+ * large records of SHMRING_IOC_WRITE_BATCH): reserved by
+ * shmring_wbatch_reserve(), on ring->copying from the first of them until
+ * shmring_copy_done(). Zeroed by the caller before the first reserve.
  */
 struct shmring_copy {
 	struct list_head node;
-	u64 start;		/* the record's position */
+	u64 start;		/* the first record's position */
 	u64 seq;		/* and sequence number */
-	struct shmring_rec *rec;
-	u32 len;
+	u32 nr;			/* records reserved */
 };
 
 int shmring_wbatch_reserve(struct shmring_ring *ring, struct shmring_wbatch *wb,
 			   u32 len, u32 type, pid_t pid, bool nonblock,
-			   struct shmring_copy *cp);
+			   struct shmring_copy *cp, struct shmring_rec **recp);
 void shmring_copy_done(struct shmring_ring *ring, struct shmring_copy *cp,
-		       bool discard);
+		       u32 discarded, u64 discarded_bytes);
 void shmring_frontier(struct shmring_ring *ring, u64 *pos, u64 *seq);
 ssize_t shmring_ring_read(struct shmring_ring *ring, struct shmring_cursor *c,
 			  struct iov_iter *to, bool nonblock);

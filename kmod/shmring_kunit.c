@@ -1140,9 +1140,10 @@ static void shmring_batch_visible_at_end(struct kunit *test)
 
 /*
  * Records copied with wlock dropped (shmring_batch_copy()): published in
- * ring order whatever order their copies end in; a reader attached at
- * the end meanwhile starts at the first copy in flight; a copy that
- * faulted leaves a DISCARD record that read(2) skips, with no gap.
+ * ring order whatever order their runs' copies end in, a run at once; a
+ * reader attached at the end meanwhile starts at the first copy in
+ * flight; a copy that faulted leaves a DISCARD record that read(2) skips,
+ * with no gap, and that the ring's counters do not count.
  */
 static void shmring_copies_publish_in_order(struct kunit *test)
 {
@@ -1150,21 +1151,26 @@ static void shmring_copies_publish_in_order(struct kunit *test)
 						      SHMRING_POLICY_LOSSLESS, 0);
 	struct shmring_test_reader *r = shmring_test_reader(test, ring, false);
 	struct shmring_test_ctx *ctx = test->priv;
-	u64 ta = shmring_rec_total(100), tb = shmring_rec_total(200), pos, seq;
+	u64 ta = shmring_rec_total(100), tb = shmring_rec_total(200);
+	u64 tc = shmring_rec_total(300), pos, seq;
+	struct shmring_copy a = {}, b = {}, o = {};
+	struct shmring_rec *ra, *rb, *rc, h;
 	struct shmring_test_reader *late;
-	struct shmring_copy a, b;
 	struct shmring_wbatch wb;
-	struct shmring_rec h;
 
+	/* Run a: one record; run b: two, the second taking only free room. */
 	KUNIT_ASSERT_EQ(test, shmring_wbatch_begin(ring, &wb), 0);
 	KUNIT_ASSERT_EQ(test, shmring_wbatch_reserve(ring, &wb, 100, 7, TEST_PID,
-						     true, &a), 0);
+						     true, &a, &ra), 0);
 	KUNIT_ASSERT_EQ(test, shmring_wbatch_reserve(ring, &wb, 200, 8, TEST_PID,
-						     true, &b), 0);
+						     true, &b, &rb), 0);
+	KUNIT_ASSERT_EQ(test, shmring_wbatch_reserve(ring, &wb, 300, 9, TEST_PID,
+						     true, &b, &rc), 0);
 	shmring_wbatch_end(ring, &wb);
-	KUNIT_EXPECT_EQ(test, ring->head, ta + tb);
+	KUNIT_EXPECT_EQ(test, a.nr, 1);
+	KUNIT_EXPECT_EQ(test, b.nr, 2);
+	KUNIT_EXPECT_EQ(test, ring->head, ta + tb + tc);
 	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head), 0);
-	KUNIT_EXPECT_EQ(test, a.start, 0);
 	KUNIT_EXPECT_EQ(test, b.start, ta);
 	KUNIT_EXPECT_EQ(test, b.seq, 1);
 
@@ -1177,39 +1183,45 @@ static void shmring_copies_publish_in_order(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, pos, 0);
 	KUNIT_EXPECT_EQ(test, seq, 0);
 
-	/* The second copy ends first: nothing is published yet. */
-	memset(b.rec + 1, 0xbb, 200);
-	shmring_copy_done(ring, &b, false);
+	/* Run b's copies end first: nothing is published yet. */
+	memset(rb + 1, 0xbb, 200);
+	memset(rc + 1, 0xcc, 300);
+	shmring_copy_done(ring, &b, 0, 0);
 	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head), 0);
 	KUNIT_EXPECT_EQ(test, shmring_test_read(test, r, BUF_LEN), -EAGAIN);
 
-	/* The first one faulted: DISCARD; now both are published. */
-	memset(a.rec + 1, 0, 100);
-	a.rec->flags = SHMRING_REC_DISCARD;
-	shmring_copy_done(ring, &a, true);
-	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head), ta + tb);
-	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head_seq), 2);
-	KUNIT_EXPECT_EQ(test, ring->records_written, 1);
-	KUNIT_EXPECT_EQ(test, ring->bytes_written, 200);
+	/* Run a's copy faulted: DISCARD; now all three are published. */
+	memset(ra + 1, 0, 100);
+	ra->flags = SHMRING_REC_DISCARD;
+	shmring_copy_done(ring, &a, 1, 100);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head), ta + tb + tc);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(ring->hdr->head_seq), 3);
+	KUNIT_EXPECT_EQ(test, ring->records_written, 2);
+	KUNIT_EXPECT_EQ(test, ring->bytes_written, 500);
 
-	/* read(2) skips the DISCARD record: the other one, numbered 1. */
-	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), tb);
+	/* read(2) skips the DISCARD record: the other two, numbered 1 and 2. */
+	KUNIT_ASSERT_EQ(test, shmring_test_read(test, r, BUF_LEN), tb + tc);
 	memcpy(&h, ctx->buf, sizeof(h));
 	KUNIT_EXPECT_EQ(test, h.len, 200);
 	KUNIT_EXPECT_EQ(test, h.type, 8);
 	KUNIT_EXPECT_EQ(test, h.seq, 1);
 	KUNIT_EXPECT_EQ(test, h.flags, 0);
 	KUNIT_EXPECT_NULL(test, memchr_inv(ctx->buf + sizeof(h), 0xbb, 200));
+	memcpy(&h, ctx->buf + tb, sizeof(h));
+	KUNIT_EXPECT_EQ(test, h.len, 300);
+	KUNIT_EXPECT_EQ(test, h.seq, 2);
+	KUNIT_EXPECT_NULL(test, memchr_inv(ctx->buf + tb + sizeof(h), 0xcc, 300));
 	KUNIT_EXPECT_EQ(test, r->c.rp->records_lost, 0);
-	KUNIT_EXPECT_EQ(test, r->c.rp->seq, 2);
+	KUNIT_EXPECT_EQ(test, r->c.rp->seq, 3);
 
 	/* Overwrite rings copy under wlock: their reclaim cannot wait. */
 	ring = shmring_test_ring(test, SZ_4K, 0, SHMRING_POLICY_OVERWRITE, 0);
 	KUNIT_ASSERT_EQ(test, shmring_wbatch_begin(ring, &wb), 0);
 	KUNIT_EXPECT_EQ(test, shmring_wbatch_reserve(ring, &wb, 100, 7, TEST_PID,
-						     true, &a), -EOPNOTSUPP);
+						     true, &o, &ra), -EOPNOTSUPP);
 	shmring_wbatch_end(ring, &wb);
 	KUNIT_EXPECT_EQ(test, ring->head, 0);
+	KUNIT_EXPECT_EQ(test, o.nr, 0);
 }
 
 /*

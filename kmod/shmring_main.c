@@ -497,65 +497,88 @@ static void shmring_stage_put(struct shmring_file *sf, struct shmring_stage *st)
 		kfree(st->buf);
 }
 
-/* Out-of-lock copies that faulted before a large record goes under wlock. */
-#define SHMRING_COPY_TRIES	2
-
-/*
- * A large record of a lossless copy ring: reserved under wlock, copied
- * from userspace with nothing held (many writers copy at once), and
- * published when the copies before it are done too (ring->copying,
- * shmring_wbatch_reserve(), shmring_copy_done()). The source is made
- * resident first and copied with page faults disabled, so no copy takes
- * longer than copying: a writer cannot hold others' records back by
- * stalling a fault. A copy that faults anyway (the buffer changed under
- * us) leaves a DISCARD record, which readers skip without a gap, and is
- * tried again. Returns 1 if it was not tried or gave up: the caller
- * copies under wlock then. 0 or -errno otherwise.
- */
-static noinline_for_stack int shmring_batch_copy(struct shmring_ring *ring,
-						 const struct shmring_batch_rec *r,
-						 pid_t pid, bool nonblock)
+/* Can a descriptor be copied outside wlock (shmring_batch_copy())? */
+static bool shmring_copy_ok(struct shmring_ring *ring,
+			    const struct shmring_batch_rec *r)
 {
-	void __user *ubuf = u64_to_user_ptr(r->data);
-	struct shmring_wbatch wb;
-	struct shmring_copy cp;
-	unsigned long left;
-	int tries, ret;
-
-	for (tries = 0; tries < SHMRING_COPY_TRIES; tries++) {
-		if (fault_in_readable(ubuf, r->len))
-			return -EFAULT;	/* nothing reserved: nothing lost */
-		ret = shmring_wbatch_begin(ring, &wb);
-		if (ret)
-			return ret;
-		ret = shmring_wbatch_reserve(ring, &wb, r->len, r->type, pid,
-					     nonblock, &cp);
-		shmring_wbatch_end(ring, &wb);
-		if (ret)
-			return ret;
-		pagefault_disable();
-		left = copy_from_user(cp.rec + 1, ubuf, r->len);
-		pagefault_enable();
-		if (!left) {
-			if (ring->flags & SHMRING_ATTR_CSUM) {
-				cp.rec->csum = shmring_crc32c(cp.rec + 1, r->len);
-				cp.rec->flags |= SHMRING_REC_CSUM;
-			}
-			shmring_copy_done(ring, &cp, false);
-			return 0;
-		}
-		memset(cp.rec + 1, 0, r->len);
-		cp.rec->flags = SHMRING_REC_DISCARD;
-		shmring_copy_done(ring, &cp, true);
-	}
-	return 1;
+	/* An overwrite ring's reclaim would have to wait for copies. */
+	return ring->policy == SHMRING_POLICY_LOSSLESS && !shmring_is_zc(ring) &&
+	       !r->flags && !r->__reserved0 && r->len > SHMRING_STAGE_REC &&
+	       r->len <= ring->max_record;
 }
 
 /*
- * A large record: copied from userspace outside wlock if it can be
- * (shmring_batch_copy()); else under wlock, where the copy is the work
- * and a second one would cost more than the lock saves. Runs of those
- * share one hold of wlock (@wb, taken on the first).
+ * A run of @n large records of a lossless copy ring (@r, each
+ * shmring_copy_ok()): reserved under one hold of wlock, copied from
+ * userspace with nothing held (many writers copy at once), and published
+ * together, once the copies before them are done too (ring->copying,
+ * shmring_wbatch_reserve(), shmring_copy_done()). The sources are made
+ * resident first and copied with page faults disabled, so no copy takes
+ * longer than copying: a writer cannot hold others' records back by
+ * stalling a fault. A copy that faults anyway (the buffer changed under
+ * us) turns that record and the rest of the run into DISCARD records,
+ * which readers skip without a gap, and sets *@fallback: the caller
+ * writes that record again under wlock. Returns the records committed
+ * (the run ends early where the ring has no room without waiting, or at
+ * a fault), or -errno if nothing was reserved.
+ */
+static noinline_for_stack int shmring_batch_copy(struct shmring_ring *ring,
+						 const struct shmring_batch_rec *r,
+						 u32 n, pid_t pid, bool nonblock,
+						 bool *fallback)
+{
+	struct shmring_rec *rec[SHMRING_BATCH_CHUNK];
+	struct shmring_copy cp = {};
+	struct shmring_wbatch wb;
+	u32 i, k, good;
+	u64 bad_bytes = 0;
+	int ret;
+
+	/* Resident first: a bad buffer ends the run before it is reserved. */
+	for (k = 0; k < n && k < SHMRING_BATCH_CHUNK; k++)
+		if (fault_in_readable(u64_to_user_ptr(r[k].data), r[k].len))
+			break;
+	if (!k)
+		return -EFAULT;
+	ret = shmring_wbatch_begin(ring, &wb);
+	if (ret)
+		return ret;
+	/* In order; the run ends at the first that does not fit now. */
+	for (i = 0; i < k && !ret; i++)
+		ret = shmring_wbatch_reserve(ring, &wb, r[i].len, r[i].type, pid,
+					     nonblock, &cp, &rec[i]);
+	shmring_wbatch_end(ring, &wb);
+	if (!cp.nr)
+		return ret;	/* the first one's error, as under wlock */
+	k = cp.nr;
+	for (good = k, i = 0; i < k; i++) {
+		void *payload = rec[i] + 1;
+
+		if (good == k) {
+			pagefault_disable();
+			if (copy_from_user(payload, u64_to_user_ptr(r[i].data), r[i].len))
+				good = i;
+			pagefault_enable();
+		}
+		if (i >= good) {
+			memset(payload, 0, r[i].len);
+			rec[i]->flags = SHMRING_REC_DISCARD;
+			bad_bytes += r[i].len;
+		} else if (ring->flags & SHMRING_ATTR_CSUM) {
+			rec[i]->csum = shmring_crc32c(payload, r[i].len);
+			rec[i]->flags |= SHMRING_REC_CSUM;
+		}
+	}
+	shmring_copy_done(ring, &cp, k - good, bad_bytes);
+	*fallback = good < k;
+	return (int)good;
+}
+
+/*
+ * A large record: copied from userspace under wlock, where the copy is
+ * the work and a second one would cost more than the lock saves (where
+ * shmring_batch_copy() does not take it). Runs of them share one hold of
+ * wlock (@wb, taken on the first).
  */
 static int shmring_batch_direct(struct shmring_ring *ring,
 				struct shmring_wbatch *wb, bool *held,
@@ -568,17 +591,6 @@ static int shmring_batch_direct(struct shmring_ring *ring,
 
 	if (!access_ok(ubuf, r->len))
 		return -EFAULT;
-	/* An overwrite ring's reclaim would have to wait for copies. */
-	if (ring->policy == SHMRING_POLICY_LOSSLESS && !shmring_is_zc(ring) &&
-	    r->len <= ring->max_record) {
-		if (*held) {
-			shmring_wbatch_end(ring, wb);
-			*held = false;
-		}
-		ret = shmring_batch_copy(ring, r, pid, nonblock);
-		if (ret <= 0)
-			return ret;
-	}
 	iov_iter_ubuf(&iter, ITER_SOURCE, ubuf, r->len);
 	if (!*held) {
 		ret = shmring_wbatch_begin(ring, wb);
@@ -611,7 +623,7 @@ static long shmring_ioc_batch(struct file *file, struct shmring_ring *ring,
 	struct shmring_stage st = {};
 	u32 i, have = 0, next = 0, done = 0;
 	struct shmring_wbatch wb;
-	bool held = false;
+	bool held = false, fallback = false;
 	int ret = 0, err;
 
 	if (b->flags || b->nr > SHMRING_BATCH_MAX)
@@ -640,6 +652,29 @@ static long shmring_ioc_batch(struct file *file, struct shmring_ring *ring,
 		if (r->len > SHMRING_STAGE_REC || r->len > ring->max_record) {
 			/* In ring order: what is staged goes first. */
 			ret = shmring_batch_commit(ring, &st, nonblock, &done);
+			if (!ret && !fallback && shmring_copy_ok(ring, r)) {
+				u32 k = 1;
+
+				while (next + k < have && shmring_copy_ok(ring, r + k))
+					k++;
+				if (held) {
+					shmring_wbatch_end(ring, &wb);
+					held = false;
+				}
+				ret = shmring_batch_copy(ring, r, k, pid, nonblock,
+							 &fallback);
+				if (ret > 0) {
+					done += ret;
+					next += ret;
+					i += ret - 1;
+					ret = 0;
+					continue;
+				}
+				if (ret < 0)
+					break;
+				/* Its copy faulted: under wlock, as below. */
+			}
+			fallback = false;
 			if (!ret)
 				ret = shmring_batch_direct(ring, &wb, &held, r,
 							   pid, nonblock);

@@ -1215,16 +1215,20 @@ EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_add);
 
 /*
  * Reserve a record of @len payload bytes at head, to be copied with wlock
- * dropped (lossless copy rings): room as shmring_wbatch_add() makes it
- * (the caller has the source resident already), the header and padding,
- * and @cp on ring->copying, which holds what is published short of the
- * record until shmring_copy_done(). The caller copies the payload to
- * cp->rec + 1 and checksums it with nothing held. Returns 0, or -errno
- * (nothing reserved; wlock may have been dropped, end() still due).
+ * dropped (lossless copy rings), as the next of the run @cp: the header
+ * and padding written, the payload's place in *@recp. The first record of
+ * a run gets room as shmring_wbatch_add() gets it (waiting for readers
+ * unless @nonblock; the caller has the source resident already) and puts
+ * @cp on ring->copying, which holds what is published short of the run
+ * until shmring_copy_done(). The others only take room there is: their
+ * run's first record already holds readers back, so waiting for them to
+ * free room could wait for ever (-EAGAIN: end the run there). The caller
+ * copies each payload and checksums it with nothing held. Returns 0, or
+ * -errno (not reserved; wlock may have been dropped, end() still due).
  */
 int shmring_wbatch_reserve(struct shmring_ring *ring, struct shmring_wbatch *wb,
 			   u32 len, u32 type, pid_t pid, bool nonblock,
-			   struct shmring_copy *cp)
+			   struct shmring_copy *cp, struct shmring_rec **recp)
 {
 	u64 total = shmring_rec_total(len);
 	int ret;
@@ -1236,15 +1240,19 @@ int shmring_wbatch_reserve(struct shmring_ring *ring, struct shmring_wbatch *wb,
 	/* An overwrite ring's reclaim would have to wait for copies. */
 	if (ring->policy != SHMRING_POLICY_LOSSLESS || shmring_is_zc(ring))
 		return -EOPNOTSUPP;
-	ret = shmring_wbatch_room(ring, wb, total, nonblock, NULL, 0);
+	if (!cp->nr)
+		ret = shmring_wbatch_room(ring, wb, total, nonblock, NULL, 0);
+	else
+		ret = READ_ONCE(ring->unlinked) ? -EIDRM : shmring_make_room(ring, total);
 	if (ret)
 		return ret;
-	cp->rec = ring->data + (ring->head & ring->mask);
-	shmring_rec_init(ring, wb, cp->rec, len, type, pid);
-	cp->start = ring->head;
-	cp->seq = ring->head_seq;
-	cp->len = len;
-	list_add_tail(&cp->node, &ring->copying);
+	*recp = ring->data + (ring->head & ring->mask);
+	shmring_rec_init(ring, wb, *recp, len, type, pid);
+	if (!cp->nr++) {
+		cp->start = ring->head;
+		cp->seq = ring->head_seq;
+		list_add_tail(&cp->node, &ring->copying);
+	}
 	trace_shmring_commit(ring, ring->head_seq, 1, len, type);
 	shmring_wbatch_advance(ring, total, 1, len, len);
 	return 0;
@@ -1252,27 +1260,29 @@ int shmring_wbatch_reserve(struct shmring_ring *ring, struct shmring_wbatch *wb,
 EXPORT_SYMBOL_IF_KUNIT(shmring_wbatch_reserve);
 
 /*
- * The copy of @cp is over (@discard: it faulted, and the caller made the
- * record a DISCARD record): take it off ring->copying, publish what that
- * completes and wake its readers. wlock is taken without giving up: the
- * record must not stay in flight, and no hold of wlock sleeps on a fault
+ * The copies of the run @cp are over (@discarded of its records, of
+ * @discarded_bytes payload, faulted, and the caller made them DISCARD
+ * records): take it off ring->copying, publish what that completes and
+ * wake its readers, once for the run. wlock is taken without giving up:
+ * the run must not stay in flight, and no hold of wlock sleeps on a fault
  * or for room, so the wait is short.
  */
 void shmring_copy_done(struct shmring_ring *ring, struct shmring_copy *cp,
-		       bool discard)
+		       u32 discarded, u64 discarded_bytes)
 {
 	struct shmring_wbatch wb = { .baton = false };
 
+	if (!cp->nr)
+		return;
 	wb.now = ktime_get_boottime_ns();
 	wb.real = ktime_get_real_ns();
 	mutex_lock(&ring->wlock);
 	shmring_wbatch_held(ring, &wb);
 	list_del(&cp->node);
-	if (discard) {
-		WRITE_ONCE(ring->records_written, ring->records_written - 1);
-		WRITE_ONCE(ring->bytes_written, ring->bytes_written - cp->len);
-	}
+	WRITE_ONCE(ring->records_written, ring->records_written - discarded);
+	WRITE_ONCE(ring->bytes_written, ring->bytes_written - discarded_bytes);
 	shmring_wbatch_unlock(ring, &wb);
+	cp->nr = 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(shmring_copy_done);
 
