@@ -1451,6 +1451,7 @@ static int shmring_copy_records(struct shmring_ring *ring,
 	u64 head = smp_load_acquire(&ring->hdr->head);
 	struct shmring_rec rec;
 	u64 total, tail;
+	bool skip;
 
 	while (st->pos != head) {
 		tail = READ_ONCE(ring->hdr->tail);
@@ -1486,39 +1487,26 @@ static int shmring_copy_records(struct shmring_ring *ring,
 				continue;	/* torn by an overwrite */
 			return -EINVAL;
 		}
-		if (rec.flags & SHMRING_REC_DISCARD) {
-			/*
-			 * Reserved space whose copy failed (shmring_batch_copy()):
-			 * numbered, never a record. Skipped as libshmring skips
-			 * it, unless torn by an overwrite ([R2]).
-			 */
-			smp_rmb();
-			if (pos_before(st->pos, READ_ONCE(ring->hdr->tail)))
-				continue;
-			if (st->rp && !shmring_rstate_commit(st, st->pos + total)) {
-				if (!(st->raw & SHMRING_POS_LAPPED))
-					return st->done ? 0 : -EINVAL;
-				continue;
-			}
-			if (pos_before(st->seq, rec.seq))
-				st->lost += rec.seq - st->seq;
-			st->seq = rec.seq + 1;
-			st->pos += total;
-			continue;
-		}
-		if (total > iov_iter_count(to))
+		/*
+		 * DISCARD: reserved space whose copy failed (shmring_batch_copy()):
+		 * numbered, never a record, skipped as libshmring skips it.
+		 */
+		skip = rec.flags & SHMRING_REC_DISCARD;
+		if (!skip && total > iov_iter_count(to))
 			return st->done ? 0 : -EMSGSIZE;
-		if (copy_to_iter(ring->data + (st->pos & ring->mask), total,
-				 to) != total)
+		if (!skip && copy_to_iter(ring->data + (st->pos & ring->mask),
+					  total, to) != total)
 			return st->done ? 0 : -EFAULT;
 		/* [R2] pairs with [W2]: was it overwritten while we copied? */
 		smp_rmb();
 		if (pos_before(st->pos, READ_ONCE(ring->hdr->tail))) {
-			iov_iter_revert(to, total);
+			if (!skip)
+				iov_iter_revert(to, total);
 			continue;
 		}
 		if (st->rp && !shmring_rstate_commit(st, st->pos + total)) {
-			iov_iter_revert(to, total);
+			if (!skip)
+				iov_iter_revert(to, total);
 			/*
 			 * Lapped: go on from where the writer moved us. Under
 			 * read_lock nothing else moves pos: the page was
@@ -1532,8 +1520,10 @@ static int shmring_copy_records(struct shmring_ring *ring,
 			st->lost += rec.seq - st->seq;
 		st->seq = rec.seq + 1;
 		st->pos += total;
-		st->done += total;
-		st->recs++;
+		if (!skip) {
+			st->done += total;
+			st->recs++;
+		}
 	}
 	return 0;
 }
