@@ -212,12 +212,10 @@ struct shmring_ring {
 	 * Copy rings: records reserved under wlock whose payload is being
 	 * copied from userspace with nothing held (struct shmring_copy, in
 	 * position order, under wlock). Records are complete up to the
-	 * first of them, or up to head: that frontier is what hdr->head
-	 * publishes, and pub/pub_seq mirror it for lockless readers.
+	 * first of them, or up to head: that frontier (shmring_frontier())
+	 * is what hdr->head publishes.
 	 */
 	struct list_head copying;
-	u64 pub;
-	u64 pub_seq;
 
 	/* Statistics, written under wlock with WRITE_ONCE. */
 	u64 bytes_written;

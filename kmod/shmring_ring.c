@@ -203,8 +203,6 @@ void shmring_ring_set_start(struct shmring_ring *ring, u64 pos, u64 seq)
 	ring->tail = pos;
 	ring->head_seq = seq;
 	ring->tail_seq = seq;
-	ring->pub = pos;
-	ring->pub_seq = seq;
 	WRITE_ONCE(ring->hdr->head_seq, seq);
 	WRITE_ONCE(ring->hdr->tail_seq, seq);
 	WRITE_ONCE(ring->hdr->tail, pos);
@@ -927,10 +925,10 @@ static void shmring_wbatch_held(struct shmring_ring *ring,
 				struct shmring_wbatch *wb)
 {
 	wb->locked = true;
-	wb->pub_head = ring->pub;
-	wb->pub_seq = ring->pub_seq;
-	wb->woken_head = ring->pub;
-	wb->woken_seq = ring->pub_seq;
+	/* Every hold of wlock ends by publishing it: it is what is published. */
+	shmring_frontier(ring, &wb->pub_head, &wb->pub_seq);
+	wb->woken_head = wb->pub_head;
+	wb->woken_seq = wb->pub_seq;
 }
 
 /*
@@ -987,8 +985,6 @@ static void shmring_wbatch_publish(struct shmring_ring *ring,
 	 * after their copy to take them off ring->copying.
 	 */
 	smp_store_release(&ring->hdr->head, head);
-	WRITE_ONCE(ring->pub_seq, head_seq);
-	WRITE_ONCE(ring->pub, head);
 	wb->pub_head = head;
 	wb->pub_seq = head_seq;
 }
