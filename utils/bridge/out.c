@@ -202,14 +202,19 @@ static void rewind_tap(struct shmring *tap, struct shmring *sub)
 
 /*
  * Order (docs/bridge.md, "Order"): when the stream holds only SUBJ, each
- * message of a round carries ExpectLastSubjectSeq = the stream seq its
+ * message of a round carries ExpectLastSeq = the stream seq its
  * predecessor gets, so the server stores a round only as an unbroken
- * prefix, in order: a record lost in a broken connection makes every later
- * one of the round fail too (libnats would otherwise send those it
- * buffered while reconnecting, ahead of the lost one published again).
+ * prefix, in order: a record lost in a broken connection (or sent while a
+ * replicated stream had no leader) makes every later one of the round fail
+ * too (libnats would otherwise send those it buffered while reconnecting,
+ * ahead of the lost one published again). The stream-wide sequence, not
+ * the subject's: a replicated stream checks it as each replica applies its
+ * log, in log order, so a pipelined round passes; nats-server 2.9 checks
+ * the subject's against what it has applied before proposing, which lags
+ * the pipeline (it refused every message of a round but the first).
  */
 static bool chain;		/* the stream holds only SUBJ: chain the rounds */
-static uint64_t chain_last;	/* stream seq of SUBJ's last message (0: none) */
+static uint64_t chain_last;	/* the stream's last sequence (0: none yet) */
 static bool need_sync = true;	/* learn chain_last and skip what is stored */
 static int chain_refused;	/* failed rounds in a row with refusals */
 
@@ -243,8 +248,9 @@ static bool trusted(struct shmring *sub, natsMsg *m, uint64_t seq)
 }
 
 /*
- * Learn the stream's last message on SUBJ (chain_last) and, if @skip,
- * skip the ring records it says the stream holds. After a failed round
+ * Learn the stream's last sequence (chain_last) and its last message on
+ * SUBJ, and, if @skip, skip the ring records that message says the
+ * stream holds. After a failed round
  * skipping is right only under the order guard (chain): without it the
  * server may have stored the end of the round and lost the middle, and
  * the round is published again instead (the duplicate window drops what
@@ -257,24 +263,34 @@ static bool sync_with_stream(struct bridge_nats *bn, struct shmring *sub, bool s
 	natsMsg *m = NULL;
 	jsErrCode jerr = 0;
 	const char *id = NULL;
+	jsStreamInfo *si = NULL;
 	uint64_t seq, next;
 	natsStatus s;
 
-	s = js_GetLastMsg(&m, bn->js, opt.stream, subject, NULL, &jerr);
-	if (s == NATS_NOT_FOUND) {
-		chain_last = 0;
-		return true;
+	/*
+	 * The stream's last sequence, which ExpectLastSeq is checked against:
+	 * with SUBJ its only subject, SUBJ's last message unless that one was
+	 * deleted (interest or work-queue retention).
+	 */
+	s = js_GetStreamInfo(&si, bn->js, opt.stream, NULL, &jerr);
+	if (s != NATS_OK) {
+		logrl(&rl, "stream %s: %s; retrying", opt.stream, NERR(s));
+		return false;
 	}
+	chain_last = si->State.LastSeq;
+	jsStreamInfo_Destroy(si);
+	s = js_GetLastMsg(&m, bn->js, opt.stream, subject, NULL, &jerr);
+	if (s == NATS_NOT_FOUND)
+		return true;
 	if (s != NATS_OK) {
 		logrl(&rl, "stream %s: the last message on %s: %s; retrying", opt.stream,
 		      subject, NERR(s));
 		return false;
 	}
-	chain_last = natsMsg_GetSequence(m);
 	if (natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK &&
 	    !bridge_msgid_parse(id, ring, sizeof(ring), minc, sizeof(minc), &seq) &&
 	    !strcmp(ring, opt.ring) && !strcmp(minc, inc) && trusted(sub, m, seq)) {
-		uint64_t sseq = chain_last;
+		uint64_t sseq = natsMsg_GetSequence(m);
 
 		/* The stream seq of that record: for a snapshot that reflects it. */
 		if (sseq) {
@@ -391,7 +407,7 @@ static natsStatus publish(struct bridge_nats *bn, const struct pend *p, int i)
 		po.MsgId = id;
 		/* 0: the subject has no message yet; the first goes unguarded. */
 		if (chain && chain_last + (uint64_t)i)
-			po.ExpectLastSubjectSeq = chain_last + (uint64_t)i;
+			po.ExpectLastSeq = chain_last + (uint64_t)i;
 		s = js_PublishMsgAsync(bn->js, &m, &po);
 	}
 	natsMsg_Destroy(m);	/* NULL once the library owns it */
@@ -496,13 +512,9 @@ int run_out(void)
 				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? " " : "",
 						      si->Config->Subjects[i]);
 		}
-		/*
-		 * Not with replicas: a clustered stream checks the expected
-		 * sequence against what it applied, which lags a pipeline
-		 * (nats-server 2.9 refuses every message but the first).
-		 */
+		/* Replicated or not: see "Order" above. */
 		chain = si->Config && si->Config->SubjectsLen == 1 &&
-			!strcmp(si->Config->Subjects[0], subject) && si->Config->Replicas <= 1;
+			!strcmp(si->Config->Subjects[0], subject);
 		jsStreamInfo_Destroy(si);
 		if (!takes)
 			die(EXIT_RUNTIME, "stream %s does not take subject %s (its subjects: %s): "
