@@ -20,6 +20,10 @@
  * non-blocking writes, and with writers that only block (nothing but
  * kicks and the baton wakes those). Writers end one after the other
  * (writer w writes (w + 1) / 4 of N), so the last ones wait alone.
+ * Two more phases write large records (1-3 KiB, into a 16 KiB ring that
+ * holds a handful): their batches are copied outside the ring's write
+ * lock, a run at a time, and only a run's first record waits for room
+ * (design.md, "Batches and reclaim"), a path of its own to hunt on.
  *
  * usage: t_herd [N]   (default 8000, 1200 on the debug kernel)
  */
@@ -40,6 +44,8 @@
 #define WRITERS		4
 #define ALARM_MS	2000
 #define MAX_LEN		200
+#define BIG_MIN		1100	/* over SHMRING_STAGE_REC: copied outside wlock */
+#define BIG_MAX		3100
 
 enum reader_way { READ_IN_PLACE, READ_SYSCALL, READ_REOPEN, READ_WAYS };
 static const char *const way_name[] = { "consume in place", "read(2)",
@@ -61,6 +67,7 @@ static struct report *reports;
  * kick again, which would hide a forgotten sleeper).
  */
 static bool blocking_only;
+static bool big;		/* large records (the last two phases) */
 static volatile sig_atomic_t alarmed;
 
 static void on_alarm(int sig)
@@ -110,14 +117,14 @@ struct payload {
 	uint32_t writer;
 	uint32_t len;
 	uint64_t n;
-	uint8_t fill[MAX_LEN - 16];
+	uint8_t fill[BIG_MAX - 16];
 };
 
 static void fill(struct payload *p, uint32_t w, uint64_t n)
 {
 	p->writer = w;
 	p->n = n;
-	p->len = 16 + rnd(MAX_LEN - 16);
+	p->len = big ? BIG_MIN + rnd(BIG_MAX - BIG_MIN) : 16 + rnd(MAX_LEN - 16);
 	memset(p->fill, (int)(n & 0xff), p->len - 16);
 }
 
@@ -348,10 +355,11 @@ int main(int argc, char **argv)
 	if (reports == MAP_FAILED)
 		bail_out("mmap: %s", strerror(errno));
 	srandom((unsigned int)getpid());
-	plan(2 * READ_WAYS * 3);
+	plan((2 * READ_WAYS + 2) * 3);
 
-	for (int phase = 0; phase < 2 * READ_WAYS; phase++) {
-		int way = phase / 2;
+	for (int phase = 0; phase < 2 * READ_WAYS + 2; phase++) {
+		/* The last two: large records, consumed in place. */
+		int way = phase < 2 * READ_WAYS ? phase / 2 : READ_IN_PLACE;
 		const char *how;
 		char name[64];
 		struct shmring *ctl, *r;
@@ -362,10 +370,13 @@ int main(int argc, char **argv)
 		int ret, st, failed = 0;
 
 		blocking_only = phase & 1;
-		how = blocking_only ? "blocking writers" : "mixed writers";
+		big = phase >= 2 * READ_WAYS;
+		how = big ? (blocking_only ? "blocking writers of 1-3 KiB records" :
+			     "mixed writers of 1-3 KiB records") :
+		      blocking_only ? "blocking writers" : "mixed writers";
 		snprintf(name, sizeof(name), "t_herd.%d.%d", phase, (int)getpid());
 		memset(reports, 0, 4096);
-		a.data_size = 4096;
+		a.data_size = big ? 16384 : 4096;
 		a.policy = SHMRING_POLICY_LOSSLESS;
 		if (shmring_open(name, SHMRING_O_CREAT | SHMRING_O_EXCL | SHMRING_O_WRITE,
 				 0600, &a, &ctl))
