@@ -182,9 +182,13 @@ static void writer(const char *name, uint32_t w, uint64_t n)
 				ret = try_nonblock(nb, &p[0]);
 				rep->lost += ret == 0;
 				rep->idle += ret != 0;
-				if (ret == 0)
+				if (ret == 0) {
+					/* The proof committed it: the next one. */
 					fprintf(stderr, "writer %u: poll(POLLOUT) slept %d ms with room\n",
 						w, ALARM_MS);
+					k = 1;
+					goto done;
+				}
 				continue;
 			}
 			rep->waits++;
