@@ -248,6 +248,16 @@ static inline bool shmring_is_zc(const struct shmring_ring *ring)
 	return ring->zc_chunk != 0;
 }
 
+/*
+ * Large records of WRITE_BATCH may be copied with wlock dropped
+ * (shmring_wbatch_reserve()): lossless copy rings only, as an overwrite
+ * ring's reclaim would have to wait for copies.
+ */
+static inline bool shmring_copies_unlocked(const struct shmring_ring *ring)
+{
+	return ring->policy == SHMRING_POLICY_LOSSLESS && !shmring_is_zc(ring);
+}
+
 /* Whether one more cursor like @c may attach: EUSERS. Under ring->lock. */
 static inline int shmring_reader_slot(const struct shmring_ring *ring,
 				      const struct shmring_cursor *c,

@@ -501,10 +501,8 @@ static void shmring_stage_put(struct shmring_file *sf, struct shmring_stage *st)
 static bool shmring_copy_ok(struct shmring_ring *ring,
 			    const struct shmring_batch_rec *r)
 {
-	/* An overwrite ring's reclaim would have to wait for copies. */
-	return ring->policy == SHMRING_POLICY_LOSSLESS && !shmring_is_zc(ring) &&
-	       !r->flags && !r->__reserved0 && r->len > SHMRING_STAGE_REC &&
-	       r->len <= ring->max_record;
+	return shmring_copies_unlocked(ring) && !r->flags && !r->__reserved0 &&
+	       r->len > SHMRING_STAGE_REC && r->len <= ring->max_record;
 }
 
 /*

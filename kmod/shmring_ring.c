@@ -1233,8 +1233,7 @@ int shmring_wbatch_reserve(struct shmring_ring *ring, struct shmring_wbatch *wb,
 		return -EINTR;
 	if (len > ring->max_record)
 		return -EMSGSIZE;
-	/* An overwrite ring's reclaim would have to wait for copies. */
-	if (ring->policy != SHMRING_POLICY_LOSSLESS || shmring_is_zc(ring))
+	if (!shmring_copies_unlocked(ring))
 		return -EOPNOTSUPP;
 	if (!cp->nr)
 		ret = shmring_wbatch_room(ring, wb, total, nonblock, NULL, 0);
