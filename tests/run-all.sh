@@ -188,6 +188,15 @@ else
 	result "not ok" "host checks produced no results (log: $B/host-checks.log)"
 fi
 
+# The failures again, last, where a log's tail shows them.
+if [ "$FAILED" -ne 0 ]; then
+	printf '\n=== failures (above in full)\n'
+	# Each "not ok" line, and the first diagnostics under a guest one.
+	awk '/^(\[[a-z]+\] )?not ok|^[A-Za-z0-9_.-]+: not ok/ { print; n = 0; d = 1; next }
+	     d && /^    / && n++ < 30 { print; next } { d = 0 }' \
+		$B/results/stock.txt $B/results/debug.txt $B/host-checks.log 2>/dev/null | head -n 150
+fi
+
 printf '\n=== elapsed per phase\n'
 printf '%s\n' "${TIMES[@]}"
 printf '%-10s %5ds\n' total $((SECONDS - T_ALL))

@@ -687,7 +687,7 @@ parse_guest_tap() {
 		name=${BASH_REMATCH[1]}
 		rest=${BASH_REMATCH[2]}
 		if [ "$name" = "$failed_name" ] && [[ $rest =~ ^# ]]; then
-			printf '    %s\n' "$rest"
+			printf '    %s\n' "$rest" | tee -a "$RESULT_LINES"
 			continue
 		fi
 		failed_name=""

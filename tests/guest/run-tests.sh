@@ -23,6 +23,26 @@ out=$tmp/out
 sum=$tmp/sum
 status=0
 
+# where_stuck SID: state, wait channel and kernel stack of every process of
+# session SID (the test and what it forked), and the rings, for the report
+# of a test that timed out: a hang is most often a lost wakeup.
+where_stuck() {
+	sid=$1
+	for st in /proc/[0-9]*/stat; do
+		p=${st%/stat}
+		p=${p#/proc/}
+		# the fields after "(comm) ": state ppid pgrp session ...
+		f=$(sed 's/^.*) //' "$st" 2>/dev/null) || continue
+		set -- $f
+		[ "${4:-}" = "$sid" ] || continue
+		echo "pid $p ($(cat /proc/$p/comm 2>/dev/null)) state $1 wchan $(cat /proc/$p/wchan 2>/dev/null)"
+		sed 's/^/    /' /proc/$p/stack 2>/dev/null | head -n 12
+	done
+	if [ -r /proc/shmring ]; then
+		sed 's/^/  /' /proc/shmring | head -n 20
+	fi
+}
+
 # run_one NAME CMD...: run with the time limit; sets rc and timed_out.
 run_one() {
 	name=$1
@@ -35,6 +55,7 @@ run_one() {
 	while kill -0 $pid 2>/dev/null; do
 		if [ $ticks -ge $((limit * 10)) ]; then
 			timed_out=1
+			where_stuck $pid >"$tmp/stuck"
 			kill -9 -$pid $pid 2>/dev/null
 			break
 		fi
@@ -89,6 +110,11 @@ for t in "$dir"/t_*; do
 	fi
 	if [ -n "$why" ]; then
 		echo "$name: not ok - $why"
+	fi
+	if [ $timed_out = 1 ]; then
+		# What it printed last and where it hung, as its diagnostics.
+		tail -n 5 "$out" | sed "s/^/$name: # last output: /"
+		sed "s/^/$name: # /" "$tmp/stuck"
 	fi
 	if [ -n "$why" ] || [ "$failed" -ne 0 ]; then
 		status=1

@@ -25,7 +25,31 @@ w=$!
 sleep 1
 t "the example writer was killed with SIGKILL mid-run" "kill -9 $w"
 wait $w 2>/dev/null
-t "start it again and let it finish" "writer newuser 20"
+# Bounded: a writer asleep with room the reader made (a lost wakeup) fails
+# here, saying where it slept, instead of hanging the whole test.
+finishes() {
+	"$@" >/dev/null 2>&1 &
+	p=$!
+	i=0
+	while kill -0 $p 2>/dev/null && [ $i -lt 600 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 $p 2>/dev/null; then
+		{
+			echo "# $* still runs after 60 s, in $(cat /proc/$p/wchan 2>/dev/null):"
+			sed 's/^/#   /' /proc/$p/stack 2>/dev/null
+			sed 's/^/# /' /proc/shmring
+		} >/tmp/newuser.stuck
+		kill -9 $p
+		wait $p 2>/dev/null
+		return 1
+	fi
+	wait $p
+}
+rm -f /tmp/newuser.stuck
+t "start it again and let it finish" "finishes writer newuser 20"
+cat /tmp/newuser.stuck 2>/dev/null
 t "write another record from the shell" "shmring-ctl write newuser 'bye'"
 sleep 2
 kill -INT $dump

@@ -1468,12 +1468,12 @@ static void test_room_wakeups(void)
 {
 	const char *name = "zc-room";
 	uint64_t n = (uint64_t)(5000 * scale) + 200, i, seed = 4242;
-	uint64_t lost = 0, waits = 0, bad = 0;
+	uint64_t lost = 0, waits = 0, bad = 0, spins = 0, deadline;
 	struct shmring_record rec;
 	struct shmring *r;
 	uint32_t id, k;
 	pid_t pid;
-	int st, ret;
+	int st, ret = 0;
 
 	is_int(zc_create(name, 1 << 14, SHMRING_POLICY_LOSSLESS, 4096, 0), 0,
 	       "create %s (4 chunks)", name);
@@ -1492,12 +1492,19 @@ static void test_room_wakeups(void)
 		zcw_grant(&w, SHMRING_ZC_RELEASE, NULL);
 		_exit(0);
 	}
+	/* Bounded: a wait that returns at once with nothing to read must not spin forever. */
+	deadline = now_mono_ns() + 120ULL * 1000000000ULL;
 	for (i = 0; i < n;) {
 		ret = shmring_peek(r, &rec);
 		if (ret == -EAGAIN) {
 			waits++;
-			if (shmring_wait(r, 3000) == -ETIMEDOUT) {
+			ret = shmring_wait(r, 3000);
+			if (ret == -ETIMEDOUT) {
 				lost++;
+				break;
+			}
+			if (now_mono_ns() > deadline) {
+				spins++;
 				break;
 			}
 			continue;
@@ -1506,15 +1513,25 @@ static void test_room_wakeups(void)
 			break;
 		if (!check_payload(rec.data, rec.len, &id, &k) || k != i)
 			bad++;
-		if (shmring_consume(r))
+		ret = shmring_consume(r);
+		if (ret)
 			break;
 		i++;
 		spin_ns(&seed, 40000);
 	}
-	if (lost)
+	if (i < n) {
+		struct shmring_info in;
+
+		/* Say where it stopped, then stop the writer: it may wait for room forever. */
+		ring_info(name, &in);
+		diag("the reader stopped at record %llu of %llu: last call %d (%s), wait %s; ring head %llu, writer waits %llu",
+		     (unsigned long long)i, (unsigned long long)n, ret, strerror(-ret),
+		     lost ? "timed out" : spins ? "returned at once for 120 s" : "-",
+		     (unsigned long long)in.head_seq, (unsigned long long)in.writer_waits);
 		kill(pid, SIGKILL);
+	}
 	waitpid(pid, &st, 0);
-	is_int(lost, 0, "no lost wakeup: %llu records read, the reader waited %llu times",
+	is_int(lost + spins, 0, "no lost wakeup: %llu records read, the reader waited %llu times",
 	       (unsigned long long)i, (unsigned long long)waits);
 	is_int(i, n, "every record arrived");
 	is_int(bad, 0, "in order and intact");
