@@ -800,54 +800,88 @@ static int drain_each(struct shmring_rd *rd, struct shmring_rd_drain *d, int lim
 static int zc_run(struct shmring_rd *rd, struct shmring_rd_drain *d, int limit,
 		  int *err)
 {
+	const struct shmring_hdr *hdr = rd->hdr;
+	const unsigned char *data = rd->data;
+	const uint64_t mask = rd->mask, chunk = rd->zc_chunk, ns = rd->batch_ns;
+	const uint32_t max_record = rd->max_record;
 	struct shmring_reader *rp = rd->rp;
 	struct shmring_record rec;
 	const unsigned char *at;
 	struct shmring_rec h;
-	uint64_t head, end = 0;
-	int k = 0, stale = 0;
+	uint64_t head, end = 0, pos, seq, total = 0, off;
+	int k = 0, stale = 0, ret = 0;
 
 	*err = 0;
 	if (!rd->shadowed || rd->zc_lap || rd->peek_total || rd->zc_seq != rd->seq)
 		return 0;
-	head = load_acquire(&rd->hdr->head);	/* [R1]: the grant frontier */
+	head = load_acquire(&hdr->head);	/* [R1]: the grant frontier */
 	if (zc_where(rd, head, &end) != ZC_AT_WORD)
 		return 0;
-	while (k < limit && end - rd->pos >= sizeof(h)) {
-		at = rd->data + (rd->pos & rd->mask);
-		if ((zc_word(at) ^ rd->pos) != SHMRING_ZC_DONE)	/* [R7] */
+	/*
+	 * The walk keeps its place in locals (the handler is called through
+	 * a pointer, so fields of rd would be stored and loaded again for
+	 * each record), but for rd->pos, the handler's record, and leaves rd
+	 * as zc_peek() and consume would where it stops: on the record it
+	 * stops at, peeked if the handler saw it.
+	 */
+	pos = rd->pos;
+	seq = rd->seq;
+	rec.__pad = 0;
+	while (k < limit && end - pos >= sizeof(h)) {
+		at = data + (pos & mask);
+		if ((zc_word(at) ^ pos) != SHMRING_ZC_DONE)	/* [R7] */
 			break;
 		memcpy(&h, at, sizeof(h));
-		if (overwritten(rd) || !zc_rec_ok(rd, &h) ||	/* [R2] */
-		    (h.flags & SHMRING_REC_DISCARD))
+		/* [R2] as overwritten(), and zc_rec_ok() at pos. */
+		atomic_thread_fence(memory_order_acquire);
+		off = pos & (chunk - 1);
+		if (before(pos, load_relaxed(&hdr->tail)) || h.len > max_record ||
+		    (h.flags & ~SHMRING_REC_FLAGS_ALL) ||
+		    off + SHMRING_REC_TOTAL(h.len) > chunk || (h.flags & SHMRING_REC_DISCARD))
 			break;
-		h.seq = rd->seq;
-		fill_record(rd, &rec, &h, at + sizeof(h));
-		rd->peek_total = SHMRING_REC_TOTAL(h.len);
-		rd->peek_seq = rd->seq;
-		rd->peek_ns = rd->batch_ns;
-		*err = d->fn(d->ctx, &rec);
-		if (*err < 0)
+		total = SHMRING_REC_TOTAL(h.len);
+		/* As fill_record(), field by field. */
+		rec.data = at + sizeof(h);
+		rec.len = h.len;
+		rec.type = h.type;
+		rec.seq = seq;
+		rec.tstamp_ns = h.tstamp_ns;
+		rec.pid = h.pid;
+		rec.flags = h.flags;
+		rec.csum = h.csum;
+		rec.realtime_ns = h.tstamp_ns + load_relaxed(&hdr->realtime_offset_ns);
+		rd->pos = pos;	/* where the handler's record is (tests look) */
+		ret = d->fn(d->ctx, &rec);
+		if (ret < 0)
 			break;		/* not consumed: still peeked */
-		*err = 0;
-		if (overwritten(rd)) {
+		atomic_thread_fence(memory_order_acquire);
+		if (before(pos, load_relaxed(&hdr->tail))) {
 			stale = 1;	/* shmring_rd_consume() counts it */
 			break;
 		}
-		rd->pos += rd->peek_total;
-		rd->zc_seq = ++rd->seq;
-		rd->peek_total = 0;
+		pos += total;
+		seq++;
+		total = 0;
 		k++;
 		/* A writer waits for room: drain_batch() may commit early. */
-		if (__atomic_load_n(&rd->hdr->writers_waiting, __ATOMIC_RELAXED))
+		if (__atomic_load_n(&hdr->writers_waiting, __ATOMIC_RELAXED))
 			break;
 	}
+	rd->pos = pos;
+	rd->zc_seq = rd->seq = seq;
+	if (ret < 0 || stale) {
+		*err = ret < 0 ? ret : 0;
+		/* The record the handler saw, peeked as zc_peek() leaves it. */
+		rd->peek_total = total;
+		rd->peek_seq = seq;
+		rd->peek_ns = ns;
+	}
 	if (k) {
-		rd->pos_word = rd->pos;
-		rp->pos = rd->pos;
-		rp->seq = rd->seq;
+		rd->pos_word = pos;
+		rp->pos = pos;
+		rp->seq = seq;
 		rp->records_read += (uint64_t)k;
-		rp->last_read_ns = rd->batch_ns;
+		rp->last_read_ns = ns;
 		rd->consumed = 1;
 	}
 	if (stale) {

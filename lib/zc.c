@@ -253,7 +253,8 @@ static int lens_room(struct shmring_zw *zw)
 }
 
 /* The header of a record we reserved at @pos: everything but the commit word. */
-static inline __attribute__((always_inline)) void *rec_fill(struct shmring_zw *zw, uint64_t pos, uint32_t len, uint32_t type)
+static inline __attribute__((always_inline)) void *rec_fill(struct shmring_zw *zw, uint64_t pos, uint32_t len, uint32_t type,
+							    uint32_t pid)
 {
 	struct shmring_rec *h = rec_at(zw, pos);
 	uint64_t total = SHMRING_REC_TOTAL(len);
@@ -261,7 +262,7 @@ static inline __attribute__((always_inline)) void *rec_fill(struct shmring_zw *z
 	h->len = len;
 	h->type = type;
 	h->tstamp_ns = 0;	/* stamped by the commit, once for its batch */
-	h->pid = writer_pid();
+	h->pid = pid;
 	h->flags = 0;
 	h->__reserved0 = 0;
 	h->csum = 0;
@@ -288,9 +289,10 @@ static int chunk_room(struct shmring_zw *zw, uint64_t total)
 }
 
 /* Take the @total bytes at the fill point for a record (its word claimed). */
-static inline __attribute__((always_inline)) void *fill_take(struct shmring_zw *zw, uint32_t len, uint32_t type, uint64_t total)
+static inline __attribute__((always_inline)) void *fill_take(struct shmring_zw *zw, uint32_t len, uint32_t type, uint64_t total,
+							     uint32_t pid)
 {
-	void *payload = rec_fill(zw, zw->fill, len, type);
+	void *payload = rec_fill(zw, zw->fill, len, type, pid);
 
 	zw->lens[zw->nres++] = len;
 	zw->fill += total;
@@ -339,7 +341,7 @@ static __attribute__((noinline)) int reserve_slow(struct shmring_zw *zw, uint32_
 	}
 	if (tries == 3)
 		return -ETIMEDOUT;
-	*payload = fill_take(zw, len, type, total);
+	*payload = fill_take(zw, len, type, total, writer_pid());
 	return 0;
 }
 
@@ -348,18 +350,21 @@ static __attribute__((noinline)) int reserve_slow(struct shmring_zw *zw, uint32_
  * its gate claimed) with room for the record in the chunk and in lens,
  * so the word is ours for a plain store, as reserve_slow() would find
  * after its checks. Anything else (the first record of a batch, the
- * chunk's end, a reclaim, an error to report) takes reserve_slow().
+ * chunk's end, a reclaim, an error to report, the pid not known yet)
+ * takes reserve_slow(): the fast path calls nothing, so it needs no
+ * stack frame.
  */
 int shmring_zw_reserve(struct shmring_zw *zw, uint32_t len, uint32_t type,
 		       void **payload)
 {
 	uint64_t total = SHMRING_REC_TOTAL(len);
+	pid_t pid = __atomic_load_n(&zc_pid, __ATOMIC_RELAXED);
 
-	if (zw->nres && zw->nres < zw->cap && len <= zw->max_record &&
+	if (pid && zw->nres && zw->nres < zw->cap && len <= zw->max_record &&
 	    zw->end - zw->fill >= total && !chunk_reclaimed(zw)) {
 		__atomic_store_n(word_at(zw, zw->fill), zw->fill | SHMRING_ZC_BUSY,
 				 __ATOMIC_RELAXED);
-		*payload = fill_take(zw, len, type, total);
+		*payload = fill_take(zw, len, type, total, (uint32_t)pid);
 		return 0;
 	}
 	return reserve_slow(zw, len, type, payload);
@@ -640,16 +645,12 @@ static int zc_init(struct shmring *r, struct shmring_zc *zc)
 	return ret;
 }
 
-/* The handle's zero-copy writer, set up on first use. */
-static int zc_get(struct shmring *r, struct shmring_zw **zwp)
+/* The handle's zero-copy writer, set up on its first use. */
+static __attribute__((noinline)) int zc_setup(struct shmring *r, struct shmring_zw **zwp)
 {
-	struct shmring_zc *zc = r->zc;
+	struct shmring_zc *zc;
 	int ret;
 
-	if (zc) {
-		*zwp = &zc->zw;
-		return 0;
-	}
 	if (!(r->flags & SHMRING_O_WRITE))
 		return -EBADF;
 	if (!(r->attr.flags & SHMRING_ATTR_ZEROCOPY))
@@ -666,6 +667,19 @@ static int zc_get(struct shmring *r, struct shmring_zw **zwp)
 	r->zc = zc;
 	*zwp = &zc->zw;
 	return 0;
+}
+
+/*
+ * The writer, set up on first use. Apart from that, no call and no
+ * stack frame: shmring_zc_reserve() is made once per record.
+ */
+static inline __attribute__((always_inline)) int zc_get(struct shmring *r, struct shmring_zw **zwp)
+{
+	if (r->zc) {
+		*zwp = &r->zc->zw;
+		return 0;
+	}
+	return zc_setup(r, zwp);
 }
 
 void shmring_zc_release(struct shmring *r)
@@ -698,12 +712,21 @@ static int zc_none(const struct shmring *r)
 	return 0;
 }
 
-int shmring_zc_reserve(struct shmring *r, uint32_t len, uint32_t type, void **payload)
+static __attribute__((noinline)) int zc_reserve_first(struct shmring *r, uint32_t len,
+							uint32_t type, void **payload)
 {
 	struct shmring_zw *zw;
-	int ret = zc_get(r, &zw);
+	int ret = zc_setup(r, &zw);
 
 	return ret ? ret : shmring_zw_reserve(zw, len, type, payload);
+}
+
+/* Made once per record: a frameless jump to the writer's reserve. */
+int shmring_zc_reserve(struct shmring *r, uint32_t len, uint32_t type, void **payload)
+{
+	if (r->zc)
+		return shmring_zw_reserve(&r->zc->zw, len, type, payload);
+	return zc_reserve_first(r, len, type, payload);
 }
 
 int shmring_zc_commit(struct shmring *r)
