@@ -61,7 +61,8 @@ static void test_edge_triggered(uint64_t total)
 	struct shmring *r, *ctl;
 	struct shmring_record rec;
 	uint64_t next = 0, sleeps = 0, timeouts = 0, bad = 0;
-	int ep, n, status;
+	int ep, n, status = 0;
+	bool reaped = false;
 	pid_t pid;
 
 	shmring_unlink(RING);
@@ -88,11 +89,37 @@ static void test_edge_triggered(uint64_t total)
 		if (n == 0) {
 			timeouts++;	/* slept 10 s: was anything pending? */
 			if (shmring_peek(r, &rec) == 0)
-				break;	/* a lost wakeup */
+				break;	/* the reader's lost wakeup */
+			/*
+			 * Nothing pending for 10 s, the ring empty, the writer
+			 * not done: it sleeps for room it has (the writer's
+			 * lost wakeup). Say where, rather than wait forever.
+			 */
+			reaped = waitpid(pid, &status, WNOHANG) != 0;
+			if (!reaped) {
+				char path[64], buf[512];
+				FILE *f;
+
+				snprintf(path, sizeof(path), "/proc/%d/stack", (int)pid);
+				f = fopen(path, "r");
+				diag("the writer sleeps with an empty ring after record %llu:",
+				     (unsigned long long)next);
+				while (f && fgets(buf, sizeof(buf), f)) {
+					buf[strcspn(buf, "\n")] = 0;
+					diag("  %s", buf);
+				}
+				if (f)
+					fclose(f);
+			}
+			break;	/* or it is gone without writing them all */
 		}
 		sleeps++;
 	}
-	waitpid(pid, &status, 0);
+	if (!reaped) {
+		if (next < total)
+			kill(pid, SIGKILL);	/* it may wait for room forever */
+		waitpid(pid, &status, 0);
+	}
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer wrote %llu records",
 	   (unsigned long long)total);
 	is_int(next, total, "the edge-triggered reader received every record");
