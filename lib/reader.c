@@ -193,10 +193,16 @@ static void cursor_moved(struct shmring_rd *rd, uint64_t raw)
 }
 
 /* Was the record at rd->pos overwritten? [R2] pairs with [W2]. */
-static int overwritten(const struct shmring_rd *rd)
+/* [R2]: has the kernel reclaimed @pos (loaded after what we read there)? */
+static inline int overwritten_at(const struct shmring_hdr *hdr, uint64_t pos)
 {
 	atomic_thread_fence(memory_order_acquire);
-	return before(rd->pos, load_relaxed(&rd->hdr->tail));
+	return before(pos, load_relaxed(&hdr->tail));
+}
+
+static int overwritten(const struct shmring_rd *rd)
+{
+	return overwritten_at(rd->hdr, rd->pos);
 }
 
 static void fill_record(const struct shmring_rd *rd, struct shmring_record *out,
@@ -493,12 +499,18 @@ static inline uint64_t zc_chunk_end(const struct shmring_rd *rd, uint64_t pos)
  * A committed record's header, as the writer left it: within max_record
  * and within its chunk, with known flags only.
  */
-static int zc_rec_ok(const struct shmring_rd *rd, const struct shmring_rec *h)
+static inline int zc_rec_ok_at(const struct shmring_rd *rd, uint64_t pos,
+				const struct shmring_rec *h)
 {
-	uint64_t off = rd->pos & (rd->zc_chunk - 1);
+	uint64_t off = pos & (rd->zc_chunk - 1);
 
 	return h->len <= rd->max_record && !(h->flags & ~SHMRING_REC_FLAGS_ALL) &&
 	       off + SHMRING_REC_TOTAL(h->len) <= rd->zc_chunk;
+}
+
+static int zc_rec_ok(const struct shmring_rd *rd, const struct shmring_rec *h)
+{
+	return zc_rec_ok_at(rd, rd->pos, h);
 }
 
 /*
@@ -802,13 +814,12 @@ static int zc_run(struct shmring_rd *rd, struct shmring_rd_drain *d, int limit,
 {
 	const struct shmring_hdr *hdr = rd->hdr;
 	const unsigned char *data = rd->data;
-	const uint64_t mask = rd->mask, chunk = rd->zc_chunk, ns = rd->batch_ns;
-	const uint32_t max_record = rd->max_record;
+	const uint64_t mask = rd->mask, ns = rd->batch_ns;
 	struct shmring_reader *rp = rd->rp;
 	struct shmring_record rec;
 	const unsigned char *at;
 	struct shmring_rec h;
-	uint64_t head, end = 0, pos, seq, total = 0, off;
+	uint64_t head, end = 0, pos, seq, total = 0;
 	int k = 0, stale = 0, ret = 0;
 
 	*err = 0;
@@ -826,36 +837,22 @@ static int zc_run(struct shmring_rd *rd, struct shmring_rd_drain *d, int limit,
 	 */
 	pos = rd->pos;
 	seq = rd->seq;
-	rec.__pad = 0;
 	while (k < limit && end - pos >= sizeof(h)) {
 		at = data + (pos & mask);
 		if ((zc_word(at) ^ pos) != SHMRING_ZC_DONE)	/* [R7] */
 			break;
 		memcpy(&h, at, sizeof(h));
-		/* [R2] as overwritten(), and zc_rec_ok() at pos. */
-		atomic_thread_fence(memory_order_acquire);
-		off = pos & (chunk - 1);
-		if (before(pos, load_relaxed(&hdr->tail)) || h.len > max_record ||
-		    (h.flags & ~SHMRING_REC_FLAGS_ALL) ||
-		    off + SHMRING_REC_TOTAL(h.len) > chunk || (h.flags & SHMRING_REC_DISCARD))
+		if (overwritten_at(hdr, pos) || !zc_rec_ok_at(rd, pos, &h) ||	/* [R2] */
+		    (h.flags & SHMRING_REC_DISCARD))
 			break;
 		total = SHMRING_REC_TOTAL(h.len);
-		/* As fill_record(), field by field. */
-		rec.data = at + sizeof(h);
-		rec.len = h.len;
-		rec.type = h.type;
-		rec.seq = seq;
-		rec.tstamp_ns = h.tstamp_ns;
-		rec.pid = h.pid;
-		rec.flags = h.flags;
-		rec.csum = h.csum;
-		rec.realtime_ns = h.tstamp_ns + load_relaxed(&hdr->realtime_offset_ns);
+		h.seq = seq;
+		fill_record(rd, &rec, &h, at + sizeof(h));
 		rd->pos = pos;	/* where the handler's record is (tests look) */
 		ret = d->fn(d->ctx, &rec);
 		if (ret < 0)
 			break;		/* not consumed: still peeked */
-		atomic_thread_fence(memory_order_acquire);
-		if (before(pos, load_relaxed(&hdr->tail))) {
+		if (overwritten_at(hdr, pos)) {
 			stale = 1;	/* shmring_rd_consume() counts it */
 			break;
 		}
