@@ -53,6 +53,7 @@ struct shmring_rd {
 	 */
 	int shadowed;
 	uint64_t batch_ns;
+	uint64_t zc_rt;			/* zc_run(): realtime_offset_ns for the run */
 
 	/*
 	 * Zero-copy rings (SHMRING_ATTR_ZEROCOPY in hdr->flags at attach):
@@ -140,6 +141,9 @@ struct shmring_zw {
 SHMRING_INTERNAL int shmring_zw_init(struct shmring_zw *zw);
 SHMRING_INTERNAL int shmring_zw_reserve(struct shmring_zw *zw, uint32_t len,
 					uint32_t type, void **payload);
+SHMRING_INTERNAL int shmring_zw_reserve_n(struct shmring_zw *zw, uint32_t len,
+					  uint32_t type, void **payloads,
+					  unsigned int n);
 SHMRING_INTERNAL int shmring_zw_commit(struct shmring_zw *zw);
 SHMRING_INTERNAL void shmring_zw_abort(struct shmring_zw *zw);
 SHMRING_INTERNAL int shmring_zw_write(struct shmring_zw *zw, uint32_t type,

@@ -205,20 +205,30 @@ static int overwritten(const struct shmring_rd *rd)
 	return overwritten_at(rd->hdr, rd->pos);
 }
 
-static void fill_record(const struct shmring_rd *rd, struct shmring_record *out,
-			const struct shmring_rec *h, const void *payload)
+/*
+ * The record a reader gets from a header it copied (@h) and checked:
+ * number @seq, wall time the record's CLOCK_BOOTTIME plus @rt, the
+ * published realtime_offset_ns.
+ */
+static inline void rec_out(struct shmring_record *out, const struct shmring_rec *h,
+			   const void *payload, uint64_t seq, uint64_t rt)
 {
 	out->data = payload;
 	out->len = h->len;
 	out->type = h->type;
-	out->seq = h->seq;
+	out->seq = seq;
 	out->tstamp_ns = h->tstamp_ns;
 	out->pid = h->pid;
 	out->flags = h->flags;
 	out->csum = h->csum;
 	out->__pad = 0;
-	/* Wall time: the record's CLOCK_BOOTTIME plus the published offset. */
-	out->realtime_ns = h->tstamp_ns + load_relaxed(&rd->hdr->realtime_offset_ns);
+	out->realtime_ns = h->tstamp_ns + rt;
+}
+
+static void fill_record(const struct shmring_rd *rd, struct shmring_record *out,
+			const struct shmring_rec *h, const void *payload)
+{
+	rec_out(out, h, payload, h->seq, load_relaxed(&rd->hdr->realtime_offset_ns));
 }
 
 static int zc_peek(struct shmring_rd *rd, struct shmring_record *out);
@@ -499,13 +509,24 @@ static inline uint64_t zc_chunk_end(const struct shmring_rd *rd, uint64_t pos)
  * A committed record's header, as the writer left it: within max_record
  * and within its chunk, with known flags only.
  */
+static inline int zc_len_ok(uint32_t len, uint16_t flags, uint64_t room,
+			    uint32_t max_record)
+{
+	return len <= max_record && !(flags & ~SHMRING_REC_FLAGS_ALL) &&
+	       SHMRING_REC_TOTAL(len) <= room;
+}
+
+static inline int zc_hdr_ok(const struct shmring_rec *h, uint64_t room,
+			    uint32_t max_record)
+{
+	return zc_len_ok(h->len, h->flags, room, max_record);
+}
+
+/* The same, for a record at @pos: room is what is left of its chunk. */
 static inline int zc_rec_ok_at(const struct shmring_rd *rd, uint64_t pos,
 				const struct shmring_rec *h)
 {
-	uint64_t off = pos & (rd->zc_chunk - 1);
-
-	return h->len <= rd->max_record && !(h->flags & ~SHMRING_REC_FLAGS_ALL) &&
-	       off + SHMRING_REC_TOTAL(h->len) <= rd->zc_chunk;
+	return zc_hdr_ok(h, zc_chunk_end(rd, pos) - pos, rd->max_record);
 }
 
 static int zc_rec_ok(const struct shmring_rd *rd, const struct shmring_rec *h)
@@ -809,18 +830,16 @@ static int drain_each(struct shmring_rd *rd, struct shmring_rd_drain *d, int lim
  * records consumed; *err is a handler's error, whose record stays
  * peeked as zc_peek() would leave it.
  */
-static int zc_run(struct shmring_rd *rd, struct shmring_rd_drain *d, int limit,
+static __attribute__((noinline)) int zc_run(struct shmring_rd *rd, struct shmring_rd_drain *d, int limit,
 		  int *err)
 {
 	const struct shmring_hdr *hdr = rd->hdr;
-	const unsigned char *data = rd->data;
-	const uint64_t mask = rd->mask, ns = rd->batch_ns;
+	const uint64_t ns = rd->batch_ns;
 	struct shmring_reader *rp = rd->rp;
 	struct shmring_record rec;
-	const unsigned char *at;
-	struct shmring_rec h;
-	uint64_t head, end = 0, pos, seq, total = 0;
-	int k = 0, stale = 0, ret = 0;
+	const struct shmring_rec *hp;
+	uint64_t head, end = 0, pos, seq, total;
+	int k, left, stale = 0, ret = 0;
 
 	*err = 0;
 	if (!rd->shadowed || rd->zc_lap || rd->peek_total || rd->zc_seq != rd->seq)
@@ -837,33 +856,49 @@ static int zc_run(struct shmring_rd *rd, struct shmring_rd_drain *d, int limit,
 	 */
 	pos = rd->pos;
 	seq = rd->seq;
-	while (k < limit && end - pos >= sizeof(h)) {
-		at = data + (pos & mask);
-		if ((zc_word(at) ^ pos) != SHMRING_ZC_DONE)	/* [R7] */
+	/*
+	 * The wall-clock offset once per run, as the run's time is
+	 * (batch_ns). Across the handler's call only the walk itself (pos,
+	 * seq, what is left) stays in registers; the image's fields are
+	 * loaded from rd again where used.
+	 */
+	rd->zc_rt = load_relaxed(&hdr->realtime_offset_ns);
+	for (left = limit; left > 0; left--) {
+		const uint64_t room = end - pos;
+
+		if (room < sizeof(*hp))
 			break;
-		memcpy(&h, at, sizeof(h));
-		if (overwritten_at(hdr, pos) || !zc_rec_ok_at(rd, pos, &h) ||	/* [R2] */
-		    (h.flags & SHMRING_REC_DISCARD))
+		hp = (const struct shmring_rec *)(const void *)(rd->data + (pos & rd->mask));
+		if ((zc_word((const unsigned char *)hp) ^ pos) != SHMRING_ZC_DONE)	/* [R7] */
 			break;
-		total = SHMRING_REC_TOTAL(h.len);
-		h.seq = seq;
-		fill_record(rd, &rec, &h, at + sizeof(h));
+		/*
+		 * Each header field loaded once, into rec: what is checked
+		 * is what the handler gets.
+		 */
+		rec_out(&rec, hp, hp + 1, seq, rd->zc_rt);
+		if (overwritten_at(rd->hdr, pos) ||	/* [R2] */
+		    !zc_len_ok(rec.len, rec.flags, room, rd->max_record) ||
+		    (rec.flags & SHMRING_REC_DISCARD))
+			break;
 		rd->pos = pos;	/* where the handler's record is (tests look) */
 		ret = d->fn(d->ctx, &rec);
 		if (ret < 0)
 			break;		/* not consumed: still peeked */
-		if (overwritten_at(hdr, pos)) {
+		if (overwritten_at(rd->hdr, pos)) {
 			stale = 1;	/* shmring_rd_consume() counts it */
 			break;
 		}
-		pos += total;
+		pos += SHMRING_REC_TOTAL(rec.len);
 		seq++;
-		total = 0;
-		k++;
 		/* A writer waits for room: drain_batch() may commit early. */
-		if (__atomic_load_n(&hdr->writers_waiting, __ATOMIC_RELAXED))
+		if (__atomic_load_n(&rd->hdr->writers_waiting, __ATOMIC_RELAXED)) {
+			left--;
 			break;
+		}
 	}
+	k = limit - left;
+	/* The record the handler saw (an error, or torn by a reclaim). */
+	total = ret < 0 || stale ? SHMRING_REC_TOTAL(rec.len) : 0;
 	rd->pos = pos;
 	rd->zc_seq = rd->seq = seq;
 	if (ret < 0 || stale) {

@@ -135,7 +135,9 @@ void shmring_set_free(struct shmring_set *s);
  * are filled in place in chunks the kernel grants, with no system call
  * per record (one per chunk, and one per commit only while a reader
  * sleeps). shmring_zc_reserve() gives a pointer to the payload of the
- * next record in the handle's chunk; shmring_zc_commit() makes every
+ * next record in the handle's chunk, shmring_zc_reserve_n() pointers to
+ * up to n records of one size (fewer where the chunk ends);
+ * shmring_zc_commit() makes every
  * outstanding reservation visible, in order, and returns how many (fewer,
  * or -ETIMEDOUT for none, if the kernel took the chunk back from a
  * writer stopped too long: the rest were lost); shmring_zc_abort() drops
@@ -147,6 +149,8 @@ void shmring_set_free(struct shmring_set *s);
  */
 int shmring_zc_reserve(struct shmring *r, uint32_t len, uint32_t type,
 		       void **payload);
+int shmring_zc_reserve_n(struct shmring *r, uint32_t len, uint32_t type,
+			 void **payloads, unsigned int n);
 int shmring_zc_commit(struct shmring *r);
 void shmring_zc_abort(struct shmring *r);
 int shmring_zc_write(struct shmring *r, uint32_t type, const void *buf,

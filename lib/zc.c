@@ -237,13 +237,16 @@ static int chunk_reclaimed(const struct shmring_zw *zw)
 
 /* --- Reserve, commit, abort --------------------------------------------------------- */
 
-static int lens_room(struct shmring_zw *zw)
+/* Room in lens for @need outstanding reservations (doubling). */
+static int lens_room(struct shmring_zw *zw, unsigned int need)
 {
-	unsigned int cap = zw->cap ? zw->cap * 2 : 64;
+	unsigned int cap = zw->cap ? zw->cap : 64;
 	uint32_t *lens;
 
-	if (zw->nres < zw->cap)
+	if (need <= zw->cap)
 		return 0;
+	while (cap < need)
+		cap *= 2;
 	lens = KEEP_ERRNO(realloc(zw->lens, cap * sizeof(*lens)));
 	if (!lens)
 		return -ENOMEM;
@@ -252,25 +255,49 @@ static int lens_room(struct shmring_zw *zw)
 	return 0;
 }
 
+/*
+ * The header of a record, everything but the commit word, as the 8-byte
+ * words it is stored with: len and type; tstamp_ns (0: stamped by the
+ * commit, once for its batch); pid, flags 0 and __reserved0 0; csum 0
+ * and __reserved1 0.
+ */
+struct hdr_words {
+	uint64_t len_type, tstamp, pid_flags, csum;
+};
+
+static inline __attribute__((always_inline)) void hdr_words(struct hdr_words *w, uint32_t len,
+							    uint32_t type, uint32_t pid)
+{
+	const struct shmring_rec t = { .len = len, .type = type, .pid = pid };
+
+	memcpy(&w->len_type, &t.len, 8);
+	memcpy(&w->tstamp, &t.tstamp_ns, 8);
+	memcpy(&w->pid_flags, &t.pid, 8);
+	memcpy(&w->csum, &t.csum, 8);
+}
+
+/* Store them into the header at @h; the padding after the payload is 0. */
+static inline __attribute__((always_inline)) void *hdr_put(struct shmring_rec *h,
+							   const struct hdr_words *w,
+							   uint32_t len)
+{
+	memcpy(&h->len, &w->len_type, 8);
+	memcpy(&h->tstamp_ns, &w->tstamp, 8);
+	memcpy(&h->pid, &w->pid_flags, 8);
+	memcpy(&h->csum, &w->csum, 8);
+	if (len & 7)
+		memset((unsigned char *)h + SHMRING_REC_TOTAL(len) - 8, 0, 8);
+	return h + 1;
+}
+
 /* The header of a record we reserved at @pos: everything but the commit word. */
 static inline __attribute__((always_inline)) void *rec_fill(struct shmring_zw *zw, uint64_t pos, uint32_t len, uint32_t type,
 							    uint32_t pid)
 {
-	struct shmring_rec *h = rec_at(zw, pos);
-	uint64_t total = SHMRING_REC_TOTAL(len);
+	struct hdr_words w;
 
-	h->len = len;
-	h->type = type;
-	h->tstamp_ns = 0;	/* stamped by the commit, once for its batch */
-	h->pid = pid;
-	h->flags = 0;
-	h->__reserved0 = 0;
-	h->csum = 0;
-	h->__reserved1 = 0;
-	/* The padding after the payload is 0, as in the kernel's records. */
-	if (len & 7)
-		*(__u64 *)((unsigned char *)h + total - 8) = 0;
-	return h + 1;
+	hdr_words(&w, len, type, pid);
+	return hdr_put(rec_at(zw, pos), &w, len);
 }
 
 /*
@@ -309,7 +336,7 @@ static __attribute__((noinline)) int reserve_slow(struct shmring_zw *zw, uint32_
 		return -EBADF;
 	if (len > zw->max_record)
 		return -EMSGSIZE;
-	ret = lens_room(zw);
+	ret = lens_room(zw, zw->nres + 1);
 	if (ret)
 		return ret;
 	/* A chunk revoked while we were away costs a new one, and no record. */
@@ -371,6 +398,55 @@ int shmring_zw_reserve(struct shmring_zw *zw, uint32_t len, uint32_t type,
 }
 
 /*
+ * Up to @n records of @len bytes at once: the first as
+ * shmring_zw_reserve() takes it (the chunk, the gate, every check and
+ * error), then as many more as fit in the rest of its chunk, with no
+ * check left to make per record: the words behind a claimed gate take
+ * plain stores. Returns how many (1 to n), or the first one's error.
+ */
+int shmring_zw_reserve_n(struct shmring_zw *zw, uint32_t len, uint32_t type,
+			 void **payloads, unsigned int n)
+{
+	uint64_t total = SHMRING_REC_TOTAL(len), fit, fill, mask;
+	struct hdr_words w;
+	unsigned char *data;
+	unsigned int i, more;
+	uint32_t *lens;
+	int ret;
+
+	if (!n || !payloads)
+		return -EINVAL;
+	ret = shmring_zw_reserve(zw, len, type, &payloads[0]);
+	if (ret)
+		return ret;
+	fit = (zw->end - zw->fill) / total;
+	more = n - 1 < fit ? n - 1 : (unsigned int)fit;
+	if (more && lens_room(zw, zw->nres + more))
+		more = zw->cap - zw->nres;	/* no memory for more: what fits */
+	/*
+	 * fill_take() for each, its header words made once and the walk in
+	 * locals (stores to the ring could alias zw: fields would be loaded
+	 * again for each record).
+	 */
+	hdr_words(&w, len, type, writer_pid());
+	data = zw->data;
+	mask = zw->data_size - 1;
+	fill = zw->fill;
+	lens = zw->lens + zw->nres;
+	for (i = 1; i <= more; i++) {
+		struct shmring_rec *h = (struct shmring_rec *)(data + (fill & mask));
+
+		__atomic_store_n(&h->seq, fill | SHMRING_ZC_BUSY, __ATOMIC_RELAXED);
+		payloads[i] = hdr_put(h, &w, len);
+		lens[i - 1] = len;
+		fill += total;
+	}
+	zw->fill = fill;
+	zw->nres += more;
+	return (int)more + 1;
+}
+
+/*
  * [W7] Commit the record at @pos: its checksum, then the swap BUSY ->
  * DONE. The swap is seq_cst: header and payload are visible before the
  * word says DONE (release, pairs with the readers' acquire load of the
@@ -378,17 +454,17 @@ int shmring_zw_reserve(struct shmring_zw *zw, uint32_t len, uint32_t type,
  * zc_sleepers. It fails if the kernel swapped the word to VOID first
  * (the chunk was revoked): the record is lost, and so are those after it.
  */
-static struct shmring_rec *rec_seal(struct shmring_zw *zw, uint64_t pos,
-				    uint32_t len, uint64_t now)
+static void rec_csum(struct shmring_rec *h, uint32_t len)
 {
-	struct shmring_rec *h = rec_at(zw, pos);
+	h->csum = shmring_crc32c(h + 1, len);
+	h->flags = SHMRING_REC_CSUM;
+}
 
+static inline void rec_seal(struct shmring_rec *h, uint32_t len, uint64_t now, int csum)
+{
 	h->tstamp_ns = now;
-	if (zw->csum) {
-		h->csum = shmring_crc32c(h + 1, len);
-		h->flags = SHMRING_REC_CSUM;
-	}
-	return h;
+	if (csum)
+		rec_csum(h, len);
 }
 
 /*
@@ -398,9 +474,10 @@ static struct shmring_rec *rec_seal(struct shmring_zw *zw, uint64_t pos,
 static int rec_commit(struct shmring_zw *zw, uint64_t pos, uint32_t len,
 		      uint64_t now)
 {
-	struct shmring_rec *h = rec_seal(zw, pos, len, now);
+	struct shmring_rec *h = rec_at(zw, pos);
 	__u64 busy = pos | SHMRING_ZC_BUSY;
 
+	rec_seal(h, len, now, zw->csum);
 	return __atomic_compare_exchange_n(&h->seq, &busy, pos | SHMRING_ZC_DONE, 0,
 					   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 }
@@ -425,7 +502,10 @@ int shmring_zw_commit(struct shmring_zw *zw)
 {
 	uint64_t pos = zw->first, now;
 	unsigned int i, n = zw->nres;
-	int ret = 0;
+	const uint32_t *lens = zw->lens;
+	unsigned char *data = zw->data;
+	const uint64_t mask = zw->data_size - 1;
+	int ret = 0, csum = zw->csum;
 
 	if (!zw->hdr)
 		return -EBADF;
@@ -444,8 +524,9 @@ int shmring_zw_commit(struct shmring_zw *zw)
 	for (i = 1; i < n; i++) {
 		struct shmring_rec *h;
 
-		pos += SHMRING_REC_TOTAL(zw->lens[i - 1]);
-		h = rec_seal(zw, pos, zw->lens[i], now);
+		pos += SHMRING_REC_TOTAL(lens[i - 1]);
+		h = (struct shmring_rec *)(data + (pos & mask));
+		rec_seal(h, lens[i], now, csum);
 		__atomic_store_n(&h->seq, pos | SHMRING_ZC_DONE, __ATOMIC_RELEASE);
 	}
 	i = n;
@@ -727,6 +808,15 @@ int shmring_zc_reserve(struct shmring *r, uint32_t len, uint32_t type, void **pa
 	if (r->zc)
 		return shmring_zw_reserve(&r->zc->zw, len, type, payload);
 	return zc_reserve_first(r, len, type, payload);
+}
+
+int shmring_zc_reserve_n(struct shmring *r, uint32_t len, uint32_t type,
+			 void **payloads, unsigned int n)
+{
+	struct shmring_zw *zw;
+	int ret = zc_get(r, &zw);
+
+	return ret ? ret : shmring_zw_reserve_n(zw, len, type, payloads, n);
 }
 
 int shmring_zc_commit(struct shmring *r)

@@ -144,32 +144,27 @@ static int shm_w_zc(struct run *run, unsigned int w, char *const *recs, unsigned
 }
 
 /*
- * Zero-copy batches: reserve the n records (fewer when the chunk ends:
- * -ENOBUFS), copy each into its place, one commit. Records a revocation
- * discarded (the commit returns fewer, or -ETIMEDOUT) are written again.
+ * Zero-copy batches: reserve the n records at once (shmring_zc_reserve_n(3):
+ * fewer when the chunk ends), copy each into its place, one commit.
+ * Records a revocation discarded (the commit returns -ETIMEDOUT) are
+ * written again.
  */
 static int shm_w_zc_batch(struct run *run, unsigned int w, char *const *recs, unsigned int n)
 {
-	unsigned int done = 0, k;
-	void *p;
-	int ret;
+	void *p[SHMRING_BATCH_MAX];
+	unsigned int done = 0, i;
+	int ret, k;
 
 	(void)w;
 	while (done < n) {
-		for (k = 0; done + k < n; k++) {
-			ret = shmring_zc_reserve(me.h, run->size, 1, &p);
-			if (ret == -ENOBUFS)
-				break;
-			if (ret == -ETIMEDOUT) {
-				k = 0;	/* the outstanding ones are gone: start over */
-				break;
-			}
-			if (ret)
-				return ret;
-			memcpy(p, recs[done + k], run->size);
-		}
-		if (!k)
-			continue;
+		k = shmring_zc_reserve_n(me.h, run->size, 1, p,
+					 n - done < SHMRING_BATCH_MAX ? n - done : SHMRING_BATCH_MAX);
+		if (k == -ETIMEDOUT)
+			continue;	/* the chunk was taken back: a new one */
+		if (k < 0)
+			return k;
+		for (i = 0; i < (unsigned int)k; i++)
+			memcpy(p[i], recs[done + i], run->size);
 		ret = shmring_zc_commit(me.h);
 		if (ret == -ETIMEDOUT)
 			continue;
