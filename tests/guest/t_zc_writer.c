@@ -10,7 +10,9 @@
  * reader with no revocation to help (zc_idle_ms=0), revocation of a
  * writer stopped in the middle of a record (-ETIMEDOUT, the next write
  * in a new chunk) and between records (nothing lost), a chunk reclaimed
- * by an overwrite ring, and shmring_close() with a reservation left.
+ * by an overwrite ring, shmring_close() with a reservation left, and
+ * shmring_zc_reserve_n(): its errors, -ENOBUFS, abort, and batches of
+ * every size through three laps of the ring, read back by read(2).
  */
 #include <poll.h>
 #include <stdlib.h>
@@ -181,6 +183,7 @@ static void sleep_ms(unsigned int ms)
 int main(void)
 {
 	static struct got g;
+	void *pp[64];
 	struct shmring *w, *w2, *rr, *plain;
 	struct shmring_features f;
 	struct shmring_info info;
@@ -350,6 +353,87 @@ int main(void)
 	shmring_close(w);
 	close(fd);
 	shmring_unlink("t_zcw.a");
+
+	/* --- shmring_zc_reserve_n(): records by the batch, at every offset -------------- */
+	w = create("t_zcw.n", SIZE, SHMRING_POLICY_LOSSLESS,
+		   SHMRING_ATTR_ZEROCOPY | SHMRING_ATTR_CSUM);
+	is_int(shmring_zc_reserve_n(w, 8, 1, pp, 0), -EINVAL, "reserve_n: n == 0: -EINVAL");
+	is_int(shmring_zc_reserve_n(w, 8, 1, NULL, 1), -EINVAL, "reserve_n: no array: -EINVAL");
+	is_int(shmring_zc_reserve_n(w, MAXREC + 1, 1, pp, 2), -EMSGSIZE,
+	       "reserve_n: above max_record: -EMSGSIZE");
+	ret = shmring_open("t_zcw.n", SHMRING_O_READ, 0, NULL, &rr);
+	if (ret)
+		bail_out("reader: %s", shmring_strerror(ret));
+	is_int(shmring_zc_reserve_n(rr, 8, 1, pp, 2), -EBADF, "reserve_n: a reader handle: -EBADF");
+	shmring_close(rr);
+	plain = create("t_zcw.plain", SIZE, SHMRING_POLICY_LOSSLESS, 0);
+	is_int(shmring_zc_reserve_n(plain, 8, 1, pp, 2), -EOPNOTSUPP,
+	       "reserve_n: a ring that is not zero-copy: -EOPNOTSUPP");
+	shmring_close(plain);
+	shmring_unlink("t_zcw.plain");
+	fd = raw_reader("t_zcw.n");
+	ret = shmring_zc_reserve_n(w, 1000, 5, pp, 8);
+	is_int(ret, 3, "reserve_n: three of 1000 bytes fit in a 4 KiB chunk");
+	is_int(shmring_zc_reserve_n(w, 1000, 5, pp, 8), -ENOBUFS,
+	       "reserve_n: with those outstanding and the chunk full: -ENOBUFS");
+	shmring_zc_abort(w);
+	is_int(read_count(fd), 0, "reserve_n: aborted: nothing to read");
+	/*
+	 * Batches of 1 to 37 records of sizes around every multiple of 8
+	 * (records start at every 8-byte offset of chunks and of the ring)
+	 * through more than three laps of the ring, each read back by
+	 * read(2): numbered without a gap, type, length, payload, crc32c.
+	 */
+	{
+		static const uint32_t sizes[] = { 0, 1, 7, 8, 9, 23, 24, 25, 56, 63, 64, 65,
+						  100, 255, 256, 257, 511, 999, MAXREC };
+		uint64_t seq = 0, bytes = 0, calls = 0, fewer = 0;
+		unsigned int b, want, done, j;
+		uint32_t len;
+
+		for (b = 0, bad = 0; bytes < 3 * SIZE + CHUNK && !bad; b++) {
+			len = sizes[b % (sizeof(sizes) / sizeof(sizes[0]))];
+			want = 1 + b % 37;
+			for (done = 0; done < want && !bad;) {
+				ret = shmring_zc_reserve_n(w, len, 100 + b, pp, want - done);
+				calls++;
+				if (ret <= 0) {
+					diag("reserve_n(%u, %u): %s", len, want - done, shmring_strerror(ret));
+					bad++;
+					break;
+				}
+				fewer += (unsigned int)ret < want - done;
+				for (k = 0; k < (unsigned int)ret; k++)
+					for (j = 0; j < len; j++)
+						((unsigned char *)pp[k])[j] =
+							(unsigned char)(seq + done + k + j);
+				if (shmring_zc_commit(w) != ret) {
+					bad++;
+					break;
+				}
+				done += (unsigned int)ret;
+				bytes += (uint64_t)ret * SHMRING_REC_TOTAL(len);
+			}
+			if (read_all(fd, &g) || g.n != want) {
+				diag("batch %u: read %u of %u", b, g.n, want);
+				bad++;
+				break;
+			}
+			for (k = 0; k < g.n; k++, seq++) {
+				bad += g.h[k].seq != seq || g.h[k].type != 100 + b ||
+				       g.h[k].len != len || !g.csum_ok[k];
+				for (j = 0; j < len && j < sizeof(g.data[0]) - 1; j++)
+					bad += (unsigned char)g.data[k][j] != (unsigned char)(seq + j);
+			}
+		}
+		is_int(bad, 0, "reserve_n: %llu records in %u batches (%llu calls, %llu cut at a "
+		       "chunk's end), %llu bytes: all read back in order, payloads and crc32c intact",
+		       (unsigned long long)seq, b, (unsigned long long)calls,
+		       (unsigned long long)fewer, (unsigned long long)bytes);
+	}
+	shmring_close(w);
+	close(fd);
+	shmring_unlink("t_zcw.n");
 
 	/* --- an overwrite ring reclaims a stopped writer's chunk ------------------------- */
 	param_set("zc_idle_ms", "0");	/* only the reclaim may take it */

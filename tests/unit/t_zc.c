@@ -14,8 +14,11 @@
  * SHMRING_ZC_RELEASE), revocations (mid-record: -ETIMEDOUT and the records
  * VOID; while idle: a new chunk, nothing lost, the kernel's END left as it
  * is), a chunk reclaimed by an overwrite, shmring_zw_write()'s one retry,
- * stale words of an earlier lap, and a random run read back by a
- * simulated reader that walks commit words as readers do.
+ * stale words of an earlier lap, shmring_zw_reserve_n() (as many as fit,
+ * headers and padding as reserve's, -ENOBUFS, the bookkeeping growing,
+ * abort, a revoked gate), and a random run (single and n-at-once
+ * reservations) read back by a simulated reader that walks commit words
+ * as readers do.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -641,6 +644,118 @@ static void t_write(void)
 	sim_free(s);
 }
 
+/* Fill each of @n payloads of @len bytes with (type + k + i). */
+static void fill_n(void **pp, int n, uint32_t len, uint32_t type)
+{
+	int k;
+	uint32_t i;
+
+	for (k = 0; k < n; k++)
+		for (i = 0; i < len; i++)
+			((unsigned char *)pp[k])[i] = (unsigned char)(type + (uint32_t)k + i);
+}
+
+/* Do the payloads of the @n records from @pos say fill_n()'s bytes? */
+static int check_n(struct sim *s, uint64_t pos, int n, uint32_t len, uint32_t type)
+{
+	int k, bad = 0;
+	uint32_t i;
+
+	for (k = 0; k < n; k++, pos += SHMRING_REC_TOTAL(len)) {
+		const unsigned char *p = (const unsigned char *)(rec(s, pos) + 1);
+
+		for (i = 0; i < len; i++)
+			bad += p[i] != (unsigned char)(type + (uint32_t)k + i);
+	}
+	return bad;
+}
+
+/* shmring_zw_reserve_n(): many records of one size at once. */
+static void t_reserve_n(void)
+{
+	struct sim *s = sim_new(2 * SIZE, SHMRING_ATTR_CSUM);
+	void *pp[200];
+	uint64_t pos, t0;
+	struct seen v;
+	int n, k, bad;
+
+	is_int(shmring_zw_reserve_n(&s->zw, 8, 1, pp, 0), -EINVAL, "reserve_n: n == 0: -EINVAL");
+	is_int(shmring_zw_reserve_n(&s->zw, 8, 1, NULL, 4), -EINVAL, "reserve_n: no array: -EINVAL");
+	is_int(shmring_zw_reserve_n(&s->zw, MAXREC + 1, 1, pp, 4), -EMSGSIZE,
+	       "reserve_n: len above max_record: -EMSGSIZE");
+	ok(s->zw.nres == 0 && s->grants == 0, "reserve_n: the errors reserved nothing");
+
+	/* 53 bytes: 96 a record, 42 fit in 4096. */
+	n = shmring_zw_reserve_n(&s->zw, 53, 7, pp, 100);
+	is_int(n, 42, "reserve_n: as many as fit in the chunk (42 of 100)");
+	pos = s->start;
+	is_int(s->grants, 1, "reserve_n: one chunk asked for");
+	for (k = 0, bad = 0; k < n; k++) {
+		uint64_t at = pos + (uint64_t)k * 96;
+		struct shmring_rec *h = rec(s, at);
+		const unsigned char *pad = (const unsigned char *)(h + 1) + 53;
+
+		bad += pp[k] != (void *)(h + 1) || *word(s, at) != (at | SHMRING_ZC_BUSY) ||
+		       h->len != 53 || h->type != 7 || h->pid != (uint32_t)getpid() ||
+		       h->flags || h->__reserved0 || h->__reserved1 || h->csum || h->tstamp_ns ||
+		       pad[0] || pad[1] || pad[2];
+	}
+	is_int(bad, 0, "reserve_n: each one BUSY, in a row, its header and padding as reserve's");
+	is_int(s->zw.fill, pos + 42 * 96, "reserve_n: the fill point after the last");
+	fill_n(pp, n, 53, 7);
+	walk(s, pos, s->hdr.head, &v);
+	is_int(v.recs, 0, "reserve_n: nothing visible before the commit");
+	is_int(shmring_zw_reserve_n(&s->zw, 53, 7, pp, 1), -ENOBUFS,
+	       "reserve_n: the chunk full with 42 outstanding: -ENOBUFS");
+	is_int(s->grants, 1, "reserve_n: and no new chunk");
+	t0 = boottime_ns();
+	is_int(shmring_zw_commit(&s->zw), 42, "reserve_n: one commit: 42");
+	walk(s, pos, s->hdr.head, &v);
+	ok(v.recs == 42 && !v.bad && v.len[41] == 53 && v.type[41] == 7,
+	   "reserve_n: readers see 42, checksums good");
+	is_int(check_n(s, pos, 42, 53, 7), 0, "reserve_n: every payload where it was written");
+	ok(rec(s, pos + 41 * 96)->tstamp_ns >= t0, "reserve_n: stamped by the commit");
+
+	/* After a single reservation: the batch goes on in its chunk. */
+	is_int(put(s, 30, 1, &pos), 0, "reserve_n: a single reservation first");
+	is_int(s->grants, 2, "reserve_n: (in the next chunk: 64 bytes were left)");
+	n = shmring_zw_reserve_n(&s->zw, 0, 2, pp, 5);
+	is_int(n, 5, "reserve_n: five empty records join its batch");
+	ok(pp[0] == (void *)(rec(s, pos + 72) + 1) && s->zw.nres == 6,
+	   "reserve_n: right after it, six outstanding");
+	is_int(shmring_zw_commit(&s->zw), 6, "reserve_n: the commit takes all six");
+
+	/* More than the bookkeeping held (64): it grows. Empty records: 40 bytes. */
+	shmring_zw_flush(&s->zw);
+	n = shmring_zw_reserve_n(&s->zw, 0, 3, pp, 200);
+	is_int(n, 102, "reserve_n: 102 empty records in a chunk (the array grew)");
+	ok(s->zw.cap >= 102, "reserve_n: room for %u", s->zw.cap);
+	is_int(shmring_zw_commit(&s->zw), 102, "reserve_n: commit 102");
+
+	/* Abort: every word back, the next reservation in the same place. */
+	n = shmring_zw_reserve_n(&s->zw, 16, 4, pp, 3);
+	pos = s->zw.first;
+	shmring_zw_abort(&s->zw);
+	for (k = 0, bad = 0; k < n; k++)
+		bad += (*word(s, pos + (uint64_t)k * 56) & ~SHMRING_ZC_STATE) == pos + (uint64_t)k * 56;
+	ok(n == 3 && !bad, "reserve_n: abort: no word names its position");
+	is_int(shmring_zw_reserve_n(&s->zw, 16, 4, pp, 3), 3, "reserve_n: again after the abort");
+	is_int(s->zw.first, pos, "reserve_n: in the same place");
+
+	/* Revoked at the gate during the commit: all or nothing. */
+	sim_revoke_at(s, s->zw.first);
+	is_int(shmring_zw_commit(&s->zw), -ETIMEDOUT, "reserve_n: revoked at the gate: -ETIMEDOUT");
+	is_int(s->zw.lost, 3, "reserve_n: all three lost");
+	n = shmring_zw_reserve_n(&s->zw, 16, 5, pp, 3);
+	ok(n == 3 && s->zw.first == s->start, "reserve_n: the next ones in a new chunk");
+	is_int(shmring_zw_commit(&s->zw), 3, "reserve_n: committed");
+	shmring_zw_flush(&s->zw);
+	walk(s, 2 * SIZE, s->hdr.head, &v);
+	ok(v.recs == 42 + 6 + 102 + 3 && v.voids == 1 && !v.bad && v.stop == s->hdr.head,
+	   "reserve_n: readers see all %u committed and the one VOID", 42 + 6 + 102 + 3);
+	sim_free(s);
+}
+
 /*
  * Random batches, aborts, revocations and flushes; every record the
  * writer committed, and none other, read back in order.
@@ -660,16 +775,32 @@ static void t_random(void)
 		if (rand() % 10 == 0)
 			sim_revoke(s);	/* stopped between batches: nothing lost */
 		n = 1 + (unsigned int)rand() % 8;
-		for (k = 0; k < n; k++) {
-			types[k] = i * 64 + k;
-			lens[k] = (uint32_t)rand() % (rand() % 4 ? 64 : MAXREC + 1);
-			ret = put(s, lens[k], types[k], NULL);
-			if (ret == -ENOBUFS)
-				break;
-			if (ret)
+		if (rand() % 3 == 0) {
+			/* n of one size at once: as many as fit. */
+			void *pp[8];
+			uint32_t len = (uint32_t)rand() % (rand() % 4 ? 64 : MAXREC + 1);
+
+			ret = shmring_zw_reserve_n(&s->zw, len, i * 64, pp, n);
+			if (ret < 0 || ret > (int)n)
 				bad++;
+			n = ret > 0 ? (unsigned int)ret : 0;
+			fill_n(pp, (int)n, len, i * 64);
+			for (k = 0; k < n; k++) {
+				types[k] = i * 64;
+				lens[k] = len;
+			}
+		} else {
+			for (k = 0; k < n; k++) {
+				types[k] = i * 64 + k;
+				lens[k] = (uint32_t)rand() % (rand() % 4 ? 64 : MAXREC + 1);
+				ret = put(s, lens[k], types[k], NULL);
+				if (ret == -ENOBUFS)
+					break;
+				if (ret)
+					bad++;
+			}
+			n = k;
 		}
-		n = k;
 		switch (rand() % 10) {
 		case 0:
 			shmring_zw_abort(&s->zw);
@@ -730,6 +861,7 @@ int main(void)
 	t_revoke();
 	t_reclaimed();
 	t_write();
+	t_reserve_n();
 	t_random();
 	return done_testing();
 }
