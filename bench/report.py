@@ -40,7 +40,8 @@ IMPL_NOTES = {      # known impls, in display order
                   "commit), lossless ring; a system call per chunk, and per "
                   "commit only while a reader sleeps",
     "shmring-zc-batch": "shmring, zero-copy ring: a batch of records "
-                        "reserved in place and copied, then one "
+                        "reserved in place by one shmring_zc_reserve_n(3) "
+                        "and copied, then one "
                         "shmring_zc_commit(3) (early where a chunk ends), "
                         "lossless ring; readers woken per chunk "
                         "(shmring_set_zc_wake(3)) in throughput runs",
