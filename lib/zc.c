@@ -446,20 +446,13 @@ int shmring_zw_reserve_n(struct shmring_zw *zw, uint32_t len, uint32_t type,
 	return (int)more + 1;
 }
 
-/*
- * [W7] Commit the record at @pos: its checksum, then the swap BUSY ->
- * DONE. The swap is seq_cst: header and payload are visible before the
- * word says DONE (release, pairs with the readers' acquire load of the
- * word [R7]), and it is the full barrier [W9] needs before the look at
- * zc_sleepers. It fails if the kernel swapped the word to VOID first
- * (the chunk was revoked): the record is lost, and so are those after it.
- */
 static void rec_csum(struct shmring_rec *h, uint32_t len)
 {
 	h->csum = shmring_crc32c(h + 1, len);
 	h->flags = SHMRING_REC_CSUM;
 }
 
+/* What a commit stores into a header: the batch's stamp, the checksum. */
 static inline void rec_seal(struct shmring_rec *h, uint32_t len, uint64_t now, int csum)
 {
 	h->tstamp_ns = now;
@@ -468,8 +461,16 @@ static inline void rec_seal(struct shmring_rec *h, uint32_t len, uint64_t now, i
 }
 
 /*
- * The gate: the first record of the batch, by swap. Once it says DONE,
- * readers and the kernel go on to the others, already DONE behind it.
+ * [W7] Commit the record at @pos: its checksum, then the swap BUSY ->
+ * DONE. The swap is seq_cst: header and payload are visible before the
+ * word says DONE (release, pairs with the readers' acquire load of the
+ * word [R7]), and it is the full barrier [W9] needs before the look at
+ * zc_sleepers. It fails if the kernel swapped the word to VOID first
+ * (the chunk was revoked): the record is lost, and so are those after it.
+ *
+ * This is the gate: the first record of the batch, by swap. Once it says
+ * DONE, readers and the kernel go on to the others, already DONE behind
+ * it.
  */
 static int rec_commit(struct shmring_zw *zw, uint64_t pos, uint32_t len,
 		      uint64_t now)

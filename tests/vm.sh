@@ -460,6 +460,14 @@ make_initramfs() {
 		elfs+=("$f")
 	done
 	copy_libs "$st" "${elfs[@]}"
+	# libgcc_s, which glibc loads on demand (backtrace(), as in
+	# shmring-bridge's crash report; thread cancellation), as every Debian
+	# system has it (libgcc-s1 is required): ldd does not list it.
+	f=$(/sbin/ldconfig -p 2>/dev/null | awk '/libgcc_s\.so\.1 .*x86-64/ { print $NF; exit }')
+	if [ -n "$f" ] && [ -f "$f" ]; then
+		mkdir -p "$st$(dirname "$f")"
+		cp -L "$f" "$st$f"
+	fi
 	for f in "$ROOT"/tests/guest/*.sh; do
 		[ -f "$f" ] && install -m 755 "$f" "$st/shmring/tests/"
 	done

@@ -9,7 +9,8 @@
 #     nothing is lost and nothing duplicated (in the stream and in ring B);
 #   - the server stopped for a while: both bridges wait (state=disconnected)
 #     and catch up after it returns;
-#   - SIGTERM stops a bridge with status 0;
+#   - SIGTERM stops a bridge with status 0; a crash (SIGABRT) prints the
+#     crashing thread's stack and dies of the signal;
 #   - a late ring bootstraps from the snapshot kept in the KV bucket and
 #     then gets only the records after it;
 #   - errors: usage (2), bad URL, missing stream (out and in), missing ring,
@@ -137,6 +138,16 @@ bridge_stop out TERM
 check "SIGTERM: out exits 0" "$brc" "status $brc: $(logtail out)"
 bridge_stop in TERM
 check "SIGTERM: in exits 0" "$brc" "status $brc: $(logtail in)"
+
+# --- a crash prints the crashing thread's stack, and dies of its signal ---------
+bridge crash in -s "$URL" --stream BR -r bs.b
+sleep 1
+bridge_stop crash ABRT
+[ "$brc" -eq 134 ] && grep -q 'crashed (signal 06)' "$tmp/crash.log" &&
+	grep -q 'shmring-bridge' "$tmp/crash.log" &&
+	[ "$(grep -c '\[0x[0-9a-f]*\]$' "$tmp/crash.log")" -ge 3 ]
+check "a crash (SIGABRT) prints the stack, then dies of it (status 134)" $? \
+	"status $brc: $(tail -n 12 "$tmp/crash.log" | tr '\n' '|')"
 
 # --- bootstrap from a snapshot ------------------------------------------------
 # bs.sa: 100 records; a snapshot reflecting seq 59 (the 60th record); out
