@@ -42,7 +42,13 @@ fail() {
 	failed=$((failed + 1))
 	echo "not ok $n - $1"
 	[ -n "${2:-}" ] && echo "#   $2"
-	for f in "$tmp"/*.log; do [ -s "$f" ] && sed "s|^|#   ${f##*/}: |" "$f" | tail -n 8; done
+	for f in "$tmp"/*.log; do
+		[ -s "$f" ] || continue
+		sed "s|^|#   ${f##*/}: |" "$f" | tail -n 8
+		# A crash report: the whole stack, not only its end.
+		grep -q 'crashed (signal' "$f" &&
+			sed -n '/crashed (signal/,$p' "$f" | head -n 40 | sed "s|^|#   ${f##*/} stack: |"
+	done
 	return 0
 }
 check() { if [ "$2" = 0 ]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
