@@ -22,7 +22,7 @@
 bridge_begin "bs.a bs.b bs.sa bs.sb bs.x" \
 	"/dev/shm/shmring-snap.bs.* /dev/shm/shmring-bridge-*.bs.* /dev/shm/shmring-bridge-*.bs=2E* /dev/shm/shmring-bridge-*/*bs=2E*"
 
-echo "1..24"
+echo "1..25"
 
 # expect DESC STATUS TEXT CMD...: CMD exits STATUS with one line on stderr
 # that contains TEXT (besides a state change: connected to URL).
