@@ -53,7 +53,6 @@ struct shmring_rd {
 	 */
 	int shadowed;
 	uint64_t batch_ns;
-	uint64_t zc_rt;			/* zc_run(): realtime_offset_ns for the run */
 
 	/*
 	 * Zero-copy rings (SHMRING_ATTR_ZEROCOPY in hdr->flags at attach):

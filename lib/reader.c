@@ -192,7 +192,6 @@ static void cursor_moved(struct shmring_rd *rd, uint64_t raw)
 	rd->peek_total = 0;
 }
 
-/* Was the record at rd->pos overwritten? [R2] pairs with [W2]. */
 /* [R2]: has the kernel reclaimed @pos (loaded after what we read there)? */
 static inline int overwritten_at(const struct shmring_hdr *hdr, uint64_t pos)
 {
@@ -200,6 +199,7 @@ static inline int overwritten_at(const struct shmring_hdr *hdr, uint64_t pos)
 	return before(pos, load_relaxed(&hdr->tail));
 }
 
+/* Was the record at rd->pos overwritten? [R2] pairs with [W2]. */
 static int overwritten(const struct shmring_rd *rd)
 {
 	return overwritten_at(rd->hdr, rd->pos);
@@ -222,7 +222,7 @@ static inline void rec_out(struct shmring_record *out, const struct shmring_rec 
 	out->flags = h->flags;
 	out->csum = h->csum;
 	out->__pad = 0;
-	out->realtime_ns = h->tstamp_ns + rt;
+	out->realtime_ns = out->tstamp_ns + rt;	/* h's stamp loaded once */
 }
 
 static void fill_record(const struct shmring_rd *rd, struct shmring_record *out,
@@ -516,17 +516,11 @@ static inline int zc_len_ok(uint32_t len, uint16_t flags, uint64_t room,
 	       SHMRING_REC_TOTAL(len) <= room;
 }
 
-static inline int zc_hdr_ok(const struct shmring_rec *h, uint64_t room,
-			    uint32_t max_record)
-{
-	return zc_len_ok(h->len, h->flags, room, max_record);
-}
-
 /* The same, for a record at @pos: room is what is left of its chunk. */
 static inline int zc_rec_ok_at(const struct shmring_rd *rd, uint64_t pos,
 				const struct shmring_rec *h)
 {
-	return zc_hdr_ok(h, zc_chunk_end(rd, pos) - pos, rd->max_record);
+	return zc_len_ok(h->len, h->flags, zc_chunk_end(rd, pos) - pos, rd->max_record);
 }
 
 static int zc_rec_ok(const struct shmring_rd *rd, const struct shmring_rec *h)
@@ -838,7 +832,7 @@ static __attribute__((noinline)) int zc_run(struct shmring_rd *rd, struct shmrin
 	struct shmring_reader *rp = rd->rp;
 	struct shmring_record rec;
 	const struct shmring_rec *hp;
-	uint64_t head, end = 0, pos, seq, total;
+	uint64_t head, end = 0, pos, seq, rt, total;
 	int k, left, stale = 0, ret = 0;
 
 	*err = 0;
@@ -858,11 +852,10 @@ static __attribute__((noinline)) int zc_run(struct shmring_rd *rd, struct shmrin
 	seq = rd->seq;
 	/*
 	 * The wall-clock offset once per run, as the run's time is
-	 * (batch_ns). Across the handler's call only the walk itself (pos,
-	 * seq, what is left) stays in registers; the image's fields are
-	 * loaded from rd again where used.
+	 * (batch_ns). The image's fields are loaded from rd where used,
+	 * not kept in locals across the handler's call.
 	 */
-	rd->zc_rt = load_relaxed(&hdr->realtime_offset_ns);
+	rt = load_relaxed(&hdr->realtime_offset_ns);
 	for (left = limit; left > 0; left--) {
 		const uint64_t room = end - pos;
 
@@ -875,7 +868,7 @@ static __attribute__((noinline)) int zc_run(struct shmring_rd *rd, struct shmrin
 		 * Each header field loaded once, into rec: what is checked
 		 * is what the handler gets.
 		 */
-		rec_out(&rec, hp, hp + 1, seq, rd->zc_rt);
+		rec_out(&rec, hp, hp + 1, seq, rt);
 		if (overwritten_at(rd->hdr, pos) ||	/* [R2] */
 		    !zc_len_ok(rec.len, rec.flags, room, rd->max_record) ||
 		    (rec.flags & SHMRING_REC_DISCARD))
